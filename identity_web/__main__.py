@@ -1,0 +1,5 @@
+import sys
+
+from identity_web.cli import main
+
+sys.exit(main())

@@ -1,0 +1,73 @@
+"""The `identity-web` command line. Each subcommand lives in its own module with a `register`.
+
+Exit codes: 0 success; 1 runtime failure; 2 bad usage or bad configuration. Expected failures
+print a message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from identity_web._errors import ConfigurationError, IdentityWebError, InvalidRequestError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+# Subcommand modules, in the order `--help` lists them. Each defines
+# `register(subparsers) -> None` and sets `func(args) -> int` on its parser.
+_SUBCOMMANDS = ("_demo", "_emulator", "_call", "_token", "_config", "_probe")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="identity-web",
+        description="Configuration-driven Entra ID tokens and downstream calls, with mTLS PoP.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"identity_web.cli.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"identity_web.cli.{name}":
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def _configure_logging(verbosity: int) -> None:
+    if verbosity <= 0:
+        return
+    level = logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    package_logger = logging.getLogger("identity_web")
+    package_logger.addHandler(handler)
+    package_logger.setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        code: int = func(args)
+    except (ConfigurationError, InvalidRequestError) as error:
+        print(f"identity-web: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except IdentityWebError as error:
+        print(f"identity-web: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    return code
