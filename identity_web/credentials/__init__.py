@@ -1,0 +1,79 @@
+"""Credential loaders (one module per SourceType) and the provider that selects one.
+
+`CredentialsProvider(descriptions, loaders).get()` returns the first `ClientCredentials` entry
+that loads, as a `LoadedCredential` (`SecretCredential | CertificateCredential |
+AssertionCredential`). `builtin_loaders()` gives the loaders of this package.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from identity_web.credentials._errors import (
+    IDW10109,
+    CertificateExpiredError,
+    CertificateNotYetValidError,
+    CredentialAttempt,
+    CredentialFileError,
+    CredentialLoadError,
+    IncompleteCredentialError,
+    MalformedCredentialError,
+    MissingPrivateKeyError,
+    NoCredentialLoadedError,
+    UnsupportedCredentialSourceError,
+    WrongPasswordError,
+)
+from identity_web.credentials._provider import CredentialsProvider
+from identity_web.credentials._types import (
+    AssertionCredential,
+    AssertionProvider,
+    CertificateCredential,
+    CredentialLoader,
+    LoadedCredential,
+    SecretCredential,
+    SignedAssertion,
+)
+from identity_web.credentials.base64_encoded import Base64EncodedCertificateLoader
+from identity_web.credentials.client_secret import ClientSecretLoader
+from identity_web.credentials.path import PathCertificateLoader
+from identity_web.settings import CredentialSource
+
+
+def builtin_loaders(
+    *, clock: Callable[[], float] = time.time
+) -> dict[CredentialSource, CredentialLoader]:
+    """The loaders this package implements, keyed by SourceType (`clock`: epoch seconds)."""
+    return {
+        CredentialSource.Path: PathCertificateLoader(clock=clock),
+        CredentialSource.Base64Encoded: Base64EncodedCertificateLoader(clock=clock),
+        CredentialSource.ClientSecret: ClientSecretLoader(),
+    }
+
+
+__all__ = [
+    "IDW10109",
+    "AssertionCredential",
+    "AssertionProvider",
+    "Base64EncodedCertificateLoader",
+    "CertificateCredential",
+    "CertificateExpiredError",
+    "CertificateNotYetValidError",
+    "ClientSecretLoader",
+    "CredentialAttempt",
+    "CredentialFileError",
+    "CredentialLoadError",
+    "CredentialLoader",
+    "CredentialsProvider",
+    "IncompleteCredentialError",
+    "LoadedCredential",
+    "MalformedCredentialError",
+    "MissingPrivateKeyError",
+    "NoCredentialLoadedError",
+    "PathCertificateLoader",
+    "SecretCredential",
+    "SignedAssertion",
+    "UnsupportedCredentialSourceError",
+    "WrongPasswordError",
+    "builtin_loaders",
+]

@@ -1,0 +1,32 @@
+"""Settings: Identity.Web's configuration keys as typed, frozen models, and where they came from.
+
+`load_settings()` merges defaults < appsettings.json < appsettings.{Environment}.json <
+appsettings.yaml < .env < environment variables < explicit overrides, then validates once.
+"""
+
+from identity_web.settings._cimap import CaseInsensitiveMapping
+from identity_web.settings._enums import CredentialSource
+from identity_web.settings._loader import LoadedSettings, load_settings
+from identity_web.settings._models import (
+    AcquireTokenOptions,
+    CredentialDescription,
+    DownstreamApiOptions,
+    ManagedIdentityOptions,
+    MicrosoftIdentityApplicationOptions,
+)
+from identity_web.settings._root import DEFAULT_SECTION, DOWNSTREAM_APIS, IdentityWebSettings
+
+__all__ = [
+    "DEFAULT_SECTION",
+    "DOWNSTREAM_APIS",
+    "AcquireTokenOptions",
+    "CaseInsensitiveMapping",
+    "CredentialDescription",
+    "CredentialSource",
+    "DownstreamApiOptions",
+    "IdentityWebSettings",
+    "LoadedSettings",
+    "ManagedIdentityOptions",
+    "MicrosoftIdentityApplicationOptions",
+    "load_settings",
+]

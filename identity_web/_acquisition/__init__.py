@@ -1,0 +1,1 @@
+"""Implementation of `identity_web.acquisition`: plans, flows, single-flight."""

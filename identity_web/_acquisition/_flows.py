@@ -1,0 +1,181 @@
+"""The network part of an acquisition, as one sans-IO flow per plan.
+
+`FlowBuilder.acquisition_flow(plan, now)` picks the path (managed identity; secret,
+certificate or assertion; Bearer or mTLS PoP), and on the certificate AADSTS codes resets the
+credentials and tries once more with the reloaded one. Sync and async drivers run the same flow.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, replace
+
+from identity_web._acquisition._plan import AcquisitionPlan, Planner
+from identity_web._errors import (
+    InvalidRequestError,
+    ServiceError,
+    TokenAcquisitionError,
+    TokenTypeMismatchError,
+)
+from identity_web.credentials import AssertionCredential, CertificateCredential, SecretCredential
+from identity_web.protocol import entra, oauth2, rfc7523
+from identity_web.protocol._http import Flow, RetryPolicy
+from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol.oauth2 import TOKEN_TYPE_MTLS_POP, ClientCredentialsRequest
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A token and the plan that obtained it (after a reload, not the plan we started with)."""
+
+    token: TokenResponse
+    plan: AcquisitionPlan
+
+
+class FlowBuilder:
+    """Builds acquisition flows for one application; remembers discovered mTLS endpoints."""
+
+    def __init__(self, planner: Planner, *, retry: RetryPolicy) -> None:
+        self._planner = planner
+        self._retry = retry
+        self._discovered: dict[tuple[str, str], str] = {}
+
+    def acquisition_flow(self, plan: AcquisitionPlan, now: float) -> Flow[Outcome]:
+        try:
+            token = yield from self.token_flow(plan, now)
+            return Outcome(token, plan)
+        except ServiceError as error:
+            if plan.managed_identity is not None or not entra.is_certificate_reload_error(error):
+                raise
+            logger.warning(
+                "token endpoint %s rejected credential %s with AADSTS%s; reloading the "
+                "credential and retrying once",
+                error.endpoint,
+                _credential_id(plan),
+                ",".join(str(code) for code in error.error_codes),
+            )
+        credentials = self._planner.credentials
+        assert credentials is not None  # a client plan always has a credential source
+        credentials.reset()
+        retry_plan = self._planner.rebind(plan)
+        token = yield from self.token_flow(retry_plan, now)
+        return Outcome(token, retry_plan)
+
+    def token_flow(self, plan: AcquisitionPlan, now: float) -> Flow[TokenResponse]:
+        if plan.managed_identity is not None:
+            token = yield from self._managed_identity_flow(plan, now)
+        else:
+            request = yield from self._client_request(plan, now)
+            token = yield from oauth2.client_credentials_flow(request, now=now, retry=self._retry)
+        check_binding(plan, token)
+        return token
+
+    def _managed_identity_flow(self, plan: AcquisitionPlan, now: float) -> Flow[TokenResponse]:
+        client = self._planner.managed_identity
+        assert client is not None  # checked when the plan was made
+        claims = oauth2.merge_claims(plan.claims, self._planner.client_capabilities)
+        return (
+            yield from client.token_flow(
+                plan.managed_identity, plan.scope, bound=plan.bound, now=now, claims=claims
+            )
+        )
+
+    def _client_request(self, plan: AcquisitionPlan, now: float) -> Flow[ClientCredentialsRequest]:
+        credential = plan.credential
+        if isinstance(credential, AssertionCredential):
+            return (yield from self._assertion_request(plan, credential, now))
+        if isinstance(credential, CertificateCredential) and plan.bound:
+            endpoint = yield from self._mtls_endpoint(plan.tenant)
+            return replace(
+                self._base_request(plan, endpoint),
+                token_type=TOKEN_TYPE_MTLS_POP,
+                tls_identity=plan.binding,
+            )
+        endpoint = self._planner.login_endpoint(plan.tenant)
+        base = self._base_request(plan, endpoint)
+        if isinstance(credential, SecretCredential):
+            return replace(base, client_secret=credential.secret)
+        assert isinstance(credential, CertificateCredential)
+        assertion = rfc7523.client_assertion(
+            credential.certificate,
+            client_id=self._planner.client_id,
+            audience=endpoint,
+            now=now,
+            send_x5c=self._planner.send_x5c,
+        )
+        return replace(base, client_assertion=assertion, client_assertion_type=rfc7523.JWT_BEARER)
+
+    def _assertion_request(
+        self, plan: AcquisitionPlan, credential: AssertionCredential, now: float
+    ) -> Flow[ClientCredentialsRequest]:
+        """FIC: leg 1 (the provider's flow) gives the assertion; leg 2 is built here."""
+        signed = yield from credential.provider.assertion_flow(bound=plan.bound, now=now)
+        if not plan.bound:
+            endpoint = self._planner.login_endpoint(plan.tenant)
+            return replace(
+                self._base_request(plan, endpoint),
+                client_assertion=signed.assertion,
+                client_assertion_type=rfc7523.JWT_BEARER,
+            )
+        if signed.binding_certificate is None or not signed.assertion:
+            raise InvalidRequestError(
+                "IDW10115",
+                f"The assertion provider of {credential.description_id} returned no binding "
+                "certificate for a token-binding request.",
+            )
+        endpoint = yield from self._mtls_endpoint(plan.tenant)
+        return replace(
+            self._base_request(plan, endpoint),
+            client_assertion=signed.assertion,
+            client_assertion_type=rfc7523.JWT_POP,
+            token_type=TOKEN_TYPE_MTLS_POP,
+            tls_identity=signed.binding_certificate,
+        )
+
+    def _base_request(self, plan: AcquisitionPlan, endpoint: str) -> ClientCredentialsRequest:
+        return ClientCredentialsRequest(
+            token_endpoint=endpoint,
+            client_id=self._planner.client_id,
+            scope=plan.scope,
+            claims=plan.claims,
+            client_capabilities=self._planner.client_capabilities,
+            extra_query_parameters=plan.extra_query,
+            extra_headers=plan.extra_headers,
+            correlation_id=plan.correlation_id or str(uuid.uuid4()),
+        )
+
+    def _mtls_endpoint(self, tenant: str) -> Flow[str]:
+        """Static mapping for login.* hosts, else the OpenID configuration (once per tenant)."""
+        static = self._planner.static_mtls_endpoint(tenant)
+        if static is not None:
+            return static
+        instance = self._planner.instance
+        known = self._discovered.get((instance, tenant))
+        if known is not None:
+            return known
+        endpoint = yield from entra.mtls_endpoint_discovery_flow(
+            instance, tenant, retry=self._retry
+        )
+        logger.info("mTLS token endpoint of %s%s discovered: %s", instance, tenant, endpoint)
+        self._discovered[(instance, tenant)] = endpoint
+        return endpoint
+
+
+def check_binding(plan: AcquisitionPlan, token: TokenResponse) -> None:
+    """Fail closed: the token's type and certificate must be what the plan asked for."""
+    is_bound = token.token_type.lower() == TOKEN_TYPE_MTLS_POP
+    if plan.bound != is_bound or (plan.bound and token.binding_certificate is None):
+        expected = TOKEN_TYPE_MTLS_POP if plan.bound else oauth2.TOKEN_TYPE_BEARER
+        raise TokenTypeMismatchError(expected, token.token_type)
+    if plan.binding is not None and token.binding_certificate != plan.binding:
+        raise TokenAcquisitionError(
+            "The bound token did not come back for the certificate the request was sent with "
+            f"({plan.binding.x5t_s256}); it was discarded."
+        )
+
+
+def _credential_id(plan: AcquisitionPlan) -> str:
+    return plan.credential.description_id if plan.credential is not None else "managed identity"

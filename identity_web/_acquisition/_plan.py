@@ -1,0 +1,298 @@
+"""Turning a request into an `AcquisitionPlan`: validated, with its binding and cache key.
+
+Everything here runs before any network call and is cheap enough for the cache-hit path: a
+few attribute reads, one `CacheKey`. The binding certificate of a certificate credential is
+selected here, once, and the same object is used for the request, the key and the result.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+
+from identity_web._acquisition._seams import AcquireOptions, CredentialSource, ManagedIdentityTokens
+from identity_web._binding import BindingCertificate
+from identity_web._errors import (
+    ConfigurationError,
+    ConfigurationProblem,
+    CredentialUnavailableError,
+    InvalidRequestError,
+)
+from identity_web.cache import CacheKey, variant_digest
+from identity_web.credentials import (
+    AssertionCredential,
+    CertificateCredential,
+    LoadedCredential,
+)
+from identity_web.protocol import entra, oauth2
+from identity_web.protocol.imds import ManagedIdentitySelector
+from identity_web.settings import MicrosoftIdentityApplicationOptions
+
+logger = logging.getLogger(__name__)
+
+BEARER_KEY = "bearer"
+MTLS_POP_KEY = "mtls_pop"
+MANAGED_IDENTITY_AUTHORITY = "managed_identity"
+
+IDW10115 = (
+    "Token binding (mTLS PoP) needs either a certificate or a signed assertion that can be "
+    "bound to a certificate (e.g. SignedAssertionFromManagedIdentity); the loaded credential "
+    "({credential}) provides neither. Use a certificate credential, or ProtocolScheme Bearer."
+)
+IDW10404 = (
+    "'scope' should be of the form 'AppIdUri/.default' for app tokens, found {scope!r}. "
+    "See https://aka.ms/ms-id-web/daemon-scenarios."
+)
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class AcquisitionPlan:
+    """One token acquisition, decided: what to ask, how to prove it, where to cache it.
+
+    `managed_identity` set → managed identity path (`credential` is None). `binding` is the
+    certificate chosen up front (certificate credential, bound); flows that obtain their
+    certificate on the wire (managed identity, FIC) leave it None and the token brings it.
+    """
+
+    key: CacheKey
+    scope: str
+    bound: bool
+    tenant: str = ""
+    credential: LoadedCredential | None = None
+    binding: BindingCertificate | None = None
+    managed_identity: ManagedIdentitySelector | None = None
+    force_refresh: bool = False
+    claims: str | None = None
+    correlation_id: str = ""
+    extra_query: tuple[tuple[str, str], ...] = ()
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def skips_cache_read(self) -> bool:
+        return self.force_refresh or bool(self.claims)
+
+    @property
+    def flight_key(self) -> tuple[CacheKey, str]:
+        """Callers that may share one network acquisition (claims requests stay apart)."""
+        return (self.key, self.claims or "")
+
+
+def check_scope(scope: str) -> None:
+    if not scope or not scope.strip():
+        raise InvalidRequestError("", "A scope is required, e.g. 'api://my-api/.default'.")
+    if not scope.endswith("/.default"):
+        raise InvalidRequestError("IDW10404", IDW10404.format(scope=scope))
+
+
+def check_claims(claims: str | None) -> str | None:
+    """A claims challenge must be a JSON object; checked before any network call."""
+    if claims:
+        oauth2.merge_claims(claims, ())
+    return claims or None
+
+
+def check_can_bind(credential: LoadedCredential) -> None:
+    """IDW10115 unless the credential can produce a binding certificate."""
+    if isinstance(credential, CertificateCredential):
+        return
+    if isinstance(credential, AssertionCredential) and credential.provider.supports_token_binding:
+        return
+    raise InvalidRequestError("IDW10115", IDW10115.format(credential=credential.description_id))
+
+
+class Planner:
+    """Builds plans for one application. Holds the values derived once from the settings."""
+
+    def __init__(
+        self,
+        app: MicrosoftIdentityApplicationOptions,
+        credentials: CredentialSource | None,
+        managed_identity: ManagedIdentityTokens | None,
+        *,
+        region: str | None = None,
+    ) -> None:
+        self.app = app
+        self.region = region
+        self.credentials = credentials
+        self.managed_identity = managed_identity
+        self.client_id = app.client_id or ""
+        self.instance = app.effective_instance() or ""
+        self.tenant = app.effective_tenant_id() or ""
+        self.send_x5c = app.send_x5c
+        self.client_capabilities = tuple(app.client_capabilities)
+        self.app_extra_query: Mapping[str, str] = app.extra_query_parameters
+        self._default_extra_query = tuple(self.app_extra_query.items())
+        self._default_variant = variant_digest(self._default_extra_query)
+        self._authority = f"{self.instance}{self.tenant}".lower()
+        self._application_checked = False
+        self._configured_tenant_checked = False
+        self._mtls_endpoints: dict[str, str | None] = {}
+
+    def plan(self, scope: str, options: AcquireOptions | None, *, bound: bool) -> AcquisitionPlan:
+        check_scope(scope)
+        if options is not None and options.managed_identity is not None:
+            return self._managed_identity_plan(scope, options, options.managed_identity, bound)
+        return self._client_plan(scope, options, bound)
+
+    def current_credential(self, options: AcquireOptions | None) -> LoadedCredential | None:
+        """The credential a client plan would use now (None: managed identity or none set)."""
+        if self.credentials is None:
+            return None
+        if options is not None and options.managed_identity is not None:
+            return None
+        return self.credentials.get()
+
+    def rebind(self, plan: AcquisitionPlan) -> AcquisitionPlan:
+        """The same request with the credential loaded again (after `credentials.reset()`)."""
+        credential = self._credential()
+        binding = self._binding(credential, plan.bound)
+        key = _key_with_binding(plan.key, binding)
+        return replace(plan, credential=credential, binding=binding, key=key)
+
+    # -- managed identity -----------------------------------------------------------------
+
+    def _managed_identity_plan(
+        self,
+        scope: str,
+        options: AcquireOptions,
+        identity: ManagedIdentitySelector,
+        bound: bool,
+    ) -> AcquisitionPlan:
+        if self.managed_identity is None:
+            raise CredentialUnavailableError(
+                "AcquireTokenOptions.ManagedIdentity is set but this acquirer has no managed "
+                "identity client; build it through TokenAcquirerFactory or pass one."
+            )
+        key = CacheKey(
+            authority=MANAGED_IDENTITY_AUTHORITY,
+            client_id=self.managed_identity.cache_key_identity(identity),
+            scope=scope.lower(),
+            token_type=MTLS_POP_KEY if bound else BEARER_KEY,
+        )
+        return AcquisitionPlan(
+            key=key,
+            scope=scope,
+            bound=bound,
+            managed_identity=identity,
+            force_refresh=options.force_refresh,
+            claims=check_claims(options.claims),
+            correlation_id=options.correlation_id or "",
+        )
+
+    # -- confidential client --------------------------------------------------------------
+
+    def _client_plan(
+        self, scope: str, options: AcquireOptions | None, bound: bool
+    ) -> AcquisitionPlan:
+        self._check_application()
+        tenant = self._tenant(options)
+        if bound:
+            self.static_mtls_endpoint(tenant)  # refuses unsupported hosts before any I/O
+        credential = self._credential()
+        binding = self._binding(credential, bound)
+        extra_query, variant = self._extra_query(options)
+        authority = self._authority if tenant == self.tenant else f"{self.instance}{tenant}".lower()
+        key = CacheKey(
+            authority=authority,
+            client_id=self.client_id,
+            scope=scope.lower(),
+            token_type=MTLS_POP_KEY if bound else BEARER_KEY,
+            binding=binding.x5t_s256 if binding is not None else "",
+            variant=variant,
+        )
+        if options is None:
+            return AcquisitionPlan(
+                key, scope, bound, tenant, credential, binding, extra_query=extra_query
+            )
+        return AcquisitionPlan(
+            key,
+            scope,
+            bound,
+            tenant,
+            credential,
+            binding,
+            force_refresh=options.force_refresh,
+            claims=check_claims(options.claims),
+            correlation_id=options.correlation_id or "",
+            extra_query=extra_query,
+            extra_headers=tuple(options.extra_headers_parameters.items()),
+        )
+
+    def _extra_query(
+        self, options: AcquireOptions | None
+    ) -> tuple[tuple[tuple[str, str], ...], str]:
+        """AzureAd.ExtraQueryParameters merged with the call's (the call wins), and digest."""
+        extra = options.extra_query_parameters if options is not None else _EMPTY
+        if not extra:
+            return self._default_extra_query, self._default_variant
+        merged = {**self.app_extra_query, **extra}
+        return tuple(merged.items()), variant_digest(merged.items())
+
+    def _check_application(self) -> None:
+        if self._application_checked:
+            return
+        problems = []
+        if not self.client_id:
+            problems.append(ConfigurationProblem("AzureAd.ClientId", "required for app tokens"))
+        if not self.instance or not self.tenant:
+            problems.append(
+                ConfigurationProblem(
+                    "AzureAd.Instance",
+                    "set Instance and TenantId (or Authority) for app tokens, or request a "
+                    "managed identity token (AcquireTokenOptions.ManagedIdentity)",
+                )
+            )
+        if problems:
+            raise ConfigurationError(problems)
+        entra.require_https(self.instance, what="authority (AzureAd.Instance)")
+        self._application_checked = True
+
+    def _tenant(self, options: AcquireOptions | None) -> str:
+        override = options.tenant if options is not None else None
+        if override:
+            entra.check_app_tenant(override, where="AcquireTokenOptions.Tenant")
+            return override.strip("/")
+        if not self._configured_tenant_checked:
+            entra.check_app_tenant(self.tenant, where="AzureAd.TenantId")
+            self._configured_tenant_checked = True
+        return self.tenant
+
+    def _credential(self) -> LoadedCredential:
+        if self.credentials is None:
+            raise CredentialUnavailableError(
+                "No client credential is configured (AzureAd.ClientCredentials is empty) and "
+                "no managed identity was requested (AcquireTokenOptions.ManagedIdentity)."
+            )
+        return self.credentials.get()
+
+    @staticmethod
+    def _binding(credential: LoadedCredential, bound: bool) -> BindingCertificate | None:
+        if not bound:
+            return None
+        check_can_bind(credential)
+        if isinstance(credential, CertificateCredential):
+            return credential.certificate
+        return None
+
+    def login_endpoint(self, tenant: str) -> str:
+        return entra.token_endpoint(self.instance, tenant)
+
+    def static_mtls_endpoint(self, tenant: str) -> str | None:
+        """The mapped mTLS token endpoint, None when discovery decides; raises if refused."""
+        try:
+            return self._mtls_endpoints[tenant]
+        except KeyError:
+            pass
+        endpoint = entra.mtls_token_endpoint(self.login_endpoint(tenant), region=self.region)
+        self._mtls_endpoints[tenant] = endpoint
+        return endpoint
+
+
+def _key_with_binding(key: CacheKey, binding: BindingCertificate | None) -> CacheKey:
+    x5t = binding.x5t_s256 if binding is not None else ""
+    if x5t == key.binding:
+        return key
+    return CacheKey(key.authority, key.client_id, key.scope, key.token_type, x5t, key.variant)

@@ -1,0 +1,87 @@
+"""The typed seams the token acquirer is built on (transport, managed identity, options)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Protocol, TypeVar
+
+from identity_web.credentials import LoadedCredential
+from identity_web.protocol._http import Flow
+from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol.imds import ManagedIdentitySelector
+
+T = TypeVar("T")
+
+
+class FlowRunner(Protocol):
+    """Runs sans-IO flows over the network (`identity_web.transport.HttpTransport`)."""
+
+    def run(self, flow: Flow[T]) -> T: ...
+
+    async def run_async(self, flow: Flow[T]) -> T: ...
+
+
+class CredentialSource(Protocol):
+    """Gives the selected client credential (`identity_web.credentials.CredentialsProvider`)."""
+
+    def get(self) -> LoadedCredential: ...
+
+    def reset(self) -> None: ...
+
+
+class ManagedIdentityTokens(Protocol):
+    """Managed identity tokens (`identity_web._managed_identity.ManagedIdentityClient`)."""
+
+    def cache_key_identity(self, identity: ManagedIdentitySelector | None) -> str: ...
+
+    def token_flow(
+        self,
+        identity: ManagedIdentitySelector | None,
+        scope: str,
+        *,
+        bound: bool,
+        now: float,
+        claims: str | None = None,
+    ) -> Flow[TokenResponse]: ...
+
+
+class AcquireOptions(Protocol):
+    """What a token request may carry; `settings.AcquireTokenOptions` is one of these."""
+
+    @property
+    def managed_identity(self) -> ManagedIdentitySelector | None: ...
+    @property
+    def tenant(self) -> str | None: ...
+    @property
+    def force_refresh(self) -> bool: ...
+    @property
+    def claims(self) -> str | None: ...
+    @property
+    def correlation_id(self) -> str | None: ...
+    @property
+    def extra_query_parameters(self) -> Mapping[str, str]: ...
+    @property
+    def extra_headers_parameters(self) -> Mapping[str, str]: ...
+
+
+def _empty() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequestOptions:
+    """Per-call options for `TokenAcquirer`, for code that has no settings object at hand.
+
+    Same attribute names as `settings.AcquireTokenOptions`. `managed_identity` set (even to an
+    object with every field None, i.e. system-assigned) selects the managed identity path.
+    """
+
+    managed_identity: ManagedIdentitySelector | None = None
+    tenant: str | None = None
+    force_refresh: bool = False
+    claims: str | None = None
+    correlation_id: str | None = None
+    extra_query_parameters: Mapping[str, str] = field(default_factory=_empty)
+    extra_headers_parameters: Mapping[str, str] = field(default_factory=_empty)

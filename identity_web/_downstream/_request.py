@@ -1,0 +1,132 @@
+"""Build the downstream `HttpRequest` from effective options and an authorization header (pure)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from identity_web._downstream._headers import merge_extra_headers
+from identity_web._errors import ConfigurationError, ConfigurationProblem, InvalidRequestError
+from identity_web._results import AuthorizationHeaderInformation
+from identity_web.protocol._http import HttpRequest
+from identity_web.settings import DownstreamApiOptions
+
+DEFAULT_ACCEPT = "application/json"
+DEFAULT_CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestBody:
+    """Encoded request content and its media type."""
+
+    data: bytes
+    content_type: str
+
+    def __repr__(self) -> str:
+        return f"RequestBody({self.content_type}, {len(self.data)} bytes)"
+
+
+def encode_body(
+    *, content: bytes | str | None, json_value: object, content_type: str | None
+) -> RequestBody | None:
+    """`json_value` as UTF-8 JSON, or `content` as given (str → UTF-8); None when neither.
+
+    The media type is the configured `ContentType` (default `application/json`).
+    """
+    if content is not None and json_value is not None:
+        raise InvalidRequestError("", "pass either content= or json=, not both")
+    media = content_type or DEFAULT_CONTENT_TYPE
+    if json_value is not None:
+        return RequestBody(json.dumps(json_value).encode("utf-8"), media)
+    if content is None:
+        return None
+    data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+    return RequestBody(data, media)
+
+
+def api_url(
+    base_url: str | None, relative_path: str | None, query: Mapping[str, str] | None, *, api: str
+) -> str:
+    """`BaseUrl` + `/` + `RelativePath` + URI-escaped `ExtraQueryParameters`.
+
+    The joint has exactly one `/`; an empty `RelativePath` leaves `BaseUrl` as it is. Query
+    parameters are appended with `?` or, when the URL already has a query, `&`.
+    """
+    if not base_url or not base_url.strip():
+        raise ConfigurationError([ConfigurationProblem(f"{api}.BaseUrl", "is required")])
+    url = base_url.strip()
+    if relative_path:
+        url = url.rstrip("/") + "/" + relative_path.lstrip("/")
+    if query:
+        pairs = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query.items())
+        url += _query_separator(url) + pairs
+    return url
+
+
+def _query_separator(url: str) -> str:
+    if url.endswith(("?", "&")):
+        return ""
+    return "&" if urlsplit(url).query else "?"
+
+
+def effective_url(options: DownstreamApiOptions, *, api: str) -> str:
+    return api_url(options.base_url, options.relative_path, options.extra_query_parameters, api=api)
+
+
+def check_transport_security(url: str, *, bound: bool, api: str) -> None:
+    """Refuse to send a bound token anywhere but over https (before any token is acquired)."""
+    if bound and urlsplit(url).scheme.lower() != "https":
+        raise InvalidRequestError(
+            "",
+            f"downstream API '{api}' uses ProtocolScheme MTLS_POP but its URL is not https "
+            f"({urlsplit(url).scheme}://{urlsplit(url).netloc}); a certificate-bound token is "
+            f"never sent over plain HTTP. Change {api}.BaseUrl to https://.",
+        )
+
+
+def token_scheme(header: AuthorizationHeaderInformation | None) -> str | None:
+    """`Bearer`, `mtls_pop`, … as the header value starts; None for an anonymous call."""
+    if header is None:
+        return None
+    return header.header_value.split(" ", 1)[0]
+
+
+def build_request(
+    options: DownstreamApiOptions,
+    header: AuthorizationHeaderInformation | None,
+    body: RequestBody | None,
+    *,
+    api: str,
+) -> HttpRequest:
+    """The request to send: method, URL, Accept/Content-Type, allowed extra headers, auth.
+
+    A bound token travels only with its certificate (`tls_identity`) and only over https.
+    """
+    url = effective_url(options, api=api)
+    headers = {"Accept": options.accept_header or DEFAULT_ACCEPT}
+    if body is not None:
+        headers["Content-Type"] = body.content_type
+    if header is not None:
+        _check_binding(url, header, api=api)
+        headers["Authorization"] = header.header_value
+    headers = merge_extra_headers(headers, options.extra_header_parameters, api=api)
+    return HttpRequest(
+        method=(options.http_method or "GET").strip().upper(),
+        url=url,
+        headers=headers,
+        content=body.data if body is not None else None,
+        tls_identity=header.binding_certificate if header is not None else None,
+    )
+
+
+def _check_binding(url: str, header: AuthorizationHeaderInformation, *, api: str) -> None:
+    scheme = (token_scheme(header) or "").lower()
+    if scheme == "mtls_pop" and header.binding_certificate is None:
+        raise InvalidRequestError(
+            "",
+            f"downstream API '{api}': the mtls_pop token came without its binding certificate; "
+            "a bound token is never sent without it.",
+        )
+    check_transport_security(url, bound=header.binding_certificate is not None, api=api)

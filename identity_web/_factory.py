@@ -1,0 +1,173 @@
+"""`TokenAcquirerFactory`: load settings, register downstream APIs, build the services.
+
+    factory = TokenAcquirerFactory.get_default_instance()       # reads ./appsettings.json …
+    factory.add_downstream_api("MyApi")
+    services = factory.build()
+    response = services.downstream_api.call("MyApi")
+
+`get_default_instance()` is a process-wide singleton (as in Identity.Web); a factory can also
+be made directly with `TokenAcquirerFactory.from_config_dir(...)` or from validated settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import ClassVar, Self
+
+from identity_web._errors import IdentityWebError
+from identity_web.acquisition import TokenAcquirer
+from identity_web.container import IdentityWebContainer
+from identity_web.downstream import DownstreamApi
+from identity_web.headers import AuthorizationHeaderProvider
+from identity_web.settings import DEFAULT_SECTION, IdentityWebSettings, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+class ServiceProvider:
+    """The built services. Close it (or use it as a context manager) to release connections."""
+
+    def __init__(self, container: IdentityWebContainer) -> None:
+        self._container = container
+        self.settings: IdentityWebSettings = container.settings()
+        self.downstream_api: DownstreamApi = container.downstream_api()
+        self.authorization_header_provider: AuthorizationHeaderProvider = (
+            container.authorization_header_provider()
+        )
+        self.token_acquirer: TokenAcquirer = container.token_acquirer()
+        self._closed = False
+
+    @property
+    def container(self) -> IdentityWebContainer:
+        return self._container
+
+    def close(self) -> None:
+        """Close the HTTP clients (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._container.shutdown_resources()
+
+    async def aclose(self) -> None:
+        """Close the async HTTP clients too, then everything `close()` closes."""
+        if not self._closed and self._container.transport.initialized:
+            await self._container.transport().aclose()
+        self.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class TokenAcquirerFactory:
+    """Holds the settings and the container until `build()`."""
+
+    _default: ClassVar[TokenAcquirerFactory | None] = None
+    _default_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self, settings: IdentityWebSettings, *, environ: Mapping[str, str] | None = None
+    ) -> None:
+        self._settings = settings
+        self._names: list[str] = []
+        self._built = False
+        self._lock = threading.Lock()
+        self.container = IdentityWebContainer(settings=settings)
+        if environ is not None:
+            self.container.environ.override(dict(environ))
+
+    @classmethod
+    def from_config_dir(
+        cls,
+        config_dir: str | os.PathLike[str] | None = None,
+        *,
+        section: str = DEFAULT_SECTION,
+        environ: Mapping[str, str] | None = None,
+    ) -> TokenAcquirerFactory:
+        """A new factory over the settings in `config_dir` (default: the current directory)."""
+        directory = Path(config_dir) if config_dir is not None else Path.cwd()
+        loaded = load_settings(directory, section=section, environ=environ)
+        return cls(loaded.settings, environ=environ)
+
+    @classmethod
+    def get_default_instance(
+        cls,
+        config_dir: str | os.PathLike[str] | None = None,
+        *,
+        section: str = DEFAULT_SECTION,
+        environ: Mapping[str, str] | None = None,
+    ) -> TokenAcquirerFactory:
+        """The process-wide factory, created on first call; later arguments are ignored."""
+        instance = cls._default
+        if instance is None:
+            with cls._default_lock:
+                instance = cls._default
+                if instance is None:
+                    instance = cls.from_config_dir(config_dir, section=section, environ=environ)
+                    cls._default = instance
+        return instance
+
+    @classmethod
+    def reset_default_instance(cls) -> None:
+        """Forget the process-wide factory (tests), so the next call loads settings again."""
+        with cls._default_lock:
+            cls._default = None
+
+    @property
+    def settings(self) -> IdentityWebSettings:
+        return self._settings
+
+    @property
+    def downstream_api_names(self) -> tuple[str, ...]:
+        return tuple(self._names)
+
+    def add_downstream_api(self, name: str) -> Self:
+        """Register the downstream API section `name` (validated now; errors name the key)."""
+        with self._lock:
+            self._check_not_built("add_downstream_api()")
+            self._settings.downstream_api(name)
+            if name.casefold() not in (known.casefold() for known in self._names):
+                self._names.append(name)
+        return self
+
+    def build(self) -> ServiceProvider:
+        """Create the services. Allowed once per factory."""
+        with self._lock:
+            self._check_not_built("build()")
+            self._built = True
+            self.container.downstream_api_names.override(tuple(self._names))
+        return ServiceProvider(self.container)
+
+    def _check_not_built(self, what: str) -> None:
+        if self._built:
+            raise BuildError(
+                f"build() was already called on this TokenAcquirerFactory; {what} must come "
+                "before it. Keep the ServiceProvider that build() returned, or create a new "
+                "factory (TokenAcquirerFactory.reset_default_instance() in tests)."
+            )
+
+
+class BuildError(IdentityWebError):
+    """`build()` was called twice, or the factory was changed after `build()`."""

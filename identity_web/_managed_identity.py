@@ -1,0 +1,307 @@
+"""The managed identity client: picks the source, chains the protocol steps, caches certificates.
+
+The token acquirer calls `ManagedIdentityClient.token_flow(...)` on a token-cache miss and runs
+the returned flow with its transport. Bearer requests go to the detected source (IMDS v1, App
+Service, Azure Arc, Cloud Shell, Service Fabric, Azure ML); bound (`mtls_pop`) requests go to
+IMDS v2, whose certificate (and in-memory key) is cached here per identity and attestation mode
+and reused while more than `certificate_min_remaining` seconds of validity remain.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from identity_web._errors import ManagedIdentityError, ServiceError
+from identity_web.protocol import imds_v2, retry
+from identity_web.protocol._http import Flow, HttpRequest
+from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol.imds import (
+    ManagedIdentityId,
+    ManagedIdentitySelector,
+    imds_base,
+    imds_v1_flow,
+    parse_managed_identity_token,
+    resource_from_scope,
+)
+from identity_web.protocol.imds_v2 import IssuedCredential, PlatformMetadata
+from identity_web.protocol.mi_sources import (
+    ARC_AGENT_PATH_LINUX,
+    ARC_KEY_DIRECTORY_LINUX,
+    ARC_MAX_KEY_FILE_SIZE,
+    DetectedSource,
+    ManagedIdentitySource,
+    app_service_request,
+    arc_key_path,
+    arc_request,
+    cloud_shell_request,
+    detect_source,
+    machine_learning_request,
+    require_supported_identity,
+    service_fabric_request,
+    source_error,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CERTIFICATE_MIN_REMAINING = 24 * 3600.0
+
+
+class AttestationProvider(Protocol):
+    """Produces the attestation token (e.g. from Microsoft Azure Attestation) for a key.
+
+    Called once per certificate issuance with the `attestationEndpoint` from
+    `getplatformmetadata` and the key the CSR is signed with.
+    """
+
+    def get_attestation_token(self, endpoint: str, key: rsa.RSAPrivateKey) -> str: ...
+
+
+class ManagedIdentityClient:
+    """Managed identity tokens for the token acquirer; one instance per application.
+
+    `retry_scale` multiplies every retry delay (tests use a tiny value); `arc_key_directory`
+    and `arc_agent_path` are where the Azure Arc agent keeps its key files and binary.
+    """
+
+    def __init__(
+        self,
+        *,
+        environ: Mapping[str, str] | None = None,
+        certificate_min_remaining: float = DEFAULT_CERTIFICATE_MIN_REMAINING,
+        attestation: AttestationProvider | None = None,
+        key_factory: Callable[[], rsa.RSAPrivateKey] | None = None,
+        retry_scale: float = 1.0,
+        arc_key_directory: str = ARC_KEY_DIRECTORY_LINUX,
+        arc_agent_path: str = ARC_AGENT_PATH_LINUX,
+    ) -> None:
+        self._environ: Mapping[str, str] = os.environ if environ is None else environ
+        self._min_remaining = certificate_min_remaining
+        self._attestation = attestation
+        self._key_factory = key_factory or imds_v2.generate_key
+        self._retry_scale = retry_scale
+        self._arc_key_directory = arc_key_directory
+        self._arc_agent_path = arc_agent_path
+        self._certificates: dict[str, IssuedCredential] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"ManagedIdentityClient(source={self.detect().source.value})"
+
+    def detect(self) -> DetectedSource:
+        """The source the environment selects (read on every call; nothing is remembered)."""
+        installed = Path(self._arc_agent_path).exists()
+        return detect_source(self._environ, arc_agent_installed=installed)
+
+    def cache_key_identity(self, identity: ManagedIdentitySelector | None) -> str:
+        """`system`, `client_id:<id>`, `object_id:<id>` or `resource_id:<lower-cased id>`."""
+        return ManagedIdentityId.from_options(identity).cache_key
+
+    def token_flow(
+        self,
+        identity: ManagedIdentitySelector | None,
+        scope: str,
+        *,
+        bound: bool,
+        now: float,
+        claims: str | None = None,
+    ) -> Flow[TokenResponse]:
+        """The flow that acquires one token for `scope` (`…/.default` or a bare resource)."""
+        selected = ManagedIdentityId.from_options(identity)
+        detected = self.detect()
+        require_supported_identity(detected, selected)
+        resource = resource_from_scope(scope)
+        if bound:
+            return (yield from self._bound_flow(detected, selected, resource, now, claims))
+        if claims:
+            logger.debug("claims are not sent to managed identity endpoints for Bearer tokens")
+        logger.info(
+            "acquiring a managed identity token from %s for %s",
+            detected.source.value,
+            selected.describe(),
+        )
+        return (yield from self._bearer_flow(detected, selected, resource, now))
+
+    # --- Bearer ---------------------------------------------------------------------------
+
+    def _bearer_flow(
+        self, detected: DetectedSource, identity: ManagedIdentityId, resource: str, now: float
+    ) -> Flow[TokenResponse]:
+        source = detected.source
+        if source is ManagedIdentitySource.IMDS:
+            policy = retry.imds_policy(self._retry_scale)
+            return (
+                yield from imds_v1_flow(
+                    detected.endpoint, resource, identity, now=now, retry=policy
+                )
+            )
+        if source is ManagedIdentitySource.AZURE_ARC:
+            return (yield from self._arc_flow(detected, identity, resource, now))
+        request = self._source_request(detected, identity, resource)
+        response = yield request
+        if response.status != 200:
+            raise source_error(detected, response, identity)
+        return parse_managed_identity_token(response, now=now, endpoint=detected.endpoint)
+
+    def _source_request(
+        self, detected: DetectedSource, identity: ManagedIdentityId, resource: str
+    ) -> HttpRequest:
+        env = self._environ
+        default = retry.managed_identity_default_policy(self._retry_scale)
+        source = detected.source
+        if source is ManagedIdentitySource.APP_SERVICE:
+            return app_service_request(
+                detected, env["IDENTITY_HEADER"], resource, identity, default
+            )
+        if source is ManagedIdentitySource.SERVICE_FABRIC:
+            return service_fabric_request(
+                detected,
+                env["IDENTITY_HEADER"],
+                env["IDENTITY_SERVER_THUMBPRINT"],
+                resource,
+                retry.service_fabric_policy(self._retry_scale),
+            )
+        if source is ManagedIdentitySource.MACHINE_LEARNING:
+            client_id = identity.value or env.get("DEFAULT_IDENTITY_CLIENT_ID", "")
+            return machine_learning_request(
+                detected, env["MSI_SECRET"], resource, client_id, default
+            )
+        return cloud_shell_request(detected, resource, default)
+
+    def _arc_flow(
+        self, detected: DetectedSource, identity: ManagedIdentityId, resource: str, now: float
+    ) -> Flow[TokenResponse]:
+        policy = retry.managed_identity_default_policy(self._retry_scale)
+        response = yield arc_request(detected, resource, policy)
+        if response.status == 401:
+            key = self._read_arc_key(arc_key_path(response, self._arc_key_directory))
+            response = yield arc_request(detected, resource, policy, authorization=key)
+        if response.status != 200:
+            raise source_error(detected, response, identity)
+        return parse_managed_identity_token(response, now=now, endpoint=detected.endpoint)
+
+    @staticmethod
+    def _read_arc_key(path: str) -> str:
+        try:
+            size = os.stat(path).st_size
+            if size > ARC_MAX_KEY_FILE_SIZE:
+                raise ManagedIdentityError(
+                    f"The Azure Arc key file {path} is {size} bytes, more than the "
+                    f"{ARC_MAX_KEY_FILE_SIZE} allowed; refusing to read it."
+                )
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ManagedIdentityError(
+                f"Cannot read the Azure Arc key file {path} ({error.strerror}); the process "
+                "must run as a user in the 'himds' group (or as root)."
+            ) from error
+
+    # --- mTLS PoP (IMDS v2) ---------------------------------------------------------------
+
+    def _bound_flow(
+        self,
+        detected: DetectedSource,
+        identity: ManagedIdentityId,
+        resource: str,
+        now: float,
+        claims: str | None,
+    ) -> Flow[TokenResponse]:
+        if detected.source is not ManagedIdentitySource.IMDS:
+            raise ManagedIdentityError(
+                f"mTLS PoP tokens for managed identity need IMDS v2, but the environment "
+                f"selects {detected.source.value} ({detected.reason}). Use ProtocolScheme "
+                "Bearer here."
+            )
+        base = detected.endpoint
+        policy = retry.imds_v2_metadata_policy(self._retry_scale)
+        response = yield imds_v2.platform_metadata_request(base, identity, policy)
+        metadata = imds_v2.parse_platform_metadata(response, identity)
+        cache_key = self._certificate_key(identity)
+        credential = self._cached_certificate(cache_key, now)
+        for attempt in (1, 2):
+            if credential is None:
+                credential = yield from self._issue(base, identity, metadata, cache_key, now)
+            response = yield imds_v2.mtls_token_request(
+                credential, resource, claims=claims, retry=retry.sts_policy(self._retry_scale)
+            )
+            try:
+                return imds_v2.parse_mtls_token_response(response, now=now, credential=credential)
+            except ServiceError as error:
+                if error.error != "invalid_client" or attempt == 2:
+                    raise
+                logger.warning(
+                    "mTLS token endpoint rejected the IMDS certificate %s (invalid_client); "
+                    "re-issuing it once",
+                    credential.binding.x5t_s256,
+                )
+                self._evict(cache_key)
+                credential = None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _issue(
+        self,
+        base: str,
+        identity: ManagedIdentityId,
+        metadata: PlatformMetadata,
+        cache_key: str,
+        now: float,
+    ) -> Flow[IssuedCredential]:
+        key = self._key_factory()
+        csr = imds_v2.build_csr(key, metadata)
+        attestation = ""
+        if self._attestation is not None:
+            attestation = self._attestation.get_attestation_token(
+                metadata.attestation_endpoint, key
+            )
+        response = yield imds_v2.issue_credential_request(
+            base, identity, csr, attestation, retry.imds_policy(self._retry_scale)
+        )
+        credential = imds_v2.parse_issued_credential(response, key, identity)
+        logger.info(
+            "IMDS issued binding certificate %s for %s, valid until %s",
+            credential.binding.x5t_s256,
+            identity.describe(),
+            credential.binding.not_after.isoformat(),
+        )
+        if self._remaining(credential, now) > self._min_remaining:
+            with self._lock:
+                self._certificates[cache_key] = credential
+        return credential
+
+    def _certificate_key(self, identity: ManagedIdentityId) -> str:
+        return f"{identity.cache_key}#att={int(self._attestation is not None)}"
+
+    @staticmethod
+    def _remaining(credential: IssuedCredential, now: float) -> float:
+        return credential.binding.not_after.timestamp() - now
+
+    def _cached_certificate(self, cache_key: str, now: float) -> IssuedCredential | None:
+        with self._lock:
+            credential = self._certificates.get(cache_key)
+            if credential is None:
+                return None
+            if self._remaining(credential, now) > self._min_remaining:
+                return credential
+            del self._certificates[cache_key]
+        logger.info(
+            "IMDS certificate %s is near expiry; issuing a new one", credential.binding.x5t_s256
+        )
+        return None
+
+    def _evict(self, cache_key: str) -> None:
+        with self._lock:
+            self._certificates.pop(cache_key, None)
+
+    def clear_certificates(self) -> None:
+        """Forget every cached IMDS certificate (the next bound request issues a new one)."""
+        with self._lock:
+            self._certificates.clear()
+
+    def imds_base(self) -> str:
+        return imds_base(self._environ)

@@ -1,0 +1,78 @@
+"""Cache keys, cache entries and the `TokenCache` protocol every cache implements."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from identity_web._binding import BindingCertificate
+
+#: A token is not handed out when it expires within this many seconds (MSAL uses 5 minutes).
+EXPIRY_MARGIN = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class CacheKey:
+    """Where one app token lives. Immutable and hashable; building one is cheap.
+
+    `token_type` is `"bearer"` or `"mtls_pop"`, so Bearer and bound tokens never mix; `binding`
+    is the `x5t#S256` of the binding certificate when it is known before the request (a
+    certificate credential), so a renewed certificate misses. `variant` is a short digest of
+    request options that change the token (extra query parameters), or "".
+    """
+
+    authority: str
+    client_id: str
+    scope: str
+    token_type: str
+    binding: str = ""
+    variant: str = ""
+
+    def as_string(self) -> str:
+        """A flat, stable text form (for a distributed cache)."""
+        parts = (self.authority, self.client_id, self.scope, self.token_type)
+        return "|".join((*parts, self.binding, self.variant))
+
+
+def variant_digest(pairs: Iterable[tuple[str, str]]) -> str:
+    """A short stable digest of name/value pairs, "" when there are none."""
+    items = sorted(pairs)
+    if not items:
+        return ""
+    text = "&".join(f"{name}={value}" for name, value in items)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """A cached token. The token is never in the repr.
+
+    `binding_certificate` is kept only by in-process caches, for bound tokens whose certificate
+    was chosen by the flow (managed identity, FIC); a distributed cache stores everything else.
+    """
+
+    access_token: str = field(repr=False)
+    token_type: str
+    expires_on: float
+    refresh_on: float | None = None
+    token_endpoint: str = ""
+    correlation_id: str = ""
+    binding_certificate: BindingCertificate | None = None
+
+    def is_usable(self, now: float) -> bool:
+        return now < self.expires_on - EXPIRY_MARGIN
+
+    def wants_refresh(self, now: float) -> bool:
+        return self.refresh_on is not None and now >= self.refresh_on
+
+
+class TokenCache(Protocol):
+    """Where app tokens are kept. `get` must be cheap and safe to call from any thread."""
+
+    def get(self, key: CacheKey) -> CacheEntry | None: ...
+
+    def set(self, key: CacheKey, entry: CacheEntry) -> None: ...
+
+    def remove(self, key: CacheKey) -> None: ...

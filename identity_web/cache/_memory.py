@@ -1,0 +1,58 @@
+"""`InMemoryTokenCache`: a dict, read without locks, bounded in size."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from identity_web.cache._base import CacheEntry, CacheKey
+
+
+class InMemoryTokenCache:
+    """An in-process token cache.
+
+    Reads are one `dict.get` (atomic under the GIL, no lock). Writes take a lock; when the cache
+    grows past `max_entries`, expired entries are dropped first, then the least recently
+    written ones.
+    """
+
+    def __init__(
+        self, max_entries: int = 10_000, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self._entries: dict[CacheKey, CacheEntry] = {}
+        self._max_entries = max_entries
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def get(self, key: CacheKey) -> CacheEntry | None:
+        return self._entries.get(key)
+
+    def set(self, key: CacheKey, entry: CacheEntry) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+            self._entries[key] = entry
+            if len(self._entries) > self._max_entries:
+                self._shrink()
+
+    def remove(self, key: CacheKey) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _shrink(self) -> None:
+        now = self._clock()
+        for key in [k for k, e in self._entries.items() if e.expires_on <= now]:
+            del self._entries[key]
+        excess = len(self._entries) - self._max_entries
+        if excess > 0:
+            for key in list(self._entries)[:excess]:
+                del self._entries[key]

@@ -1,0 +1,103 @@
+"""`identity-web call NAME`: call a configured downstream API as the application."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from identity_web._errors import ConfigurationError, IdentityWebError, InvalidRequestError
+from identity_web._factory import TokenAcquirerFactory
+from identity_web.downstream import DownstreamResponse
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "call",
+        help="call a configured downstream API as the application",
+        description="Load the settings as TokenAcquirerFactory does, call downstream API NAME "
+        "with an app token, print the status and the body. Exit 1 for a non-2xx answer.",
+    )
+    parser.add_argument("name", metavar="NAME", help="the downstream API section, e.g. MyApi")
+    parser.add_argument("--config-dir", default=None, metavar="DIR", help="default: current")
+    parser.add_argument("--relative-path", default=None, metavar="P", help="override RelativePath")
+    parser.add_argument("--method", default=None, metavar="M", help="override HttpMethod")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return guarded(args.json, lambda: _call(args))
+
+
+def _call(args: argparse.Namespace) -> int:
+    overrides: dict[str, Any] = {"RequestAppToken": True}
+    if args.relative_path is not None:
+        overrides["RelativePath"] = args.relative_path
+    if args.method is not None:
+        overrides["HttpMethod"] = args.method
+    factory = TokenAcquirerFactory.from_config_dir(args.config_dir)
+    factory.add_downstream_api(args.name)
+    with factory.build() as services:
+        response = services.downstream_api.call(args.name, overrides=overrides)
+    if args.json:
+        print(json.dumps(response_json(response)))
+    else:
+        _print_text(response)
+    return EXIT_OK if response.is_success else EXIT_FAILURE
+
+
+def response_json(response: DownstreamResponse) -> dict[str, Any]:
+    """The contract's `{"status", "token_type", "binding_thumbprint", "body"}`."""
+    binding = response.binding_certificate
+    return {
+        "status": response.status,
+        "token_type": response.token_type,
+        "binding_thumbprint": binding.x5t_s256 if binding is not None else None,
+        "body": body_value(response),
+    }
+
+
+def body_value(response: DownstreamResponse) -> Any:
+    """Parsed JSON when the body is JSON, else its text."""
+    media = response.content_type
+    if response.body and (media == "application/json" or media.endswith("+json")):
+        try:
+            return response.json()
+        except ValueError:
+            pass
+    return response.text
+
+
+def _print_text(response: DownstreamResponse) -> None:
+    binding = response.binding_certificate
+    auth = response.token_type or "anonymous"
+    if binding is not None:
+        auth += f", bound to x5t#S256 {binding.x5t_s256}"
+    print(f"HTTP {response.status} ({auth})")
+    body = body_value(response)
+    print(json.dumps(body, indent=2) if not isinstance(body, str) else body)
+
+
+def guarded(as_json: bool, command: Callable[[], int]) -> int:
+    """Run a command; expected failures become a message (JSON with --json) and an exit code."""
+    try:
+        return command()
+    except (ConfigurationError, InvalidRequestError) as error:
+        return _report(as_json, error, EXIT_USAGE)
+    except IdentityWebError as error:
+        return _report(as_json, error, EXIT_FAILURE)
+
+
+def _report(as_json: bool, error: IdentityWebError, code: int) -> int:
+    if as_json:
+        print(json.dumps({"error": type(error).__name__, "message": str(error)}))
+    else:
+        print(f"identity-web: {error}", file=sys.stderr)
+    return code

@@ -1,0 +1,322 @@
+"""`identity-web demo`: run every scenario against the in-process emulator, as a user would.
+
+Each scenario writes an `appsettings.json` with Identity.Web's keys into its own directory,
+then goes through the public API only: `TokenAcquirerFactory` → `add_downstream_api("MyApi")`
+→ `build()` → `DownstreamApi.call("MyApi")` against the emulator's `/whoami`, which answers
+what the resource verified (claims, `cnf`, the TLS client certificate's thumbprint).
+
+Scenarios live in `SCENARIOS`: a name, the credential source, the protocol scheme, the
+settings it writes and what it needs to be runnable. By default every runnable scenario runs;
+a scenario named explicitly that cannot run is reported as not ok with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from identity_web._errors import IdentityWebError
+from identity_web._factory import TokenAcquirerFactory
+from identity_web.cli._call import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, guarded
+from identity_web.container import supported_credential_sources
+from identity_web.emulator import Emulator, EmulatorManifest
+from identity_web.settings import CredentialSource
+
+API = "MyApi"
+BEARER = "Bearer"
+MTLS_POP = "MTLS_POP"
+JSON_KEYS = (
+    "scenario",
+    "credential_source",
+    "protocol_scheme",
+    "token_type",
+    "binding_thumbprint",
+    "cnf_x5t_s256",
+    "status",
+    "ok",
+)
+
+Settings = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One way to configure the same call. `settings` writes appsettings.json's content;
+    `unavailable` says why the scenario cannot run here (None: it can)."""
+
+    name: str
+    credential_source: str
+    protocol_scheme: str
+    settings: Callable[[EmulatorManifest, str], Settings]
+    unavailable: Callable[[EmulatorManifest], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    scenario: Scenario
+    status: int | None = None
+    token_type: str | None = None
+    binding_thumbprint: str | None = None
+    cnf_x5t_s256: str | None = None
+    client_cert_x5t_s256: str | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.reason
+
+    def as_json(self) -> dict[str, Any]:
+        values = {
+            "scenario": self.scenario.name,
+            "credential_source": self.scenario.credential_source,
+            "protocol_scheme": self.scenario.protocol_scheme,
+            "token_type": self.token_type,
+            "binding_thumbprint": self.binding_thumbprint,
+            "cnf_x5t_s256": self.cnf_x5t_s256,
+            "status": self.status,
+            "ok": self.ok,
+        }
+        return {key: values[key] for key in JSON_KEYS}
+
+
+# -- settings, written the way the Identity.Web daemon samples write them ----------------------
+
+
+def _downstream(manifest: EmulatorManifest, scheme: str, **extra: Any) -> Settings:
+    section: Settings = {
+        "BaseUrl": manifest.resource.base_url,
+        "RelativePath": "whoami",
+        "Scopes": [manifest.resource.scope],
+        "RequestAppToken": True,
+    }
+    if scheme != BEARER:
+        section["ProtocolScheme"] = scheme
+    return {**section, **extra}
+
+
+def _certificate_settings(manifest: EmulatorManifest, scheme: str) -> Settings:
+    app = next(app for app in manifest.apps if app.certificate_pfx_path)
+    credential: Settings = {"SourceType": "Path", "CertificateDiskPath": app.certificate_pfx_path}
+    if app.certificate_pfx_password:
+        credential["CertificatePassword"] = app.certificate_pfx_password
+    return {
+        "AzureAd": {
+            "Instance": manifest.instance,
+            "TenantId": manifest.tenant_id,
+            "ClientId": app.client_id,
+            "ClientCredentials": [credential],
+        },
+        API: _downstream(manifest, scheme),
+    }
+
+
+def _user_assigned(manifest: EmulatorManifest) -> str | None:
+    found = (mi.client_id for mi in manifest.managed_identities if mi.kind == "UserAssigned")
+    return next(found, None)
+
+
+def _managed_identity_settings(manifest: EmulatorManifest, scheme: str) -> Settings:
+    client_id = _user_assigned(manifest)
+    identity = {"UserAssignedClientId": client_id} if client_id else {}
+    return {
+        "AzureAd": {"ClientCapabilities": ["cp1"]},
+        API: _downstream(manifest, scheme, AcquireTokenOptions={"ManagedIdentity": identity}),
+    }
+
+
+def _fic_settings(manifest: EmulatorManifest, scheme: str) -> Settings:
+    app = next(app for app in manifest.apps if app.federated_managed_identities)
+    credential = {
+        "SourceType": "SignedAssertionFromManagedIdentity",
+        "ManagedIdentityClientId": app.federated_managed_identities[0],
+    }
+    return {
+        "AzureAd": {
+            "Instance": manifest.instance,
+            "TenantId": manifest.tenant_id,
+            "ClientId": app.client_id,
+            "ClientCredentials": [credential],
+        },
+        API: _downstream(manifest, scheme),
+    }
+
+
+# -- what each scenario needs ------------------------------------------------------------------
+
+
+def _always(_manifest: EmulatorManifest) -> str | None:
+    return None
+
+
+def _needs_imds(manifest: EmulatorManifest) -> str | None:
+    return None if manifest.imds_endpoint else "the emulator runs no IMDS endpoint"
+
+
+def _needs_fic(manifest: EmulatorManifest) -> str | None:
+    source = CredentialSource.SignedAssertionFromManagedIdentity
+    if source not in supported_credential_sources():
+        return f"SourceType {source.value} is not implemented yet"
+    if not any(app.federated_managed_identities for app in manifest.apps):
+        return "the emulator has no app federated with a managed identity"
+    return _needs_imds(manifest)
+
+
+def _scenario(
+    name: str,
+    source: str,
+    scheme: str,
+    settings: Callable[[EmulatorManifest, str], Settings],
+    unavailable: Callable[[EmulatorManifest], str | None],
+) -> Scenario:
+    return Scenario(name, source, scheme, settings, unavailable)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        _scenario("cert-bearer", "Path", BEARER, _certificate_settings, _always),
+        _scenario("cert-mtls", "Path", MTLS_POP, _certificate_settings, _always),
+        _scenario("msi-bearer", "ManagedIdentity", BEARER, _managed_identity_settings, _needs_imds),
+        _scenario("msi-mtls", "ManagedIdentity", MTLS_POP, _managed_identity_settings, _needs_imds),
+        _scenario(
+            "fic-bearer", "SignedAssertionFromManagedIdentity", BEARER, _fic_settings, _needs_fic
+        ),
+        _scenario(
+            "fic-mtls", "SignedAssertionFromManagedIdentity", MTLS_POP, _fic_settings, _needs_fic
+        ),
+    )
+}
+
+
+# -- running -----------------------------------------------------------------------------------
+
+
+def run_scenario(
+    scenario: Scenario, manifest: EmulatorManifest, work_dir: Path, environ: Mapping[str, str]
+) -> Outcome:
+    """Write the scenario's settings, call the resource through the public API, judge it."""
+    reason = scenario.unavailable(manifest)
+    if reason is not None:
+        return Outcome(scenario, reason=f"not available: {reason}")
+    config_dir = work_dir / scenario.name
+    config_dir.mkdir(parents=True, exist_ok=True)
+    settings = scenario.settings(manifest, scenario.protocol_scheme)
+    (config_dir / "appsettings.json").write_text(json.dumps(settings, indent=2), "utf-8")
+    try:
+        factory = TokenAcquirerFactory.from_config_dir(config_dir, environ=environ)
+        factory.add_downstream_api(API)
+        with factory.build() as services:
+            response = services.downstream_api.call(API)
+    except IdentityWebError as error:
+        return Outcome(scenario, reason=f"{type(error).__name__}: {error}")
+    seen = response.json() if response.content_type == "application/json" else {}
+    binding = response.binding_certificate
+    outcome = Outcome(
+        scenario,
+        status=response.status,
+        token_type=response.token_type,
+        binding_thumbprint=binding.x5t_s256 if binding is not None else None,
+        cnf_x5t_s256=seen.get("cnf_x5t_s256") if isinstance(seen, dict) else None,
+        client_cert_x5t_s256=seen.get("client_cert_x5t_s256") if isinstance(seen, dict) else None,
+    )
+    return _judged(outcome)
+
+
+def _judged(outcome: Outcome) -> Outcome:
+    """ok: a 2xx and, for MTLS_POP, cnf == binding certificate == TLS client certificate."""
+    reason = ""
+    if outcome.status is None or not 200 <= outcome.status < 300:
+        reason = f"the resource answered HTTP {outcome.status}"
+    elif outcome.scenario.protocol_scheme == MTLS_POP:
+        if (outcome.token_type or "").lower() != "mtls_pop":
+            reason = f"expected an mtls_pop token, got {outcome.token_type}"
+        elif not outcome.cnf_x5t_s256 or not (
+            outcome.cnf_x5t_s256 == outcome.binding_thumbprint == outcome.client_cert_x5t_s256
+        ):
+            reason = "the resource did not verify that the client certificate matches cnf"
+    elif outcome.cnf_x5t_s256 is not None:
+        reason = "a Bearer scenario got a certificate-bound token"
+    return Outcome(**{**_fields(outcome), "reason": reason})
+
+
+def _fields(outcome: Outcome) -> dict[str, Any]:
+    return {name: getattr(outcome, name) for name in Outcome.__dataclass_fields__}
+
+
+def selected(names: Sequence[str] | None, manifest: EmulatorManifest) -> list[Scenario]:
+    """The named scenarios, or every scenario runnable here."""
+    if names:
+        return [SCENARIOS[name] for name in dict.fromkeys(names)]
+    return [s for s in SCENARIOS.values() if s.unavailable(manifest) is None]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run the scenarios against the in-process emulator",
+        description="Start the emulator, then run each scenario through TokenAcquirerFactory "
+        f"and DownstreamApi.call. Scenarios: {', '.join(SCENARIOS)}. Default: every scenario "
+        "this installation can run. Exit 0 iff every scenario is ok.",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per scenario")
+    parser.add_argument(
+        "--scenario", action="append", metavar="NAME", help="run only this one (repeatable)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    unknown = [name for name in args.scenario or () if name not in SCENARIOS]
+    if unknown:
+        print(
+            f"identity-web demo: unknown scenario {', '.join(unknown)}; "
+            f"known: {', '.join(SCENARIOS)}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    return guarded(args.json, lambda: _demo(args.scenario, as_json=args.json))
+
+
+def _demo(names: Sequence[str] | None, *, as_json: bool) -> int:
+    with Emulator() as emulator, tempfile.TemporaryDirectory(prefix="identity-web-demo-") as tmp:
+        manifest = emulator.manifest
+        environ = manifest.env()
+        outcomes = []
+        for scenario in selected(names, manifest):
+            outcome = run_scenario(scenario, manifest, Path(tmp), environ)
+            outcomes.append(outcome)
+            if as_json:
+                print(json.dumps(outcome.as_json()), flush=True)
+    if not as_json:
+        print(table(outcomes))
+    for outcome in outcomes:
+        if not outcome.ok:
+            print(f"identity-web demo: {outcome.scenario.name}: {outcome.reason}", file=sys.stderr)
+    return EXIT_OK if outcomes and all(o.ok for o in outcomes) else EXIT_FAILURE
+
+
+def table(outcomes: Sequence[Outcome]) -> str:
+    header = ("SCENARIO", "CREDENTIAL", "SCHEME", "TOKEN", "STATUS", "OK", "BINDING x5t#S256")
+    rows = [header] + [
+        (
+            o.scenario.name,
+            o.scenario.credential_source,
+            o.scenario.protocol_scheme,
+            o.token_type or "-",
+            str(o.status) if o.status is not None else "-",
+            "yes" if o.ok else "NO",
+            o.binding_thumbprint or "-",
+        )
+        for o in outcomes
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )

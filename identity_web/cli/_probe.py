@@ -1,0 +1,161 @@
+"""`identity-web probe-mi [--json]`: which managed identity source this process would use.
+
+Reports the source chosen from the environment (and the variables that chose it) and whether
+IMDS v1 and v2 answer. A probe is the normal GET *without* `Metadata: true`: IMDS answers it
+with 400, so 400 means "present"; anything else (or no answer within `--timeout`) means
+absent. No token is acquired. Exit 0 when a source is usable, 1 when none is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from identity_web._errors import IdentityWebError
+from identity_web.protocol._http import HttpRequest, HttpResponse
+from identity_web.protocol.imds import imds_base, imds_probe_request
+from identity_web.protocol.imds_v2 import platform_metadata_probe_request
+from identity_web.protocol.mi_sources import (
+    ARC_AGENT_PATH_LINUX,
+    DetectedSource,
+    ManagedIdentitySource,
+    detect_source,
+)
+from identity_web.transport import HttpTransport
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+DEFAULT_TIMEOUT = 1.0
+
+SECRET_VARIABLES = frozenset({"IDENTITY_HEADER", "MSI_SECRET"})
+WORKLOAD_IDENTITY_VARIABLES = (
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_AUTHORITY_HOST",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointProbe:
+    available: bool
+    status: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeReport:
+    source: str
+    reason: str
+    endpoint: str
+    variables: dict[str, str]
+    imds_endpoint: str
+    imds_v1: EndpointProbe
+    imds_v2: EndpointProbe
+    workload_identity: dict[str, str]
+
+    @property
+    def available(self) -> bool:
+        if self.source != ManagedIdentitySource.IMDS.value:
+            return True
+        return self.imds_v1.available or self.imds_v2.available
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "available": self.available}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "probe-mi",
+        help="report the managed identity source and whether IMDS v1/v2 answer",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"per-probe timeout (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.set_defaults(func=_run)
+
+
+def _shown(environ: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
+    return {name: "***" if name in SECRET_VARIABLES else environ[name] for name in names}
+
+
+def _probe(transport: HttpTransport, request: HttpRequest) -> EndpointProbe:
+    try:
+        answer: HttpResponse = transport.send(request)
+    except IdentityWebError as error:
+        return EndpointProbe(False, None, str(error))
+    return EndpointProbe(answer.status == 400, answer.status)
+
+
+def probe(
+    environ: Mapping[str, str],
+    transport: HttpTransport,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    arc_agent_path: str = ARC_AGENT_PATH_LINUX,
+) -> ProbeReport:
+    """Detect the source and probe IMDS v1 and v2 (no token is requested)."""
+    detected: DetectedSource = detect_source(
+        environ, arc_agent_installed=Path(arc_agent_path).exists()
+    )
+    base = imds_base(environ)
+    present = tuple(name for name in WORKLOAD_IDENTITY_VARIABLES if environ.get(name))
+    return ProbeReport(
+        source=detected.source.value,
+        reason=detected.reason,
+        endpoint=detected.endpoint,
+        variables=_shown(environ, detected.variables),
+        imds_endpoint=base,
+        imds_v1=_probe(transport, imds_probe_request(base, timeout)),
+        imds_v2=_probe(transport, platform_metadata_probe_request(base, timeout)),
+        workload_identity=_shown(environ, present),
+    )
+
+
+def _describe(result: EndpointProbe) -> str:
+    if result.available:
+        return "answers (HTTP 400 to a probe without the Metadata header)"
+    if result.status is not None:
+        return f"absent (HTTP {result.status})"
+    return f"absent ({result.error})"
+
+
+def render_text(report: ProbeReport) -> str:
+    lines = [
+        f"Managed identity source: {report.source}",
+        f"  because:  {report.reason}",
+        f"  endpoint: {report.endpoint}",
+    ]
+    lines += [f"  {name}={value}" for name, value in report.variables.items()]
+    lines += [
+        f"IMDS at {report.imds_endpoint}:",
+        f"  v1 (Bearer):     {_describe(report.imds_v1)}",
+        f"  v2 (mTLS PoP):   {_describe(report.imds_v2)}",
+    ]
+    if report.workload_identity:
+        lines.append("AKS workload identity variables (use SourceType SignedAssertionFilePath):")
+        lines += [f"  {name}={value}" for name, value in report.workload_identity.items()]
+    lines.append("Usable: yes" if report.available else "Usable: no managed identity answers here")
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    with HttpTransport() as transport:
+        report = probe(os.environ, transport, timeout=args.timeout)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(render_text(report))
+    return EXIT_OK if report.available else EXIT_FAILURE

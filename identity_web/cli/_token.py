@@ -1,0 +1,117 @@
+"""`identity-web token (NAME | --scope S)`: acquire an app token and describe it.
+
+The claims summary is read from the JWT payload WITHOUT verifying it — it describes what the
+identity provider issued, it proves nothing. The token itself is printed only on request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from identity_web._errors import InvalidRequestError
+from identity_web._factory import TokenAcquirerFactory
+from identity_web._results import AcquireTokenResult
+from identity_web.cli._call import EXIT_OK, guarded
+from identity_web.headers import prepare
+
+SUMMARY_CLAIMS = ("aud", "appid", "azp", "tid", "oid", "cnf")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "token",
+        help="acquire the app token a downstream API (or a scope) would use, and describe it",
+        description="Prints token type, expiry, source (cache or identity provider), binding "
+        "thumbprint and a claims summary decoded without verification.",
+    )
+    parser.add_argument("name", nargs="?", metavar="NAME", help="a downstream API section")
+    parser.add_argument("--scope", default=None, metavar="S", help="e.g. api://x/.default")
+    parser.add_argument("--config-dir", default=None, metavar="DIR", help="default: current")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--show-token", action="store_true", help="also print the raw token")
+    parser.set_defaults(func=run, token_parser=parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    if (args.name is None) == (args.scope is None):
+        args.token_parser.error("give either NAME or --scope S (exactly one)")
+    return guarded(args.json, lambda: _token(args))
+
+
+def _token(args: argparse.Namespace) -> int:
+    factory = TokenAcquirerFactory.from_config_dir(args.config_dir)
+    with factory.build() as services:
+        if args.name is not None:
+            options = factory.settings.downstream_api(args.name)
+            if not options.scopes:
+                raise InvalidRequestError("", f"{args.name}.Scopes is empty: no token to acquire")
+            scope, token_options, bound = prepare(options.model_copy(update={"request_app_token": True}))
+            result = services.token_acquirer.acquire_token_for_app(
+                scope, token_options, bound=bound
+            )
+        else:
+            scope = args.scope
+            result = services.token_acquirer.acquire_token_for_app(scope)
+    report = describe(result, scope, show_token=args.show_token)
+    print(json.dumps(report) if args.json else _text(report))
+    return EXIT_OK
+
+
+def describe(result: AcquireTokenResult, scope: str, *, show_token: bool) -> dict[str, Any]:
+    binding = result.binding_certificate
+    report: dict[str, Any] = {
+        "scope": scope,
+        "token_type": result.token_type,
+        "expires_on": _iso(result.expires_on),
+        "token_source": result.token_source.value,
+        "binding_thumbprint": binding.x5t_s256 if binding is not None else None,
+        "token_endpoint": result.token_endpoint or None,
+        "claims": claims_summary(result.access_token),
+    }
+    if show_token:
+        report["access_token"] = result.access_token
+    return report
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The JWT payload as a dict, NOT verified; {} when the token is not a readable JWT."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except (binascii.Error, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def claims_summary(token: str) -> dict[str, Any]:
+    """aud, appid, azp, tid, oid and cnf of the token (absent claims omitted)."""
+    claims = unverified_claims(token)
+    return {name: claims[name] for name in SUMMARY_CLAIMS if name in claims}
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")
+
+
+def _text(report: Mapping[str, Any]) -> str:
+    lines = [
+        f"Token type:     {report['token_type']}",
+        f"Scope:          {report['scope']}",
+        f"Expires on:     {report['expires_on']}",
+        f"Token source:   {report['token_source']}",
+        f"Binding x5t#S256: {report['binding_thumbprint'] or '-'}",
+        "Claims (decoded, not verified):",
+    ]
+    lines += [f"  {name}: {json.dumps(value)}" for name, value in report["claims"].items()]
+    if "access_token" in report:
+        lines.append(f"Access token:   {report['access_token']}")
+    return "\n".join(lines)

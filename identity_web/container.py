@@ -1,0 +1,149 @@
+"""The dependency-injection container: the one module that knows dependency-injector.
+
+Everything it wires is a plain class with typed constructor parameters, usable without it.
+`TokenAcquirerFactory` (identity_web._factory) is the public face; tests and advanced users
+swap a part with `container.<provider>.override(providers.Object(...))` before `build()`.
+
+Providers, in the order data flows:
+
+* `settings` (an `IdentityWebSettings`), `environ`, `clock`, `downstream_api_names` — inputs;
+* `ca_bundle` — the trust roots for TLS: `SSL_CERT_FILE`, else the emulator manifest's
+  `ca_bundle` when `IDENTITY_WEB_EMULATOR_MANIFEST` is set, else the system store;
+* `credential_loaders` — a `CredentialSource` → loader dict; `credentials` — the provider that
+  selects the first `ClientCredentials` entry that loads;
+* `transport` — a resource: the HTTP transport and its client pool, closed on shutdown;
+* `token_cache`, `managed_identity`, `token_acquirer`, `authorization_header_provider`;
+* `downstream_apis` (name → options, validated) and `downstream_api`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from dependency_injector import containers, providers
+
+from identity_web._errors import ConfigurationError, ConfigurationProblem
+from identity_web._managed_identity import ManagedIdentityClient
+from identity_web.acquisition import TokenAcquirer
+from identity_web.cache import InMemoryTokenCache
+from identity_web.credentials import (
+    Base64EncodedCertificateLoader,
+    ClientSecretLoader,
+    CredentialsProvider,
+    PathCertificateLoader,
+)
+from identity_web.credentials.signed_assertion_file import SignedAssertionFilePathLoader
+from identity_web.downstream import DownstreamApi
+from identity_web.headers import AuthorizationHeaderProvider
+from identity_web.settings import CredentialSource, DownstreamApiOptions, IdentityWebSettings
+from identity_web.transport import HttpTransport
+
+logger = logging.getLogger(__name__)
+
+SSL_CERT_FILE = "SSL_CERT_FILE"
+EMULATOR_MANIFEST = "IDENTITY_WEB_EMULATOR_MANIFEST"
+
+
+def resolve_ca_bundle(environ: Mapping[str, str]) -> str | None:
+    """The CA file TLS connections trust, or None for the system store.
+
+    `SSL_CERT_FILE` wins (the OpenSSL convention, also what the emulator's env file sets);
+    otherwise the `ca_bundle` of the emulator manifest named by `IDENTITY_WEB_EMULATOR_MANIFEST`.
+    """
+    explicit = environ.get(SSL_CERT_FILE, "").strip()
+    if explicit:
+        return explicit
+    manifest = environ.get(EMULATOR_MANIFEST, "").strip()
+    if not manifest:
+        return None
+    try:
+        data = json.loads(Path(manifest).read_text(encoding="utf-8"))
+        return str(data["ca_bundle"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigurationError(
+            [ConfigurationProblem(EMULATOR_MANIFEST, f"cannot read ca_bundle from {manifest}")]
+        ) from error
+
+
+def registered_apis(
+    settings: IdentityWebSettings, names: Sequence[str]
+) -> dict[str, DownstreamApiOptions]:
+    """The options of every registered downstream API, validated now (errors name the key)."""
+    return {name: settings.downstream_api(name) for name in names}
+
+
+def _transport(ca_bundle: str | None) -> Iterator[HttpTransport]:
+    transport = HttpTransport(ca_bundle=ca_bundle)
+    try:
+        yield transport
+    finally:
+        transport.close()
+
+
+def _client_credentials_path(settings: IdentityWebSettings) -> str:
+    return f"{settings.section}.ClientCredentials"
+
+
+def supported_credential_sources() -> frozenset[CredentialSource]:
+    """The SourceTypes the default container has a loader for."""
+    return frozenset(IdentityWebContainer.credential_loaders.kwargs)
+
+
+class IdentityWebContainer(containers.DeclarativeContainer):
+    """Wires settings → credentials → transport → acquirer → headers → DownstreamApi."""
+
+    settings = providers.Dependency(instance_of=IdentityWebSettings)
+    environ: providers.Provider[Mapping[str, str]] = providers.Object(os.environ)
+    clock = providers.Object(time.time)
+    downstream_api_names: providers.Provider[tuple[str, ...]] = providers.Object(())
+
+    ca_bundle = providers.Callable(resolve_ca_bundle, environ)
+
+    credential_loaders = providers.Dict(
+        {
+            CredentialSource.Path: providers.Factory(PathCertificateLoader, clock=clock),
+            CredentialSource.Base64Encoded: providers.Factory(
+                Base64EncodedCertificateLoader, clock=clock
+            ),
+            CredentialSource.ClientSecret: providers.Factory(ClientSecretLoader),
+            CredentialSource.SignedAssertionFilePath: providers.Factory(
+                SignedAssertionFilePathLoader, environ=environ, clock=clock
+            ),
+        }
+    )
+    credentials = providers.ThreadSafeSingleton(
+        CredentialsProvider,
+        descriptions=settings.provided.azure_ad.client_credentials,
+        loaders=credential_loaders,
+        key_path=providers.Callable(_client_credentials_path, settings),
+    )
+
+    transport = providers.Resource(_transport, ca_bundle=ca_bundle)
+    token_cache = providers.ThreadSafeSingleton(InMemoryTokenCache, clock=clock)
+    managed_identity = providers.ThreadSafeSingleton(ManagedIdentityClient, environ=environ)
+
+    token_acquirer = providers.ThreadSafeSingleton(
+        TokenAcquirer,
+        app=settings.provided.azure_ad,
+        credentials=credentials,
+        transport=transport,
+        cache=token_cache,
+        managed_identity=managed_identity,
+        clock=clock,
+    )
+    authorization_header_provider = providers.ThreadSafeSingleton(
+        AuthorizationHeaderProvider, acquirer=token_acquirer
+    )
+
+    downstream_apis = providers.Callable(registered_apis, settings, downstream_api_names)
+    downstream_api = providers.ThreadSafeSingleton(
+        DownstreamApi,
+        apis=downstream_apis,
+        header_provider=authorization_header_provider,
+        transport=transport,
+    )

@@ -1,0 +1,82 @@
+"""What a credential loader produces, and the two seams (`CredentialLoader`, `AssertionProvider`).
+
+Loaded credentials are immutable values. Their reprs never show a secret or an assertion; a
+certificate shows only its subject and `x5t#S256`. `description_id` is a stable, non-secret id
+of the settings entry a credential came from (`Path=/abs/app.pfx`,
+`RedactedClientSecret=<sha256 prefix>`), usable in logs and cache keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Protocol, TypeAlias
+
+from identity_web._binding import BindingCertificate
+from identity_web.protocol._http import Flow
+from identity_web.settings import CredentialDescription
+
+
+@dataclass(frozen=True, slots=True)
+class SignedAssertion:
+    """A client assertion (a JWT) with its expiry and, when bound, the certificate to present."""
+
+    assertion: str = field(repr=False)
+    expires_on: float
+    binding_certificate: BindingCertificate | None = None
+
+
+class AssertionProvider(Protocol):
+    """Produces client assertions, possibly over the network, as a sans-IO flow.
+
+    A managed-identity FIC provider yields the requests that get the token it uses as the
+    assertion; a file-based provider reads its file and yields nothing. With `bound=True` the
+    provider returns an assertion bound to a certificate it also returns (token binding),
+    which only providers with `supports_token_binding` can do.
+    """
+
+    @property
+    def supports_token_binding(self) -> bool: ...
+
+    def assertion_flow(self, *, bound: bool, now: float) -> Flow[SignedAssertion]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SecretCredential:
+    """A client secret (`SourceType: ClientSecret`)."""
+
+    secret: str = field(repr=False)
+    description_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateCredential:
+    """A certificate with its private key (Path, Base64Encoded, …)."""
+
+    certificate: BindingCertificate
+    description_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AssertionCredential:
+    """A provider of client assertions (FIC with managed identity, a token file, …)."""
+
+    provider: AssertionProvider
+    description_id: str
+
+
+LoadedCredential: TypeAlias = SecretCredential | CertificateCredential | AssertionCredential
+
+
+class CredentialLoader(Protocol):
+    """Loads one `ClientCredentials` entry of the SourceType it is registered for.
+
+    Raises a `CredentialError` (see `identity_web.credentials._errors`) when it cannot.
+    """
+
+    def load(self, description: CredentialDescription) -> LoadedCredential: ...
+
+
+def redacted(value: str) -> str:
+    """A short, stable, non-reversible tag of a secret value for ids (SHA-256 prefix)."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]

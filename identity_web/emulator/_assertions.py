@@ -1,0 +1,185 @@
+"""Client assertions: JWTs signed by an app certificate (RFC 7523) and federated identity
+credentials (a managed identity's token for `api://AzureADTokenExchange` used as assertion)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+
+from identity_web.emulator import _aadsts as codes
+from identity_web.emulator import _jwt
+from identity_web.emulator._directory import TOKEN_EXCHANGE_AUDIENCE, AppRegistration
+from identity_web.emulator._pki import thumbprint_s256
+from identity_web.emulator._state import EmulatorState
+from identity_web.emulator._validation import InvalidTokenError, JwksValidator, check_lifetime
+
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+JWT_POP = "urn:ietf:params:oauth:client-assertion-type:jwt-pop"
+
+
+@dataclass(frozen=True, slots=True)
+class AssertionCheck:
+    """What an assertion is checked against."""
+
+    client_id: str
+    accepted_audiences: Sequence[str]
+    tls_thumbprint: str | None
+    now: float
+    skew: float
+
+
+def is_issued_by_us(state: EmulatorState, decoded: _jwt.DecodedJwt) -> bool:
+    """True for our own access tokens (used as federated identity credentials)."""
+    return decoded.header.get("kid") == state.signing.kid or decoded.claims.get("iss") == (
+        state.issuer
+    )
+
+
+def decode(assertion: str) -> _jwt.DecodedJwt:
+    try:
+        return _jwt.decode(assertion)
+    except _jwt.JwtError as error:
+        raise codes.ASSERTION_MALFORMED.fail(detail=str(error)) from error
+
+
+# --- RFC 7523 assertions signed by an app certificate ------------------------------------------
+
+
+def verify_app_assertion(
+    state: EmulatorState, app: AppRegistration, decoded: _jwt.DecodedJwt, check: AssertionCheck
+) -> None:
+    """Raise `TokenRequestError` unless the assertion authenticates `app`."""
+    if decoded.algorithm not in _jwt.SUPPORTED_ALGORITHMS:
+        raise codes.ASSERTION_MALFORMED.fail(detail=f"Unsupported alg '{decoded.algorithm}'.")
+    certificate = signing_certificate(state, app, decoded.header, check.now)
+    try:
+        decoded.verify(certificate.public_key())
+    except _jwt.JwtError as error:
+        raise codes.BAD_SIGNATURE.fail() from error
+    claims = decoded.claims
+    if claims.get("iss") != check.client_id or claims.get("sub") != check.client_id:
+        raise codes.ASSERTION_WRONG_CLIENT.fail()
+    audience = claims.get("aud")
+    if not _audience_ok(audience, check.accepted_audiences):
+        raise codes.ASSERTION_WRONG_AUDIENCE.fail(
+            audience=str(audience), expected=check.accepted_audiences[0]
+        )
+    _check_assertion_time(claims, check)
+
+
+def signing_certificate(
+    state: EmulatorState, app: AppRegistration, header: Mapping[str, Any], now: float
+) -> x509.Certificate:
+    """The registered certificate named by `x5t#S256` / `x5t`, or an SN/I match from `x5c`."""
+    x5t_s256 = header.get("x5t#S256")
+    x5t = header.get("x5t")
+    found = app.certificate_by_thumbprint(
+        x5t_s256=x5t_s256 if isinstance(x5t_s256, str) else None,
+        x5t=x5t if isinstance(x5t, str) else None,
+    )
+    if found is not None:
+        return found
+    leaf = _x5c_leaf(header.get("x5c"))
+    if leaf is not None and matches_subject_and_issuer(state, app, leaf, now):
+        return leaf
+    shown = x5t_s256 or x5t or (thumbprint_s256(leaf) if leaf else "none")
+    raise codes.UNKNOWN_KEY.fail(thumbprint=str(shown), client_id=app.client_id)
+
+
+def matches_subject_and_issuer(
+    state: EmulatorState, app: AppRegistration, certificate: x509.Certificate, now: float
+) -> bool:
+    """SN/I: same subject and issuer as a registered certificate, issued by a trusted CA, valid."""
+    if not state.ca.issued(certificate):
+        return False
+    moment = dt.datetime.fromtimestamp(now, dt.UTC)
+    if not certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc:
+        return False
+    return any(
+        registered.subject == certificate.subject and registered.issuer == certificate.issuer
+        for registered in app.certificates
+    )
+
+
+def _x5c_leaf(x5c: object) -> x509.Certificate | None:
+    if not isinstance(x5c, list) or not x5c or not isinstance(x5c[0], str):
+        return None
+    try:
+        return x509.load_der_x509_certificate(base64.b64decode(x5c[0]))
+    except ValueError:
+        return None
+
+
+def _audience_ok(audience: object, accepted: Sequence[str]) -> bool:
+    values = audience if isinstance(audience, list) else [audience]
+    wanted = {a.rstrip("/").lower() for a in accepted}
+    return any(isinstance(v, str) and v.rstrip("/").lower() in wanted for v in values)
+
+
+def _check_assertion_time(claims: Mapping[str, Any], check: AssertionCheck) -> None:
+    try:
+        check_lifetime(claims, now=check.now, skew=check.skew)
+    except InvalidTokenError as error:
+        if error.kind not in ("expired", "not_yet_valid"):
+            raise codes.ASSERTION_MALFORMED.fail(detail=error.reason) from error
+        raise codes.ASSERTION_EXPIRED.fail(
+            now=codes.timestamp(check.now),
+            nbf=codes.timestamp(float(claims.get("nbf", 0))),
+            exp=codes.timestamp(float(claims.get("exp", 0))),
+        ) from error
+
+
+# --- federated identity credentials (managed identity token as assertion) ---------------------
+
+
+def verify_federated_assertion(
+    state: EmulatorState, app: AppRegistration, assertion: str, check: AssertionCheck
+) -> None:
+    """The assertion is our token for the exchange audience, issued to a managed identity the
+    app trusts; when it is bound (`cnf`), the TLS client certificate must be the same one."""
+    validator = JwksValidator(state.signing.jwks, lambda: state.issuer)
+    try:
+        claims = validator.verify_signature(assertion).claims
+    except InvalidTokenError as error:
+        raise codes.FIC_NO_MATCH.fail(detail=error.reason) from error
+    if claims.get("iss") != state.issuer:
+        raise codes.FIC_ISSUER_MISMATCH.fail(issuer=str(claims.get("iss")))
+    if not _audience_ok(claims.get("aud"), exchange_audiences(state)):
+        raise codes.FIC_AUDIENCE_MISMATCH.fail(audience=str(claims.get("aud")))
+    _check_assertion_time(claims, check)
+    subject = str(claims.get("appid") or claims.get("azp") or "")
+    if not subject or not app.trusts_managed_identity(subject):
+        raise codes.FIC_SUBJECT_MISMATCH.fail(subject=str(claims.get("sub")))
+    check_binding(claims, check.tls_thumbprint)
+
+
+def check_binding(claims: Mapping[str, Any], tls_thumbprint: str | None) -> None:
+    """A bound assertion (`cnf.x5t#S256`) is only accepted with that very TLS certificate."""
+    cnf = claims.get("cnf")
+    expected = cnf.get("x5t#S256") if isinstance(cnf, dict) else None
+    if expected is None:
+        return
+    if tls_thumbprint != expected:
+        raise codes.ASSERTION_CNF_MISMATCH.fail(
+            expected=str(expected), actual=tls_thumbprint or "none"
+        )
+
+
+def require_bound(decoded: _jwt.DecodedJwt) -> None:
+    """A `jwt-pop` assertion must carry `cnf.x5t#S256`."""
+    cnf = decoded.claims.get("cnf")
+    if not (isinstance(cnf, dict) and isinstance(cnf.get("x5t#S256"), str)):
+        raise codes.ASSERTION_CNF_MISMATCH.fail(
+            expected="none (the assertion has no cnf)", actual="-"
+        )
+
+
+def exchange_audiences(state: EmulatorState) -> list[str]:
+    """`api://AzureADTokenExchange` and its app id (the sources do not pin down which ESTS uses)."""
+    resource = state.resources.find(TOKEN_EXCHANGE_AUDIENCE)
+    return [TOKEN_EXCHANGE_AUDIENCE] + ([resource.app_id] if resource else [])

@@ -1,0 +1,113 @@
+"""`AuthorizationHeaderProvider`: the Authorization header (and binding certificate) for a call.
+
+The scheme follows the token type (`mtls_pop <token>` or `Bearer <token>`). The binding
+certificate is returned only for bound tokens, and the caller must present it on the TLS
+connection that carries the header. Request checks run before any network call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import MappingProxyType
+from typing import Protocol
+
+from identity_web._acquisition._seams import AcquireOptions
+from identity_web._errors import InvalidRequestError
+from identity_web._results import AcquireTokenResult, AuthorizationHeaderInformation
+
+__all__ = ["AppTokenAcquirer", "AuthorizationHeaderProvider", "HeaderRequest"]
+
+MTLS_POP_SCHEME = "mtls_pop"
+
+
+class HeaderRequest(Protocol):
+    """What the provider reads of a downstream API's options (`settings.DownstreamApiOptions`)."""
+
+    @property
+    def scopes(self) -> Sequence[str]: ...
+    @property
+    def protocol_scheme(self) -> str: ...
+    @property
+    def request_app_token(self) -> bool: ...
+    @property
+    def acquire_token_options(self) -> AcquireOptions | None: ...
+
+
+class AppTokenAcquirer(Protocol):
+    """`identity_web.acquisition.TokenAcquirer` as the provider uses it."""
+
+    def acquire_token_for_app(
+        self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
+    ) -> AcquireTokenResult: ...
+
+    async def acquire_token_for_app_async(
+        self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
+    ) -> AcquireTokenResult: ...
+
+
+class AuthorizationHeaderProvider:
+    """Builds Authorization headers for app tokens, Bearer or mTLS PoP."""
+
+    def __init__(self, acquirer: AppTokenAcquirer) -> None:
+        self._acquirer = acquirer
+
+    def create_authorization_header(self, options: HeaderRequest) -> AuthorizationHeaderInformation:
+        scope, token_options, bound = prepare(options)
+        result = self._acquirer.acquire_token_for_app(scope, token_options, bound=bound)
+        return header_information(result)
+
+    async def create_authorization_header_async(
+        self, options: HeaderRequest
+    ) -> AuthorizationHeaderInformation:
+        scope, token_options, bound = prepare(options)
+        result = await self._acquirer.acquire_token_for_app_async(scope, token_options, bound=bound)
+        return header_information(result)
+
+
+def prepare(options: HeaderRequest) -> tuple[str, AcquireOptions | None, bool]:
+    """(scope, token options, bound) for an app token, or an `InvalidRequestError`.
+
+    Like Identity.Web: `MTLS_POP` (any case) asks for a bound token; it needs an app token
+    (`RequestAppToken` or a managed identity) — IDW10116; app tokens use the first scope only.
+    """
+    token_options = options.acquire_token_options
+    bound = options.protocol_scheme.strip().lower() == MTLS_POP_SCHEME
+    app_token = options.request_app_token or (
+        token_options is not None and token_options.managed_identity is not None
+    )
+    if bound and not app_token:
+        raise InvalidRequestError(
+            "IDW10116",
+            "Token binding requires enabled app token acquisition. Set RequestAppToken to true "
+            "(or AcquireTokenOptions.ManagedIdentity) for a ProtocolScheme MTLS_POP API.",
+        )
+    if not app_token:
+        raise InvalidRequestError(
+            "",
+            "identity-web acquires app tokens only (daemons and services): set RequestAppToken "
+            "to true, or AcquireTokenOptions.ManagedIdentity.",
+        )
+    if not options.scopes or not options.scopes[0].strip():
+        raise InvalidRequestError(
+            "",
+            'No scope is configured: set Scopes, e.g. ["api://my-api/.default"], to call an API '
+            "with a token.",
+        )
+    return options.scopes[0].strip(), token_options, bound
+
+
+def header_information(result: AcquireTokenResult) -> AuthorizationHeaderInformation:
+    binding = result.binding_certificate if result.is_bound else None
+    metadata = {
+        "token_source": result.token_source.value,
+        "token_type": result.token_type,
+        "expires_on": result.expires_on,
+        "binding_thumbprint": binding.x5t_s256 if binding is not None else None,
+        "token_endpoint": result.token_endpoint,
+        "correlation_id": result.correlation_id,
+    }
+    return AuthorizationHeaderInformation(
+        header_value=result.authorization_header,
+        binding_certificate=binding,
+        metadata=MappingProxyType(metadata),
+    )

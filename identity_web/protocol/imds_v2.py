@@ -1,0 +1,371 @@
+"""IMDS v2: the credential endpoints and the CSR that turn a managed identity into an mTLS
+binding certificate (wire-protocol §5).
+
+`getplatformmetadata` → PKCS#10 CSR over a fresh RSA-2048 key → `issuecredential` → token
+request to `{mtls_authentication_endpoint}/{tenant_id}/oauth2/v2.0/token` over mTLS. This
+module builds and parses each step; `identity_web._managed_identity` holds the certificate
+cache and chains the steps.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import NameOID, ObjectIdentifier
+
+from identity_web._binding import BindingCertificate
+from identity_web._errors import ManagedIdentityError, ServiceError, TokenTypeMismatchError
+from identity_web.protocol._http import HttpRequest, HttpResponse, RetryPolicy
+from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol.imds import (
+    IMDS_TIMEOUT,
+    ManagedIdentityId,
+    body_excerpt,
+    compact_json,
+    parse_expiry,
+    refresh_on_for,
+    request_id_headers,
+)
+
+PLATFORM_METADATA_PATH = "/metadata/identity/getplatformmetadata"
+ISSUE_CREDENTIAL_PATH = "/metadata/identity/issuecredential"
+CRED_API_VERSION = "2.0"
+V2_RESOURCE_ID_PARAMETER = "mi_res_id"
+"""MSAL.NET's spelling of the resource id selector on the v2 endpoints (PY uses msi_res_id)."""
+
+CUID_ATTRIBUTE_OID = ObjectIdentifier("1.3.6.1.4.1.311.90.2.10")
+RSA_KEY_SIZE = 2048
+PSS_SALT_LENGTH = 32
+
+
+def csr_padding() -> padding.PSS:
+    """RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt (§5.4)."""
+    return padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=PSS_SALT_LENGTH)
+
+
+def generate_key() -> rsa.RSAPrivateKey:
+    """The in-memory key the IMDS certificate is issued over: RSA 2048, e = 65537."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_SIZE)
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformMetadata:
+    """The `getplatformmetadata` answer (camelCase on the wire; snake_case tolerated)."""
+
+    client_id: str
+    tenant_id: str
+    cu_id: Mapping[str, Any]
+    attestation_endpoint: str
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCredential:
+    """The `issuecredential` answer, with the certificate joined to our private key."""
+
+    client_id: str
+    tenant_id: str
+    binding: BindingCertificate
+    identity_type: str
+    mtls_authentication_endpoint: str
+
+    @property
+    def token_endpoint(self) -> str:
+        """`{mtls_authentication_endpoint}/{tenant_id}/oauth2/v2.0/token` (§5.7)."""
+        base = self.mtls_authentication_endpoint.rstrip("/")
+        return f"{base}/{self.tenant_id.strip('/')}/oauth2/v2.0/token"
+
+
+def _v2_url(base: str, path: str, identity: ManagedIdentityId) -> str:
+    params = {"cred-api-version": CRED_API_VERSION} | identity.query(V2_RESOURCE_ID_PARAMETER)
+    return f"{base}{path}?{urlencode(params)}"
+
+
+def platform_metadata_request(
+    base: str, identity: ManagedIdentityId, retry: RetryPolicy | None
+) -> HttpRequest:
+    return HttpRequest(
+        "GET",
+        _v2_url(base, PLATFORM_METADATA_PATH, identity),
+        headers={"Metadata": "true", **request_id_headers()},
+        retry=retry,
+        timeout=IMDS_TIMEOUT,
+    )
+
+
+def platform_metadata_probe_request(base: str, timeout: float) -> HttpRequest:
+    """`getplatformmetadata` without `Metadata: true`: 400 = IMDS v2 present, 404 = v1 only."""
+    return HttpRequest(
+        "GET",
+        _v2_url(base, PLATFORM_METADATA_PATH, ManagedIdentityId()),
+        headers=request_id_headers(),
+        timeout=timeout,
+    )
+
+
+def _require_imds_server(response: HttpResponse, step: str) -> None:
+    if "imds" not in response.header("server").lower():
+        raise ManagedIdentityError(
+            f"The {step} answer did not come from IMDS (Server header "
+            f"{response.header('server')!r} does not name IMDS); refusing to use it. Check "
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST."
+        )
+
+
+def _field(body: Mapping[str, Any], camel: str, snake: str) -> Any:
+    return body[camel] if body.get(camel) not in (None, "") else body.get(snake)
+
+
+def parse_platform_metadata(
+    response: HttpResponse, identity: ManagedIdentityId
+) -> PlatformMetadata:
+    """Validate and read `getplatformmetadata`; 404 means the host only has IMDS v1."""
+    if response.status == 404:
+        raise ManagedIdentityError(
+            "mTLS PoP for managed identity needs IMDS v2, but this host only has IMDS v1 "
+            "(getplatformmetadata answered 404). Use ProtocolScheme Bearer on this host, or "
+            "run on a VM/VMSS that offers the IMDS v2 credential endpoint."
+        )
+    if response.status != 200:
+        raise ManagedIdentityError(
+            f"IMDS v2 getplatformmetadata for {identity.describe()} failed with HTTP "
+            f"{response.status}: {body_excerpt(response) or '(empty body)'}"
+        )
+    _require_imds_server(response, "getplatformmetadata")
+    body = _json_object(response, "getplatformmetadata")
+    cu_id = _field(body, "cuId", "cu_id")
+    values = {
+        "clientId": _field(body, "clientId", "client_id"),
+        "tenantId": _field(body, "tenantId", "tenant_id"),
+        "attestationEndpoint": _field(body, "attestationEndpoint", "attestation_endpoint"),
+    }
+    missing = [name for name, value in values.items() if not isinstance(value, str) or not value]
+    if not isinstance(cu_id, dict) or not any(cu_id.values()):
+        missing.insert(0, "cuId")
+    if missing:
+        raise ManagedIdentityError(
+            f"IMDS v2 getplatformmetadata answer is missing {', '.join(missing)}; the answer "
+            "is malformed."
+        )
+    return PlatformMetadata(
+        values["clientId"], values["tenantId"], cu_id, values["attestationEndpoint"]
+    )
+
+
+def _json_object(response: HttpResponse, step: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ManagedIdentityError(f"IMDS v2 {step} answer is not JSON.") from error
+    if not isinstance(body, dict):
+        raise ManagedIdentityError(f"IMDS v2 {step} answer is not a JSON object.")
+    return body
+
+
+def build_csr(key: rsa.RSAPrivateKey, metadata: PlatformMetadata) -> str:
+    """The PKCS#10 request of §5.4, as single-line standard base64 of the DER.
+
+    Subject `CN=<clientId>, DC=<tenantId>` (CN first; DC as IA5String), attribute
+    1.3.6.1.4.1.311.90.2.10 = compact JSON of `cuId` as a UTF8String, signed RSASSA-PSS
+    SHA-256 / MGF1-SHA-256 / salt 32.
+    """
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, metadata.client_id),
+            x509.NameAttribute(NameOID.DOMAIN_COMPONENT, metadata.tenant_id),
+        ]
+    )
+    cu_id = compact_json(dict(metadata.cu_id)).encode("utf-8")
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(subject)
+        .add_attribute(CUID_ATTRIBUTE_OID, cu_id, _tag=_ASN1Type.UTF8String)
+        .sign(key, hashes.SHA256(), rsa_padding=csr_padding())
+    )
+    return base64.b64encode(csr.public_bytes(serialization.Encoding.DER)).decode("ascii")
+
+
+def issue_credential_request(
+    base: str,
+    identity: ManagedIdentityId,
+    csr: str,
+    attestation_token: str,
+    retry: RetryPolicy | None,
+) -> HttpRequest:
+    """POST the CSR; `attestation_token` is "" when no attestation provider is configured."""
+    return HttpRequest(
+        "POST",
+        _v2_url(base, ISSUE_CREDENTIAL_PATH, identity),
+        headers={
+            "Metadata": "true",
+            "Content-Type": "application/json; charset=utf-8",
+            **request_id_headers(),
+        },
+        json_body={"csr": csr, "attestation_token": attestation_token},
+        retry=retry,
+        timeout=IMDS_TIMEOUT,
+    )
+
+
+_ISSUED_FIELDS = (
+    "client_id",
+    "tenant_id",
+    "certificate",
+    "identity_type",
+    "mtls_authentication_endpoint",
+)
+
+
+def parse_issued_credential(
+    response: HttpResponse, key: rsa.RSAPrivateKey, identity: ManagedIdentityId
+) -> IssuedCredential:
+    """Read `issuecredential`: five non-empty snake_case fields, a certificate over our key."""
+    if response.status != 200:
+        raise ManagedIdentityError(
+            f"IMDS v2 issuecredential for {identity.describe()} failed with HTTP "
+            f"{response.status}: {body_excerpt(response) or '(empty body)'}"
+        )
+    _require_imds_server(response, "issuecredential")
+    body = _json_object(response, "issuecredential")
+    missing = [
+        name for name in _ISSUED_FIELDS if not isinstance(body.get(name), str) or not body[name]
+    ]
+    if missing:
+        raise ManagedIdentityError(
+            f"IMDS v2 issuecredential answer is malformed: missing {', '.join(missing)}."
+        )
+    certificate = _load_certificate(body["certificate"])
+    if _spki(certificate.public_key()) != _spki(key.public_key()):
+        raise ManagedIdentityError(
+            "IMDS v2 issued a certificate whose public key is not the key of our CSR; "
+            "refusing to use it."
+        )
+    return IssuedCredential(
+        client_id=body["client_id"],
+        tenant_id=body["tenant_id"],
+        binding=BindingCertificate.create(certificate, key),
+        identity_type=body["identity_type"],
+        mtls_authentication_endpoint=body["mtls_authentication_endpoint"],
+    )
+
+
+def _spki(key: CertificatePublicKeyTypes) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _load_certificate(encoded: str) -> x509.Certificate:
+    try:
+        return x509.load_der_x509_certificate(base64.b64decode(encoded, validate=True))
+    except (ValueError, binascii.Error) as error:
+        raise ManagedIdentityError(
+            "IMDS v2 issuecredential 'certificate' is not base64 DER of an X.509 certificate."
+        ) from error
+
+
+def mtls_scope(resource: str) -> str:
+    """`resource/.default`, trailing slashes trimmed; a scope passes through unchanged."""
+    if resource.endswith("/.default"):
+        return resource
+    return resource.rstrip("/") + "/.default"
+
+
+def mtls_token_request(
+    credential: IssuedCredential,
+    resource: str,
+    *,
+    claims: str | None,
+    retry: RetryPolicy | None,
+) -> HttpRequest:
+    """The ESTS client-credentials request over mTLS with the IMDS-issued certificate (§5.7)."""
+    form = {
+        "client_id": credential.client_id,
+        "grant_type": "client_credentials",
+        "scope": mtls_scope(resource),
+        "token_type": "mtls_pop",
+    }
+    if claims:
+        form["claims"] = claims
+    return HttpRequest(
+        "POST",
+        credential.token_endpoint,
+        headers={
+            "Accept": "application/json",
+            "client-request-id": str(uuid.uuid4()),
+            "return-client-request-id": "true",
+        },
+        form=form,
+        tls_identity=credential.binding,
+        retry=retry,
+    )
+
+
+def parse_mtls_token_response(
+    response: HttpResponse, *, now: float, credential: IssuedCredential
+) -> TokenResponse:
+    """The ESTS answer to the mTLS leg; fail closed unless `token_type` is `mtls_pop`.
+
+    A private parser (the confidential-client parser in `protocol.oauth2` could take this
+    over): `expires_in` is relative here, unlike IMDS v1's `expires_on`.
+    """
+    endpoint = credential.token_endpoint
+    if response.status != 200:
+        raise _service_error(response, endpoint)
+    body = _json_object(response, "mTLS token")
+    token_type = body.get("token_type")
+    if not isinstance(token_type, str) or token_type.lower() != "mtls_pop":
+        raise TokenTypeMismatchError(
+            "mtls_pop", token_type if isinstance(token_type, str) else None
+        )
+    token = body.get("access_token")
+    expires_on = parse_expiry(body.get("expires_in"), now) if "expires_in" in body else None
+    if expires_on is None:
+        expires_on = parse_expiry(body.get("expires_on"), now)
+    if not isinstance(token, str) or not token or expires_on is None:
+        raise ManagedIdentityError(
+            f"The token answer from {endpoint} has no access_token or expires_in."
+        )
+    refresh_in = parse_expiry(body.get("refresh_in"), now)
+    return TokenResponse(
+        access_token=token,
+        token_type="mtls_pop",  # noqa: S106 - a token type, not a secret
+        expires_on=expires_on,
+        refresh_on=refresh_in if refresh_in is not None else refresh_on_for(expires_on, now),
+        binding_certificate=credential.binding,
+        correlation_id=response.header("client-request-id"),
+        token_endpoint=endpoint,
+    )
+
+
+def _service_error(response: HttpResponse, endpoint: str) -> Exception:
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("error"), str):
+        return ManagedIdentityError(
+            f"The mTLS token endpoint {endpoint} answered HTTP {response.status}: "
+            f"{body_excerpt(response) or '(empty body)'}"
+        )
+    return ServiceError(
+        status=response.status,
+        error=body["error"],
+        error_description=str(body.get("error_description") or ""),
+        error_codes=[c for c in body.get("error_codes") or [] if isinstance(c, int)],
+        correlation_id=str(body.get("correlation_id") or ""),
+        trace_id=str(body.get("trace_id") or ""),
+        suberror=str(body.get("suberror") or ""),
+        claims=str(body.get("claims") or ""),
+        endpoint=endpoint,
+    )

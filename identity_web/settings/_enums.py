@@ -1,0 +1,73 @@
+"""`CredentialSource`: the 14 `SourceType` values of Identity.Web, bound by name or by number."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from pydantic_core import PydanticCustomError
+
+from identity_web.settings._suggest import did_you_mean
+
+
+class CredentialSource(enum.StrEnum):
+    """Where a client credential comes from (`ClientCredentials[].SourceType`).
+
+    Member names and values are Identity.Web's names; `number` is Identity.Web's enum number.
+    Every value is accepted by the settings; the credential layer rejects, at load time, the
+    sources it does not implement.
+    """
+
+    Certificate = "Certificate"
+    KeyVault = "KeyVault"
+    Base64Encoded = "Base64Encoded"
+    Path = "Path"
+    StoreWithThumbprint = "StoreWithThumbprint"
+    StoreWithDistinguishedName = "StoreWithDistinguishedName"
+    ClientSecret = "ClientSecret"
+    SignedAssertionFromManagedIdentity = "SignedAssertionFromManagedIdentity"
+    SignedAssertionFilePath = "SignedAssertionFilePath"
+    SignedAssertionFromVault = "SignedAssertionFromVault"
+    AutoDecryptKeys = "AutoDecryptKeys"
+    CustomSignedAssertion = "CustomSignedAssertion"
+    ManagedCertificate = "ManagedCertificate"
+    StoreWithSubjectName = "StoreWithSubjectName"
+
+    @property
+    def number(self) -> int:
+        """Identity.Web's numeric value (Certificate=0 … StoreWithSubjectName=13)."""
+        return list(CredentialSource).index(self)
+
+    @classmethod
+    def parse(cls, value: Any) -> CredentialSource:
+        """Bind like .NET: a member, a name in any case, or the number (int or digit string)."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return cls._by_number(value)
+        if isinstance(value, str):
+            text = value.strip()
+            if text.lstrip("-").isdigit():
+                return cls._by_number(int(text))
+            for member in cls:
+                if member.value.casefold() == text.casefold():
+                    return member
+        raise PydanticCustomError(
+            "credential_source",
+            "not a SourceType; allowed: {allowed} (or their numbers 0-13){hint}",
+            {
+                "allowed": ", ".join(member.value for member in cls),
+                "hint": did_you_mean(str(value), [member.value for member in cls]),
+            },
+        )
+
+    @classmethod
+    def _by_number(cls, number: int) -> CredentialSource:
+        members = list(cls)
+        if 0 <= number < len(members):
+            return members[number]
+        raise PydanticCustomError(
+            "credential_source",
+            "not a SourceType number; allowed: 0-{last}",
+            {"last": len(members) - 1},
+        )

@@ -1,0 +1,365 @@
+"""`HttpTransport`: sends sans-IO requests over httpx and drives flows, sync and async.
+
+Each request goes through the pooled client of its `tls_identity` (none, or one binding
+certificate), so a certificate is presented only where a flow asked for it. The request's
+retry policy decides about retries; sleeping and the clock are injected. Failures without an
+HTTP answer become `NetworkError`s naming the URL (without its query); bodies, tokens and
+headers are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from types import TracebackType
+from typing import TypeVar
+
+import httpx
+
+from identity_web._binding import BindingCertificate
+from identity_web._errors import IdentityWebError, NetworkError
+from identity_web.protocol._http import Flow, HttpRequest, HttpResponse
+from identity_web.transport._pinning import PinnedContexts
+from identity_web.transport._pool import ClientPool
+from identity_web.transport._ssl import ssl_context_for
+from identity_web.transport._steps import Done, advance, check_request, retry_steps, safe_url, start
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def _default_user_agent() -> str:
+    try:
+        return f"identity-web/{metadata.version('identity-web')}"
+    except metadata.PackageNotFoundError:
+        return "identity-web"
+
+
+DEFAULT_USER_AGENT = _default_user_agent()
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientKey:
+    """What makes two requests need different connections."""
+
+    thumbprint: str | None
+    pin: str | None = None
+
+
+AsyncKey = tuple[ClientKey, asyncio.AbstractEventLoop]
+Traceback = TracebackType | None
+
+
+class HttpTransport:
+    """Sends `HttpRequest`s and runs flows; owns the pools of sync and async httpx clients.
+
+    Async clients are pooled per event loop as well, since httpx connections belong to the loop
+    that opened them. Call `close()` (or `await aclose()`) when done.
+    """
+
+    def __init__(
+        self,
+        *,
+        ca_bundle: str | None = None,
+        pool_size: int = 64,
+        sleep: Callable[[float], None] = time.sleep,
+        async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        user_agent: str = DEFAULT_USER_AGENT,
+    ) -> None:
+        self._ca_bundle = ca_bundle
+        self._sleep = sleep
+        self._async_sleep = async_sleep
+        self._clock = clock
+        self._headers = {"User-Agent": user_agent}
+        self._pinned = PinnedContexts()
+        self._closing: set[asyncio.Task[None]] = set()
+        self._clients: ClientPool[ClientKey, httpx.Client] = ClientPool(pool_size, _close_client)
+        self._async_clients: ClientPool[AsyncKey, httpx.AsyncClient] = ClientPool(
+            pool_size, self._dispose_async
+        )
+
+    # -- clients ---------------------------------------------------------------------------
+
+    def client_for(self, binding: BindingCertificate | None) -> httpx.Client:
+        """The pooled client presenting `binding` (None: no client certificate).
+
+        Callers must not close it, and must send bound requests only to https URLs.
+        """
+        key = ClientKey(binding.x5t_s256 if binding else None)
+        return self._clients.get(key, lambda: self._new_client(binding, None))
+
+    def async_client_for(self, binding: BindingCertificate | None) -> httpx.AsyncClient:
+        """The pooled async client for `binding` on the running event loop (call it from one)."""
+        key = (ClientKey(binding.x5t_s256 if binding else None), asyncio.get_running_loop())
+        return self._async_clients.get(key, lambda: self._new_async_client(binding, None))
+
+    def _new_client(self, binding: BindingCertificate | None, pin: str | None) -> httpx.Client:
+        return httpx.Client(
+            verify=self._context(binding, pin),
+            follow_redirects=False,
+            timeout=DEFAULT_TIMEOUT,
+            limits=DEFAULT_LIMITS,
+            headers=self._headers,
+        )
+
+    def _new_async_client(
+        self, binding: BindingCertificate | None, pin: str | None
+    ) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            verify=self._context(binding, pin),
+            follow_redirects=False,
+            timeout=DEFAULT_TIMEOUT,
+            limits=DEFAULT_LIMITS,
+            headers=self._headers,
+        )
+
+    def _context(self, binding: BindingCertificate | None, pin: str | None) -> ssl.SSLContext:
+        if pin is None:
+            return ssl_context_for(binding, ca_bundle=self._ca_bundle)
+        context = self._pinned.cached(pin, binding)
+        if context is None:  # pragma: no cover - the senders probe before creating clients
+            raise RuntimeError("pinned context requested before the server was probed")
+        return context
+
+    @contextmanager
+    def _lease(self, request: HttpRequest) -> Iterator[httpx.Client]:
+        binding, pin = request.tls_identity, request.pinned_server_sha1
+        if pin is not None:
+            self._pinned.context_for(request.url, pin, binding, request.timeout)
+        key = ClientKey(binding.x5t_s256 if binding else None, pin)
+        with self._clients.lease(key, lambda: self._new_client(binding, pin)) as client:
+            yield client
+
+    @contextmanager
+    def _async_lease(self, request: HttpRequest) -> Iterator[httpx.AsyncClient]:
+        binding, pin = request.tls_identity, request.pinned_server_sha1
+        key = (ClientKey(binding.x5t_s256 if binding else None, pin), asyncio.get_running_loop())
+        create = functools.partial(self._new_async_client, binding, pin)
+        with self._async_clients.lease(key, create) as client:
+            yield client
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def send(self, request: HttpRequest) -> HttpResponse:
+        """Send `request`, applying its retry policy; raise `NetworkError` without an answer."""
+        check_request(request)
+        steps = retry_steps(request, self._clock)
+        step = start(steps)
+        while not isinstance(step, Done):
+            if step:
+                self._sleep(step)
+            step = advance(steps, self._attempt(request))
+        return step.value
+
+    async def send_async(self, request: HttpRequest) -> HttpResponse:
+        """`send` for asyncio."""
+        check_request(request)
+        steps = retry_steps(request, self._clock)
+        step = start(steps)
+        while not isinstance(step, Done):
+            if step:
+                await self._async_sleep(step)
+            step = advance(steps, await self._attempt_async(request))
+        return step.value
+
+    def _attempt(self, request: HttpRequest) -> HttpResponse | NetworkError:
+        started = self._clock()
+        try:
+            with self._lease(request) as client:
+                response = client.send(_build(client, request))
+        except NetworkError as error:
+            return error
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
+            return _network_error(request, error)
+        return _received(request, response, self._clock() - started)
+
+    async def _attempt_async(self, request: HttpRequest) -> HttpResponse | NetworkError:
+        started = self._clock()
+        try:
+            await self._probe_async(request)
+            with self._async_lease(request) as client:
+                response = await client.send(_build(client, request))
+        except NetworkError as error:
+            return error
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
+            return _network_error(request, error)
+        return _received(request, response, self._clock() - started)
+
+    async def _probe_async(self, request: HttpRequest) -> None:
+        pin, binding = request.pinned_server_sha1, request.tls_identity
+        if pin is not None and self._pinned.cached(pin, binding) is None:
+            await asyncio.to_thread(
+                self._pinned.context_for, request.url, pin, binding, request.timeout
+            )
+
+    # -- flows -----------------------------------------------------------------------------
+
+    def run(self, flow: Flow[T]) -> T:
+        """Drive a flow: send each request it yields and give it the response (or the error)."""
+        try:
+            step = start(flow)
+            while not isinstance(step, Done):
+                step = advance(flow, self._outcome(step))
+            return step.value
+        finally:
+            flow.close()
+
+    async def run_async(self, flow: Flow[T]) -> T:
+        """`run` for asyncio."""
+        try:
+            step = start(flow)
+            while not isinstance(step, Done):
+                step = advance(flow, await self._outcome_async(step))
+            return step.value
+        finally:
+            flow.close()
+
+    def _outcome(self, request: HttpRequest) -> HttpResponse | IdentityWebError:
+        try:
+            return self.send(request)
+        except IdentityWebError as error:
+            return error
+
+    async def _outcome_async(self, request: HttpRequest) -> HttpResponse | IdentityWebError:
+        try:
+            return await self.send_async(request)
+        except IdentityWebError as error:
+            return error
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every pooled client (async ones as described in `_dispose_async`)."""
+        for _, client in self._clients.clear():
+            client.close()
+        for key, async_client in self._async_clients.clear():
+            self._dispose_async(key, async_client)
+
+    async def aclose(self) -> None:
+        """Close every pooled client, awaiting those of the running loop."""
+        for _, client in self._clients.clear():
+            client.close()
+        current = asyncio.get_running_loop()
+        for key, async_client in self._async_clients.clear():
+            if key[1] is current:
+                await async_client.aclose()
+            else:
+                self._dispose_async(key, async_client)
+        mine = [task for task in self._closing if task.get_loop() is current]
+        if mine:
+            await asyncio.gather(*mine)
+
+    def __enter__(self) -> HttpTransport:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> HttpTransport:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _dispose_async(self, key: AsyncKey, client: httpx.AsyncClient) -> None:
+        """Close an async client that left the pool, on the loop that owns its connections.
+
+        On that loop, when it is the running one: a task (kept until done). On a loop running in
+        another thread: scheduled there. On an idle loop with no loop running here: run to
+        completion on it. On a closed loop there is nothing left to close the connections
+        with; the client is dropped.
+        """
+        loop = key[1]
+        if loop.is_closed():
+            logger.debug("dropping an async client whose event loop is closed")
+            return
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            task = loop.create_task(client.aclose())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+        elif loop.is_running():
+            asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+        elif running is None:
+            loop.run_until_complete(client.aclose())
+        else:
+            logger.debug("dropping an async client of an idle event loop")
+
+
+def _close_client(key: ClientKey, client: httpx.Client) -> None:
+    client.close()
+
+
+def _build(client: httpx.Client | httpx.AsyncClient, request: HttpRequest) -> httpx.Request:
+    """The httpx request: headers, timeout and one body (form, else JSON, else raw content)."""
+    form = dict(request.form) if request.form is not None else None
+    json_body = request.json_body if form is None else None
+    content = request.content if form is None and json_body is None else None
+    return client.build_request(
+        request.method,
+        request.url,
+        headers=dict(request.headers),
+        data=form,
+        json=json_body,
+        content=content,
+        timeout=request.timeout,
+    )
+
+
+def _received(request: HttpRequest, response: httpx.Response, seconds: float) -> HttpResponse:
+    binding = request.tls_identity
+    logger.debug(
+        "%s %s -> %d in %.3f s (client certificate %s)",
+        request.method,
+        safe_url(request.url),
+        response.status_code,
+        seconds,
+        binding.x5t_s256 if binding else "none",
+    )
+    return HttpResponse(
+        status=response.status_code,
+        headers={name.lower(): value for name, value in response.headers.items()},
+        body=response.content,
+        url=str(response.url),
+    )
+
+
+def _network_error(request: HttpRequest, error: Exception) -> NetworkError:
+    url = safe_url(request.url)
+    if isinstance(error, httpx.TimeoutException):
+        reason = f"timed out after {request.timeout:g} s ({type(error).__name__})"
+    else:
+        reason = str(error) or type(error).__name__
+    hint = ""
+    if "CERTIFICATE_VERIFY_FAILED" in reason:
+        hint = "; the server certificate is not trusted: set SSL_CERT_FILE or the CA bundle"
+    logger.debug("%s %s failed: %s", request.method, url, reason)
+    network_error = NetworkError(f"{request.method} {url} failed: {reason}{hint}", url=url)
+    network_error.__cause__ = error
+    return network_error

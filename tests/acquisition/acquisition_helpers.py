@@ -1,0 +1,168 @@
+"""Helpers for acquisition tests: certificates, a scripted identity provider, fake seams.
+
+`ScriptedRunner` drives flows in memory (tier 1 only): each request is answered by a handler,
+and every request is recorded. Integration tests use the emulator instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from identity_web._binding import BindingCertificate
+from identity_web.credentials import (
+    CertificateCredential,
+    LoadedCredential,
+    SecretCredential,
+    SignedAssertion,
+)
+from identity_web.protocol._http import Flow, HttpRequest, HttpResponse
+from identity_web.protocol._tokens import TokenResponse
+
+T = TypeVar("T")
+Handler = Callable[[HttpRequest], HttpResponse]
+
+
+def make_certificate(
+    common_name: str = "app", key: rsa.RSAPrivateKey | None = None
+) -> BindingCertificate:
+    key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .sign(key, hashes.SHA256())
+    )
+    return BindingCertificate.create(certificate, key)
+
+
+def json_response(status: int, payload: Any, **headers: str) -> HttpResponse:
+    return HttpResponse(status, headers, json.dumps(payload).encode())
+
+
+def token_answer(token_type: str = "Bearer", expires_in: int = 3600, **extra: Any) -> HttpResponse:
+    body = {"token_type": token_type, "expires_in": expires_in, "access_token": "at-" + token_type}
+    body.update(extra)
+    return json_response(200, body)
+
+
+class ScriptedRunner:
+    """Answers flow requests with `handler`; records them; optional delay per request."""
+
+    def __init__(self, handler: Handler, *, delay: float = 0.0) -> None:
+        self.handler = handler
+        self.delay = delay
+        self.requests: list[HttpRequest] = []
+        self._lock = threading.Lock()
+
+    def _answer(self, request: HttpRequest) -> HttpResponse:
+        with self._lock:
+            self.requests.append(request)
+        return self.handler(request)
+
+    def run(self, flow: Flow[T]) -> T:
+        try:
+            request = next(flow)
+            while True:
+                if self.delay:
+                    time.sleep(self.delay)
+                request = flow.send(self._answer(request))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    async def run_async(self, flow: Flow[T]) -> T:
+        try:
+            request = next(flow)
+            while True:
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                request = flow.send(self._answer(request))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    def posts(self) -> list[HttpRequest]:
+        return [r for r in self.requests if r.method == "POST"]
+
+
+@dataclass
+class FakeCredentials:
+    """A credentials provider whose selection can be swapped; counts resets."""
+
+    credential: LoadedCredential
+    after_reset: LoadedCredential | None = None
+    resets: int = 0
+
+    def get(self) -> LoadedCredential:
+        return self.credential
+
+    def reset(self) -> None:
+        self.resets += 1
+        if self.after_reset is not None:
+            self.credential = self.after_reset
+
+
+def secret_credential() -> SecretCredential:
+    return SecretCredential(secret="s3cret-value", description_id="ClientSecret=abc")
+
+
+def certificate_credential(certificate: BindingCertificate) -> CertificateCredential:
+    return CertificateCredential(certificate=certificate, description_id="Path=/app.pfx")
+
+
+@dataclass
+class FakeAssertionProvider:
+    """FIC leg 1 stand-in: one GET, then a (bound) assertion."""
+
+    certificate: BindingCertificate | None
+    supports_token_binding: bool = True
+    calls: list[bool] = field(default_factory=list)
+
+    def assertion_flow(self, *, bound: bool, now: float) -> Flow[SignedAssertion]:
+        self.calls.append(bound)
+        yield HttpRequest("GET", "https://leg1.invalid/token")
+        return SignedAssertion(
+            assertion="leg1-assertion",
+            expires_on=now + 3600,
+            binding_certificate=self.certificate if bound else None,
+        )
+
+
+@dataclass
+class FakeManagedIdentity:
+    certificate: BindingCertificate
+    calls: list[tuple[str, bool, str | None]] = field(default_factory=list)
+
+    def cache_key_identity(self, identity: Any) -> str:
+        client_id = getattr(identity, "user_assigned_client_id", None)
+        return f"client_id:{client_id}" if client_id else "system"
+
+    def token_flow(
+        self, identity: Any, scope: str, *, bound: bool, now: float, claims: str | None = None
+    ) -> Flow[TokenResponse]:
+        self.calls.append((scope, bound, claims))
+        response = yield HttpRequest("GET", "http://169.254.169.254/metadata/identity/oauth2/token")
+        assert response.status == 200
+        return TokenResponse(
+            access_token="mi-token",
+            token_type="mtls_pop" if bound else "Bearer",
+            expires_on=now + 3600,
+            binding_certificate=self.certificate if bound else None,
+            token_endpoint="https://mtlsauth.microsoft.com/t/oauth2/v2.0/token" if bound else "",
+        )

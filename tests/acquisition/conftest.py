@@ -1,0 +1,25 @@
+"""Fixtures for acquisition tests (helpers live in acquisition_helpers.py)."""
+
+from __future__ import annotations
+
+import pytest
+from acquisition_helpers import make_certificate
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from identity_web._binding import BindingCertificate
+
+
+@pytest.fixture(scope="session")
+def app_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def app_certificate(app_key: rsa.RSAPrivateKey) -> BindingCertificate:
+    return make_certificate("app", app_key)
+
+
+@pytest.fixture(scope="session")
+def renewed_certificate(app_key: rsa.RSAPrivateKey) -> BindingCertificate:
+    """Same key pair, new certificate: a different x5t#S256."""
+    return make_certificate("app", app_key)

@@ -1,0 +1,55 @@
+"""Fixtures for managed identity tests over the real stack (emulator + HttpTransport)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from identity_web._managed_identity import ManagedIdentityClient
+from identity_web.transport import HttpTransport
+
+MI_VARIABLES = (
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "IDENTITY_SERVER_THUMBPRINT",
+    "IMDS_ENDPOINT",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "AZURE_CLIENT_ID",
+)
+
+
+@pytest.fixture
+def emulator(identity_web_emulator_clean: Any) -> Any:
+    return identity_web_emulator_clean
+
+
+@pytest.fixture
+def transport(emulator: Any) -> Iterator[HttpTransport]:
+    with HttpTransport(ca_bundle=emulator.manifest.ca_bundle) as transport:
+        yield transport
+
+
+@pytest.fixture
+def imds_env(emulator: Any) -> dict[str, str]:
+    return {"AZURE_POD_IDENTITY_AUTHORITY_HOST": emulator.manifest.imds_endpoint}
+
+
+@pytest.fixture
+def mi(imds_env: dict[str, str]) -> ManagedIdentityClient:
+    """A client aimed at the emulator's IMDS, with retry delays scaled down to milliseconds."""
+    return ManagedIdentityClient(
+        environ=imds_env, retry_scale=0.001, arc_agent_path="/nonexistent/himds"
+    )
+
+
+@pytest.fixture
+def clean_mi_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No managed identity variable of the test runner's own environment leaks in."""
+    for name in MI_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch

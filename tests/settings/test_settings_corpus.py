@@ -1,0 +1,110 @@
+"""Every appsettings file of Identity.Web's repository (shared/reference/identity-web-configs).
+
+Each file is loaded exactly as a user would load it (copied into a directory as
+`appsettings.json`). None may crash; the few expected to be invalid are listed below with the
+reason, and they must fail with a ConfigurationError. All others must load.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from identity_web._errors import ConfigurationError
+from identity_web.settings import CredentialSource, LoadedSettings, load_settings
+
+CORPUS = (
+    Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "identity-web-configs"
+)
+
+EXPECTED_INVALID = {
+    "ProjectTemplates/templates/ComponentsWebAssembly-CSharp/Server/appsettings.Development.json": (
+        "template whose preprocessor comments leave the top-level object unclosed: invalid JSON"
+    ),
+    "tests/DevApps/GenericWebApi/appsettings.json": (
+        'template placeholder "BaseUrl": "URL" in DownstreamApis.Api1: not a URL'
+    ),
+}
+
+
+def corpus_files() -> list[str]:
+    # A missing corpus must FAIL (not skip): CI clones the project with shared/ beside it.
+    assert CORPUS.is_dir(), f"configuration corpus not found at {CORPUS.resolve()}"
+    return sorted(str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*.json"))
+
+
+def load(tmp_path: Path, relative: str) -> LoadedSettings:
+    shutil.copyfile(CORPUS / relative, tmp_path / "appsettings.json")
+    return load_settings(tmp_path, environ={})
+
+
+_RESULTS: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def files() -> list[str]:
+    return corpus_files()
+
+
+def test_corpus_is_complete(files: list[str]) -> None:
+    assert len(files) == 81
+    assert set(EXPECTED_INVALID) <= set(files)
+
+
+def test_every_corpus_file_loads_or_fails_cleanly(tmp_path: Path, files: list[str]) -> None:
+    unexpected: list[str] = []
+    for relative in files:
+        directory = tmp_path / str(len(_RESULTS))
+        directory.mkdir()
+        try:
+            load(directory, relative)
+        except ConfigurationError as error:
+            _RESULTS[relative] = "invalid"
+            if relative not in EXPECTED_INVALID:
+                unexpected.append(f"{relative} should load but: {error}")
+            continue
+        _RESULTS[relative] = "loaded"
+        if relative in EXPECTED_INVALID:
+            unexpected.append(f"{relative} should be invalid ({EXPECTED_INVALID[relative]})")
+    assert not unexpected, "\n".join(unexpected)
+
+
+def test_daemon_samples_bind_their_meaning(tmp_path: Path) -> None:
+    msi = load(tmp_path, "tests/DevApps/daemon-app/daemon-app-msi-mtls/appsettings.json").settings
+    vault = msi.downstream_api("AzureKeyVault")
+    assert vault.is_mtls_pop
+    assert vault.request_app_token
+    identity = vault.acquire_token_options.managed_identity
+    assert identity is not None
+    assert identity.user_assigned_client_id == "4b7a4b0b-ecb2-409e-879a-1e21a15ddaf6"
+    assert vault.extra_header_parameters == {"x-ms-tokenboundauth": "true"}
+    assert msi.azure_ad.client_capabilities == ("cp1",)
+
+    pop = load(tmp_path, "tests/DevApps/MtlsPop/MtlsPopClient/appsettings.json").settings
+    assert pop.azure_ad.send_x5c  # spelt SendX5c in the file
+    assert pop.azure_ad.azure_region == "westus3"
+    (credential,) = pop.azure_ad.client_credentials
+    assert credential.source_type is CredentialSource.StoreWithDistinguishedName
+    assert credential.certificate_distinguished_name == "CN=LabAuth.MSIDLab.com"
+    assert pop.downstream_api("webapi").scopes == ("https://graph.microsoft.com/.default",)
+
+    fic = load(tmp_path, "tests/DevApps/daemon-app/daemon-app-fic-mtls/appsettings.json").settings
+    sources = [c.source_type for c in fic.azure_ad.client_credentials]
+    assert CredentialSource.SignedAssertionFromManagedIdentity in sources
+
+    ciam = load(tmp_path, "tests/DevApps/ciam/myWebApi/appsettings.json").settings.azure_ad
+    assert ciam.effective_authority() == (
+        "https://msidlabciam6.ciamlogin.com/msidlabciam6.onmicrosoft.com/"
+    )
+
+
+def test_corpus_summary(files: list[str]) -> None:
+    """Reports the counts (visible with -rA or -s); runs after the loading test."""
+    assert _RESULTS, "the loading test did not run"
+    loaded = sum(1 for state in _RESULTS.values() if state == "loaded")
+    invalid = len(_RESULTS) - loaded
+    print(f"\ncorpus: {len(files)} files, {loaded} loaded, {invalid} invalid (expected)")
+    assert loaded + invalid == len(files)
+    assert invalid == len(EXPECTED_INVALID)

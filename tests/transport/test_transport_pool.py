@@ -1,0 +1,190 @@
+"""The client pool: one client per certificate under concurrency, LRU eviction, closing."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from typing import Any
+
+import httpx
+import pytest
+from conftest import Pki
+from tls_test_server import TlsTestServer
+
+from identity_web.protocol._http import HttpRequest
+from identity_web.transport import ClientPool, HttpTransport
+
+
+class Counting:
+    """Replaces httpx.Client / AsyncClient with subclasses that count their creation."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sync = 0
+        self.async_ = 0
+        self._lock = threading.Lock()
+        counter = self
+
+        class Client(httpx.Client):
+            def __init__(self, **kwargs: Any) -> None:
+                with counter._lock:
+                    counter.sync += 1
+                super().__init__(**kwargs)
+
+        class AsyncClient(httpx.AsyncClient):
+            def __init__(self, **kwargs: Any) -> None:
+                with counter._lock:
+                    counter.async_ += 1
+                super().__init__(**kwargs)
+
+        monkeypatch.setattr(httpx, "Client", Client)
+        monkeypatch.setattr(httpx, "AsyncClient", AsyncClient)
+
+
+@pytest.fixture
+def counting(monkeypatch: pytest.MonkeyPatch) -> Counting:
+    return Counting(monkeypatch)
+
+
+def test_one_client_per_key_under_32_threads(
+    pki: Pki, tls_server: TlsTestServer, counting: Counting
+):
+    barrier = threading.Barrier(32)
+    seen: list[str | None] = []
+    clients: set[int] = set()
+    with HttpTransport(ca_bundle=pki.ca_bundle) as transport:
+
+        def worker(index: int) -> None:
+            binding = pki.binding_a if index % 2 else None
+            barrier.wait()
+            clients.add(id(transport.client_for(binding)))
+            request = HttpRequest("GET", tls_server.url + "/", tls_identity=binding)
+            seen.append(transport.send(request).json()["client_x5t_s256"])
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(32)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert counting.sync == 2
+    assert len(clients) == 2
+    assert Counter(seen) == {pki.binding_a.x5t_s256: 16, None: 16}
+
+
+async def test_one_async_client_per_key_under_32_tasks(
+    pki: Pki, tls_server: TlsTestServer, counting: Counting
+):
+    async with HttpTransport(ca_bundle=pki.ca_bundle) as transport:
+
+        async def task(index: int) -> str | None:
+            binding = pki.binding_b if index % 2 else None
+            await asyncio.sleep(0)
+            request = HttpRequest("GET", tls_server.url + "/", tls_identity=binding)
+            response = await transport.send_async(request)
+            return response.json()["client_x5t_s256"]
+
+        seen = await asyncio.gather(*(task(i) for i in range(32)))
+        same = {id(transport.async_client_for(pki.binding_b)) for _ in range(5)}
+    assert counting.async_ == 2
+    assert len(same) == 1
+    assert Counter(seen) == {pki.binding_b.x5t_s256: 16, None: 16}
+
+
+def test_lru_eviction_closes_the_least_recently_used_client(pki: Pki):
+    transport = HttpTransport(ca_bundle=pki.ca_bundle, pool_size=2)
+    plain = transport.client_for(None)
+    a = transport.client_for(pki.binding_a)
+    assert transport.client_for(None) is plain  # plain is now the most recently used
+    b = transport.client_for(pki.binding_b)
+    assert a.is_closed
+    assert not plain.is_closed
+    assert not b.is_closed
+    assert transport.client_for(pki.binding_a) is not a
+    transport.close()
+
+
+def test_close_closes_every_client(pki: Pki):
+    transport = HttpTransport(ca_bundle=pki.ca_bundle)
+    clients = [transport.client_for(None), transport.client_for(pki.binding_a)]
+    transport.close()
+    assert all(client.is_closed for client in clients)
+    assert not transport.client_for(None).is_closed  # usable again, with a new client
+    transport.close()
+
+
+async def test_evicted_and_closed_async_clients_are_closed(pki: Pki):
+    transport = HttpTransport(ca_bundle=pki.ca_bundle, pool_size=1)
+    first = transport.async_client_for(None)
+    second = transport.async_client_for(pki.binding_a)
+    await asyncio.sleep(0.01)
+    assert first.is_closed
+    assert not second.is_closed
+    await transport.aclose()
+    assert second.is_closed
+
+
+def test_async_clients_are_closed_by_sync_close_on_an_idle_loop(pki: Pki):
+    transport = HttpTransport(ca_bundle=pki.ca_bundle)
+    loop = asyncio.new_event_loop()
+
+    async def make() -> httpx.AsyncClient:
+        return transport.async_client_for(None)
+
+    client = loop.run_until_complete(make())
+    transport.close()
+    assert client.is_closed
+    loop.close()
+
+
+def test_async_clients_are_separate_per_event_loop(pki: Pki):
+    transport = HttpTransport(ca_bundle=pki.ca_bundle)
+
+    async def get() -> httpx.AsyncClient:
+        return transport.async_client_for(None)
+
+    first = asyncio.run(get())
+    second = asyncio.run(get())
+    assert first is not second
+    transport.close()  # the first loops are closed: their clients are dropped, no error
+
+
+class Closable:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def test_eviction_waits_for_leases_to_end():
+    closed: list[str] = []
+    pool: ClientPool[str, Closable] = ClientPool(1, lambda key, client: closed.append(client.name))
+    with pool.lease("a", lambda: Closable("a")) as leased:
+        pool.get("b", lambda: Closable("b"))
+        assert closed == []  # "a" is evicted but still in use
+        assert leased.name == "a"
+    assert closed == ["a"]
+    pool.get("c", lambda: Closable("c"))
+    assert closed == ["a", "b"]
+
+
+def test_pool_creates_once_even_when_creation_is_slow():
+    created: list[int] = []
+    pool: ClientPool[str, Closable] = ClientPool(4, lambda key, client: None)
+    barrier = threading.Barrier(16)
+
+    def create() -> Closable:
+        created.append(1)
+        threading.Event().wait(0.02)
+        return Closable("x")
+
+    results: list[Closable] = []
+
+    def worker() -> None:
+        barrier.wait()
+        results.append(pool.get("k", create))
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(created) == 1
+    assert all(result is results[0] for result in results)
