@@ -24,7 +24,6 @@ from identity_web._acquisition._seams import (
     TokenRequestOptions,
 )
 from identity_web._acquisition._singleflight import AsyncSingleFlight, ThreadSingleFlight
-from identity_web._binding import BindingCertificate
 from identity_web._errors import IdentityWebError
 from identity_web._results import AcquireTokenResult, TokenSource
 from identity_web.cache import CacheEntry, TokenCache

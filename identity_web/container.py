@@ -135,6 +135,7 @@ class IdentityWebContainer(containers.DeclarativeContainer):
         cache=token_cache,
         managed_identity=managed_identity,
         clock=clock,
+        environ=environ,
     )
     authorization_header_provider = providers.ThreadSafeSingleton(
         AuthorizationHeaderProvider, acquirer=token_acquirer

@@ -86,7 +86,7 @@ class PlanMemo:
 def hit_for(plan: AcquisitionPlan, entry: CacheEntry) -> Hit | None:
     """The result for a cached entry, and until when it may be served (None: not usable)."""
     usable_until = entry.expires_on - EXPIRY_MARGIN
-    binding = plan.binding or entry.binding_certificate if plan.bound else None
+    binding = (plan.binding or entry.binding_certificate) if plan.bound else None
     if plan.bound:
         if binding is None:
             return None

@@ -20,6 +20,7 @@ from identity_web._downstream._request import (
     build_request,
     check_transport_security,
     effective_url,
+    loggable,
     token_scheme,
 )
 from identity_web._downstream._response import DownstreamResponse
@@ -74,7 +75,9 @@ def call_flow(options: DownstreamApiOptions, body: RequestBody | None, *, api: s
         options = with_claims(options, claims)
         header = yield from _authorize(options)
         response = _expect_response((yield build_request(options, header, body, api=api)))
-    logger.debug("%s: %s %s -> %d", api, options.http_method.upper(), url, response.status)
+    logger.debug(
+        "%s: %s %s -> %d", api, options.http_method.upper(), loggable(url), response.status
+    )
     return DownstreamResponse.from_http(
         response,
         url=url,

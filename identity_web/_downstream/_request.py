@@ -86,6 +86,12 @@ def check_transport_security(url: str, *, bound: bool, api: str) -> None:
         )
 
 
+def loggable(url: str) -> str:
+    """The URL without query and fragment, which may carry signatures or identifiers."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
 def token_scheme(header: AuthorizationHeaderInformation | None) -> str | None:
     """`Bearer`, `mtls_pop`, … as the header value starts; None for an anonymous call."""
     if header is None:

@@ -13,11 +13,11 @@ a scenario named explicitly that cannot run is reported as not ok with the reaso
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from identity_web._errors import IdentityWebError
 from identity_web._factory import TokenAcquirerFactory
 from identity_web.cli._call import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, guarded
 from identity_web.container import supported_credential_sources
+from identity_web.downstream import DownstreamResponse
 from identity_web.emulator import Emulator, EmulatorManifest
 from identity_web.settings import CredentialSource
 
@@ -45,7 +46,7 @@ JSON_KEYS = (
 Settings = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Scenario:
     """One way to configure the same call. `settings` writes appsettings.json's content;
     `unavailable` says why the scenario cannot run here (None: it can)."""
@@ -57,7 +58,7 @@ class Scenario:
     unavailable: Callable[[EmulatorManifest], str | None]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Outcome:
     scenario: Scenario
     status: int | None = None
@@ -215,17 +216,26 @@ def run_scenario(
             response = services.downstream_api.call(API)
     except IdentityWebError as error:
         return Outcome(scenario, reason=f"{type(error).__name__}: {error}")
-    seen = response.json() if response.content_type == "application/json" else {}
+    seen = _whoami(response)
     binding = response.binding_certificate
     outcome = Outcome(
         scenario,
         status=response.status,
         token_type=response.token_type,
         binding_thumbprint=binding.x5t_s256 if binding is not None else None,
-        cnf_x5t_s256=seen.get("cnf_x5t_s256") if isinstance(seen, dict) else None,
-        client_cert_x5t_s256=seen.get("client_cert_x5t_s256") if isinstance(seen, dict) else None,
+        cnf_x5t_s256=seen.get("cnf_x5t_s256"),
+        client_cert_x5t_s256=seen.get("client_cert_x5t_s256"),
     )
     return _judged(outcome)
+
+
+def _whoami(response: DownstreamResponse) -> dict[str, Any]:
+    """What /whoami reported, or {} when the body is not a JSON object."""
+    try:
+        seen = response.json() if response.content_type == "application/json" else {}
+    except ValueError:
+        return {}
+    return seen if isinstance(seen, dict) else {}
 
 
 def _judged(outcome: Outcome) -> Outcome:
@@ -242,11 +252,7 @@ def _judged(outcome: Outcome) -> Outcome:
             reason = "the resource did not verify that the client certificate matches cnf"
     elif outcome.cnf_x5t_s256 is not None:
         reason = "a Bearer scenario got a certificate-bound token"
-    return Outcome(**{**_fields(outcome), "reason": reason})
-
-
-def _fields(outcome: Outcome) -> dict[str, Any]:
-    return {name: getattr(outcome, name) for name in Outcome.__dataclass_fields__}
+    return dataclasses.replace(outcome, reason=reason)
 
 
 def selected(names: Sequence[str] | None, manifest: EmulatorManifest) -> list[Scenario]:

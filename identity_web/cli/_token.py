@@ -14,8 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from identity_web._errors import InvalidRequestError
-from identity_web._factory import TokenAcquirerFactory
+from identity_web._factory import ServiceProvider, TokenAcquirerFactory
 from identity_web._results import AcquireTokenResult
 from identity_web.cli._call import EXIT_OK, guarded
 from identity_web.headers import prepare
@@ -47,20 +46,21 @@ def run(args: argparse.Namespace) -> int:
 def _token(args: argparse.Namespace) -> int:
     factory = TokenAcquirerFactory.from_config_dir(args.config_dir)
     with factory.build() as services:
-        if args.name is not None:
-            options = factory.settings.downstream_api(args.name)
-            if not options.scopes:
-                raise InvalidRequestError("", f"{args.name}.Scopes is empty: no token to acquire")
-            scope, token_options, bound = prepare(options.model_copy(update={"request_app_token": True}))
-            result = services.token_acquirer.acquire_token_for_app(
-                scope, token_options, bound=bound
-            )
-        else:
-            scope = args.scope
-            result = services.token_acquirer.acquire_token_for_app(scope)
+        scope, result = _acquire(factory, services, args)
     report = describe(result, scope, show_token=args.show_token)
     print(json.dumps(report) if args.json else _text(report))
     return EXIT_OK
+
+
+def _acquire(
+    factory: TokenAcquirerFactory, services: ServiceProvider, args: argparse.Namespace
+) -> tuple[str, AcquireTokenResult]:
+    """The token NAME's settings would use (as the application), or a Bearer one for --scope."""
+    if args.name is None:
+        return args.scope, services.token_acquirer.acquire_token_for_app(args.scope)
+    options = factory.settings.downstream_api(args.name)
+    scope, token_options, bound = prepare(options.model_copy(update={"request_app_token": True}))
+    return scope, services.token_acquirer.acquire_token_for_app(scope, token_options, bound=bound)
 
 
 def describe(result: AcquireTokenResult, scope: str, *, show_token: bool) -> dict[str, Any]:

@@ -41,7 +41,12 @@ class AppRegistration:
     def certificate_by_thumbprint(
         self, *, x5t_s256: str | None = None, x5t: str | None = None
     ) -> x509.Certificate | None:
-        """The registered certificate with this `x5t#S256` or `x5t` (SHA-1), if any."""
+        """The registered certificate with this `x5t#S256` or `x5t` (SHA-1), if any.
+
+        Base64url padding is ignored: MSAL Python sends padded thumbprints and ESTS accepts them.
+        """
+        x5t_s256 = x5t_s256.rstrip("=") if x5t_s256 else None
+        x5t = x5t.rstrip("=") if x5t else None
         for certificate in self.certificates:
             if x5t_s256 and thumbprint_s256(certificate) == x5t_s256:
                 return certificate

@@ -584,3 +584,40 @@ def test_errors_reach_every_waiting_thread() -> None:
         thread.join()
     assert len(errors) == 5
     assert len(runner.requests) == 1
+
+
+# -- the plan memo -----------------------------------------------------------------------------
+
+
+class MutableOptions:
+    """Satisfies the options protocol but can change between calls: never memoized."""
+
+    def __init__(self) -> None:
+        self.managed_identity = None
+        self.tenant: str | None = "first.example"
+        self.force_refresh = False
+        self.claims = None
+        self.correlation_id = None
+        self.extra_query_parameters: dict[str, str] = {}
+        self.extra_headers_parameters: dict[str, str] = {}
+
+
+def test_mutable_options_are_planned_afresh_on_every_call() -> None:
+    acquirer, runner, _, _ = make(FakeCredentials(secret_credential()))
+    options = MutableOptions()
+    acquirer.acquire_token_for_app(SCOPE, options)
+    options.tenant = "second.example"
+    result = acquirer.acquire_token_for_app(SCOPE, options)
+    assert result.tenant_id == "second.example"
+    assert "second.example" in runner.requests[1].url
+
+
+def test_immutable_options_plans_are_reused_but_not_across_options_objects() -> None:
+    acquirer, runner, _, _ = make(FakeCredentials(secret_credential()))
+    first = TokenRequestOptions(tenant="first.example")
+    second = TokenRequestOptions(tenant="second.example")
+    acquirer.acquire_token_for_app(SCOPE, first)
+    acquirer.acquire_token_for_app(SCOPE, second)
+    assert acquirer.acquire_token_for_app(SCOPE, first).tenant_id == "first.example"
+    assert acquirer.acquire_token_for_app(SCOPE, second).tenant_id == "second.example"
+    assert len(runner.requests) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import os
 import re
 import ssl
@@ -153,8 +154,6 @@ def assertion(
 
 
 def sign(header: dict[str, Any], claims: dict[str, Any], key: rsa.RSAPrivateKey) -> str:
-    import json
-
     parts = [b64url(json.dumps(p).encode()) for p in (header, claims)]
     signing_input = ".".join(parts).encode()
     if header["alg"] == "PS256":
@@ -168,8 +167,6 @@ def sign(header: dict[str, Any], claims: dict[str, Any], key: rsa.RSAPrivateKey)
 
 
 def claims_of(token: str) -> dict[str, Any]:
-    import json
-
     payload = token.split(".")[1]
     return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
 

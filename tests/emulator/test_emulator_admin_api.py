@@ -12,7 +12,9 @@ from identity_web.emulator import Emulator
 
 def _token(emulator: Emulator, http: httpx.Client, **fields: str) -> httpx.Response:
     app = emulator.manifest.apps[0]
-    return http.post(kit.token_url(emulator), data=kit.form(emulator, client_secret=app.client_secret, **fields))
+    return http.post(
+        kit.token_url(emulator), data=kit.form(emulator, client_secret=app.client_secret, **fields)
+    )
 
 
 def test_request_log_lists_fields_without_secrets(emulator: Emulator) -> None:
@@ -22,17 +24,21 @@ def test_request_log_lists_fields_without_secrets(emulator: Emulator) -> None:
         _token(emulator, http)
         log = http.get(emulator.manifest.admin_url + "requests").json()
     (entry,) = log
-    assert entry["endpoint"] == "entra.token" and entry["method"] == "POST"
+    assert entry["endpoint"] == "entra.token"
+    assert entry["method"] == "POST"
     assert entry["path"].endswith("/oauth2/v2.0/token")
     assert entry["form"]["client_id"] == emulator.demo_app.client_id
     assert entry["form"]["grant_type"] == "client_credentials"
     assert entry["form"]["client_secret"] == "***"
-    assert entry["client_cert_x5t_s256"] is None and entry["status"] == 200
+    assert entry["client_cert_x5t_s256"] is None
+    assert entry["status"] == 200
     assert secret not in str(log)
 
 
 def test_assertions_are_masked_in_the_log(emulator: Emulator) -> None:
-    signed = kit.assertion(emulator.demo_credential, emulator.demo_app.client_id, kit.token_url(emulator))
+    signed = kit.assertion(
+        emulator.demo_credential, emulator.demo_app.client_id, kit.token_url(emulator)
+    )
     with kit.client(emulator) as http:
         http.post(
             kit.token_url(emulator),
@@ -47,11 +53,14 @@ def test_log_filter_and_delete(emulator: Emulator) -> None:
     with kit.client(emulator) as http:
         _token(emulator, http)
         http.get(f"{emulator.manifest.instance}{emulator.manifest.tenant_id}/discovery/v2.0/keys")
-        only_tokens = http.get(emulator.manifest.admin_url + "requests", params={"endpoint": "entra.token"})
+        only_tokens = http.get(
+            emulator.manifest.admin_url + "requests", params={"endpoint": "entra.token"}
+        )
         deleted = http.delete(emulator.manifest.admin_url + "requests")
         after = http.get(emulator.manifest.admin_url + "requests").json()
     assert [e["endpoint"] for e in only_tokens.json()] == ["entra.token"]
-    assert deleted.status_code == 204 and after == []
+    assert deleted.status_code == 204
+    assert after == []
 
 
 def test_faults_are_served_in_order_then_normal_service_resumes(emulator: Emulator) -> None:
@@ -67,7 +76,8 @@ def test_faults_are_served_in_order_then_normal_service_resumes(emulator: Emulat
         first, second, third = (_token(emulator, http) for _ in range(3))
     assert posted.status_code == 200
     assert (first.status_code, first.text, first.headers["retry-after"]) == (503, "busy", "1")
-    assert second.status_code == 429 and second.json() == {"error": "throttled"}
+    assert second.status_code == 429
+    assert second.json() == {"error": "throttled"}
     assert third.status_code == 200
     assert [e["status"] for e in emulator.requests("entra.token")] == [503, 429, 200]
 
@@ -86,30 +96,51 @@ def test_delay_only_fault_then_serves_normally(emulator: Emulator) -> None:
     with kit.client(emulator) as http:
         started = time.monotonic()
         response = _token(emulator, http)
-    assert response.status_code == 200 and time.monotonic() - started >= 0.2
+    assert response.status_code == 200
+    assert time.monotonic() - started >= 0.2
 
 
 def test_faults_can_be_deleted(emulator: Emulator) -> None:
     with kit.client(emulator) as http:
-        http.post(emulator.manifest.admin_url + "faults", json={"endpoint": "entra.mtls_token", "responses": [{"status": 500}]})
+        http.post(
+            emulator.manifest.admin_url + "faults",
+            json={"endpoint": "entra.mtls_token", "responses": [{"status": 500}]},
+        )
         pending = http.get(emulator.manifest.admin_url + "faults").json()
         deleted = http.delete(emulator.manifest.admin_url + "faults")
         after = http.get(emulator.manifest.admin_url + "faults").json()
     assert pending == {"entra.mtls_token": 1}
-    assert deleted.status_code == 204 and after == {}
+    assert deleted.status_code == 204
+    assert after == {}
 
 
 def test_contract_endpoint_names_are_accepted_and_typos_refused(emulator: Emulator) -> None:
-    names = ["imds.token", "imds.issuecredential", "imds.getplatformmetadata", "entra.token", "entra.mtls_token", "resource"]
+    names = [
+        "imds.token",
+        "imds.issuecredential",
+        "imds.getplatformmetadata",
+        "entra.token",
+        "entra.mtls_token",
+        "resource",
+    ]
     with kit.client(emulator) as http:
         accepted = [
-            http.post(emulator.manifest.admin_url + "faults", json={"endpoint": n, "responses": []}).status_code
+            http.post(
+                emulator.manifest.admin_url + "faults", json={"endpoint": n, "responses": []}
+            ).status_code
             for n in names
         ]
-        typo = http.post(emulator.manifest.admin_url + "faults", json={"endpoint": "entra.tokens", "responses": [{"status": 500}]})
-        bad = http.post(emulator.manifest.admin_url + "faults", json={"endpoint": "resource", "responses": [{"status": "x"}]})
+        typo = http.post(
+            emulator.manifest.admin_url + "faults",
+            json={"endpoint": "entra.tokens", "responses": [{"status": 500}]},
+        )
+        bad = http.post(
+            emulator.manifest.admin_url + "faults",
+            json={"endpoint": "resource", "responses": [{"status": "x"}]},
+        )
     assert accepted == [200] * len(names)
-    assert typo.status_code == 400 and "entra.token" in typo.json()["error_description"]
+    assert typo.status_code == 400
+    assert "entra.token" in typo.json()["error_description"]
     assert bad.status_code == 400
 
 

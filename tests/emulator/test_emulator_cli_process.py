@@ -14,20 +14,40 @@ from pathlib import Path
 import httpx
 import pytest
 
+from identity_web._errors import ConfigurationError
 from identity_web.emulator import EmulatorConfig
+from identity_web.emulator._manifest import dotenv
 
 MANIFEST_KEYS = {
-    "ca_bundle", "client_ca_bundle", "instance", "tenant_id", "mtls_token_endpoint_base",
-    "imds_endpoint", "resource", "apps", "managed_identities", "admin_url",
+    "ca_bundle",
+    "client_ca_bundle",
+    "instance",
+    "tenant_id",
+    "mtls_token_endpoint_base",
+    "imds_endpoint",
+    "resource",
+    "apps",
+    "managed_identities",
+    "admin_url",
 }
 
 
 def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], Path, Path]:
     manifest, env_file = tmp_path / "manifest.json", tmp_path / "emulator.env"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "identity_web", "emulator", "--manifest", str(manifest),
-         "--env-file", str(env_file), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "identity_web",
+            "emulator",
+            "--manifest",
+            str(manifest),
+            "--env-file",
+            str(env_file),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 20
     while not env_file.exists():
@@ -60,16 +80,22 @@ def test_manifest_and_env_file_describe_a_listening_emulator_and_sigterm_exits_0
         app = manifest["apps"][0]
         for key in ("certificate_pem_path", "certificate_pfx_path", "ca_bundle"):
             path = app.get(key) or manifest[key]
-            assert Path(path).is_absolute() and Path(path).exists()
+            assert Path(path).is_absolute()
+            assert Path(path).exists()
         assert {mi["kind"] for mi in manifest["managed_identities"]} == {
-            "SystemAssigned", "UserAssigned"
+            "SystemAssigned",
+            "UserAssigned",
         }
         context = ssl.create_default_context(cafile=manifest["ca_bundle"])
         with httpx.Client(verify=context) as http:  # listening as soon as the files exist
             response = http.post(
                 f"{manifest['instance']}{manifest['tenant_id']}/oauth2/v2.0/token",
-                data={"grant_type": "client_credentials", "client_id": app["client_id"],
-                      "client_secret": app["client_secret"], "scope": manifest["resource"]["scope"]},
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": app["client_id"],
+                    "client_secret": app["client_secret"],
+                    "scope": manifest["resource"]["scope"],
+                },
             )
             assert response.status_code == 200
             assert http.get(manifest["admin_url"] + "requests").status_code == 200
@@ -77,7 +103,8 @@ def test_manifest_and_env_file_describe_a_listening_emulator_and_sigterm_exits_0
     finally:
         code = _stop(process, signal.SIGTERM)
     assert code == 0
-    assert not manifest_path.exists() and not env_path.exists()
+    assert not manifest_path.exists()
+    assert not env_path.exists()
     assert not Path(manifest["ca_bundle"]).exists()
 
 
@@ -101,8 +128,9 @@ def test_files_are_written_atomically_without_leftover_temporaries(tmp_path: Pat
 def test_config_file_sets_tenant_and_work_dir(tmp_path: Path) -> None:
     config = tmp_path / "emulator.json"
     work = tmp_path / "work"
-    config.write_text(json.dumps({"tenant_id": "11111111-2222-3333-4444-555555555555",
-                                  "work_dir": str(work)}))
+    config.write_text(
+        json.dumps({"tenant_id": "11111111-2222-3333-4444-555555555555", "work_dir": str(work)})
+    )
     process, manifest_path, _ = _start(tmp_path, "--config", str(config))
     try:
         manifest = json.loads(manifest_path.read_text())
@@ -114,35 +142,38 @@ def test_config_file_sets_tenant_and_work_dir(tmp_path: Path) -> None:
 
 
 def test_non_loopback_host_is_bad_usage(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "identity_web", "emulator", "--host", "0.0.0.0"],
-        capture_output=True, timeout=30, check=False,
+    everywhere = "0.0.0.0"  # noqa: S104 - the point: a non-loopback address is refused
+    result = subprocess.run(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "identity_web", "emulator", "--host", everywhere],
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 2
-    assert b"loopback" in result.stderr and b"Traceback" not in result.stderr
+    assert b"loopback" in result.stderr
+    assert b"Traceback" not in result.stderr
 
 
 def test_unknown_config_key_is_bad_usage(tmp_path: Path) -> None:
     config = tmp_path / "bad.json"
     config.write_text('{"tenant": "x"}')
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - our own module, fixed arguments
         [sys.executable, "-m", "identity_web", "emulator", "--config", str(config)],
-        capture_output=True, timeout=30, check=False,
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 2
-    assert b"tenant" in result.stderr and b"Traceback" not in result.stderr
+    assert b"tenant" in result.stderr
+    assert b"Traceback" not in result.stderr
 
 
 def test_config_from_mapping_rejects_unknown_keys() -> None:
-    from identity_web._errors import ConfigurationError
-
     with pytest.raises(ConfigurationError, match="nope"):
         EmulatorConfig.from_mapping({"nope": 1})
     assert EmulatorConfig.from_mapping({"bound_tokens_disabled": []}).bound_tokens_disabled == ()
 
 
 def test_env_value_with_spaces_is_quoted() -> None:
-    from identity_web.emulator._manifest import dotenv
-
     assert dotenv({"A": "/tmp/x y", "B": "/plain"}) == 'A="/tmp/x y"\nB=/plain\n'
     assert os.sep == "/"

@@ -14,8 +14,10 @@ CONNECTIONS = 120
 
 async def test_many_concurrent_keep_alive_connections(emulator: Emulator) -> None:
     token = emulator.state.mint_access_token(
-        client_id=emulator.demo_app.client_id, object_id=emulator.demo_app.object_id,
-        audience=emulator.manifest.resource.scope.removesuffix("/.default"), appidacr="1",
+        client_id=emulator.demo_app.client_id,
+        object_id=emulator.demo_app.object_id,
+        audience=emulator.manifest.resource.scope.removesuffix("/.default"),
+        appidacr="1",
     )
     context = kit.ssl_context(emulator)
     clients = [httpx.AsyncClient(verify=context, timeout=30) for _ in range(CONNECTIONS)]

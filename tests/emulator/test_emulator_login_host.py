@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from identity_web.emulator import Emulator
+from identity_web.emulator import Emulator, EmulatorConfig
 from identity_web.emulator._validation import JwksValidator
 
 
@@ -50,10 +50,12 @@ def test_client_secret_yields_bearer_token_with_documented_claims(emulator: Emul
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token_type"] == "Bearer"
-    assert isinstance(body["expires_in"], int) and isinstance(body["ext_expires_in"], int)
+    assert isinstance(body["expires_in"], int)
+    assert isinstance(body["ext_expires_in"], int)
     assert "refresh_in" not in body
     claims = JwksValidator(emulator.state.signing.jwks, lambda: emulator.state.issuer).validate(
-        body["access_token"], audiences=[emulator.manifest.resource.scope[: -len("/.default")]],
+        body["access_token"],
+        audiences=[emulator.manifest.resource.scope[: -len("/.default")]],
         now=time.time(),
     )
     assert claims["appid"] == claims["azp"] == app.client_id
@@ -63,7 +65,8 @@ def test_client_secret_yields_bearer_token_with_documented_claims(emulator: Emul
     assert claims["oid"] == claims["sub"] == emulator.demo_app.object_id
     assert claims["iss"] == emulator.state.issuer
     assert claims["nbf"] <= claims["iat"] < claims["exp"]
-    assert "cnf" not in claims and "xms_tbflags" not in claims
+    assert "cnf" not in claims
+    assert "xms_tbflags" not in claims
 
 
 def test_tenant_domain_is_accepted_on_the_token_endpoint(emulator: Emulator) -> None:
@@ -82,8 +85,11 @@ def test_certificate_assertion_yields_token_with_appidacr_2(
 ) -> None:
     app = emulator.demo_app
     signed = kit.assertion(
-        emulator.demo_credential, app.client_id, kit.token_url(emulator),
-        algorithm=algorithm, key_id=key_id,
+        emulator.demo_credential,
+        app.client_id,
+        kit.token_url(emulator),
+        algorithm=algorithm,
+        key_id=key_id,
     )
     response = _post(
         emulator, kit.form(emulator, client_assertion_type=kit.JWT_BEARER, client_assertion=signed)
@@ -126,7 +132,8 @@ def test_unknown_client_is_700016(emulator: Emulator) -> None:
 def test_wrong_secret_is_7000215(emulator: Emulator) -> None:
     response = _post(emulator, kit.form(emulator, client_secret="not-the-secret"))
     body = kit.assert_ests_error(response, status=401, code=7000215, error="invalid_client")
-    assert "not-the-secret" not in response.text and body["error_codes"] == [7000215]
+    assert "not-the-secret" not in response.text
+    assert body["error_codes"] == [7000215]
 
 
 def test_missing_client_authentication_is_7000218(emulator: Emulator) -> None:
@@ -149,7 +156,9 @@ def test_assertion_with_registered_thumbprint_but_wrong_key_fails_signature(
 ) -> None:
     credential = emulator.demo_credential
     signed = kit.assertion(
-        credential, emulator.demo_app.client_id, kit.token_url(emulator),
+        credential,
+        emulator.demo_app.client_id,
+        kit.token_url(emulator),
         signing_key=kit.new_key(),
     )
     response = _post(
@@ -161,8 +170,11 @@ def test_assertion_with_registered_thumbprint_but_wrong_key_fails_signature(
 
 def test_expired_assertion_is_700024(emulator: Emulator) -> None:
     signed = kit.assertion(
-        emulator.demo_credential, emulator.demo_app.client_id, kit.token_url(emulator),
-        now=time.time() - 3600, lifetime=600,
+        emulator.demo_credential,
+        emulator.demo_app.client_id,
+        kit.token_url(emulator),
+        now=time.time() - 3600,
+        lifetime=600,
     )
     response = _post(
         emulator, kit.form(emulator, client_assertion_type=kit.JWT_BEARER, client_assertion=signed)
@@ -193,7 +205,9 @@ def test_assertion_for_another_audience_is_refused(emulator: Emulator) -> None:
 
 def test_assertion_issued_for_another_client_is_refused(emulator: Emulator) -> None:
     signed = kit.assertion(
-        emulator.demo_credential, emulator.demo_app.client_id, kit.token_url(emulator),
+        emulator.demo_credential,
+        emulator.demo_app.client_id,
+        kit.token_url(emulator),
         issuer=str(uuid.uuid4()),
     )
     response = _post(
@@ -245,7 +259,8 @@ def test_multi_tenant_authority_is_50059_for_client_credentials(
     app = emulator.manifest.apps[0]
     with kit.client(emulator) as http:
         response = http.post(
-            kit.token_url(emulator, tenant), data=kit.form(emulator, client_secret=app.client_secret)
+            kit.token_url(emulator, tenant),
+            data=kit.form(emulator, client_secret=app.client_secret),
         )
     kit.assert_ests_error(response, status=400, code=50059, error="invalid_request")
 
@@ -263,7 +278,9 @@ def test_unknown_tenant_is_90002(emulator: Emulator) -> None:
 def test_missing_grant_type_and_unsupported_grant(emulator: Emulator) -> None:
     app = emulator.manifest.apps[0]
     missing = _post(emulator, kit.form(emulator, client_secret=app.client_secret, grant_type=None))  # type: ignore[arg-type]
-    other = _post(emulator, kit.form(emulator, client_secret=app.client_secret, grant_type="password"))
+    other = _post(
+        emulator, kit.form(emulator, client_secret=app.client_secret, grant_type="password")
+    )
     kit.assert_ests_error(missing, status=400, code=900144, error="invalid_request")
     kit.assert_ests_error(other, status=400, code=70003, error="unsupported_grant_type")
 
@@ -290,7 +307,8 @@ def test_client_request_id_is_echoed_only_when_asked(emulator: Emulator) -> None
     request_id = str(uuid.uuid4())
     data = kit.form(emulator, client_secret=app.client_secret)
     echoed = _post(
-        emulator, data,
+        emulator,
+        data,
         headers={"client-request-id": request_id, "return-client-request-id": "true"},
     )
     silent = _post(emulator, data, headers={"client-request-id": request_id})
@@ -301,19 +319,20 @@ def test_client_request_id_is_echoed_only_when_asked(emulator: Emulator) -> None
 def test_error_correlation_id_echoes_client_request_id(emulator: Emulator) -> None:
     request_id = str(uuid.uuid4())
     response = _post(
-        emulator, kit.form(emulator, client_secret="wrong"), headers={"client-request-id": request_id}
+        emulator,
+        kit.form(emulator, client_secret="wrong"),
+        headers={"client-request-id": request_id},
     )
     body = kit.assert_ests_error(response, status=401, code=7000215, error="invalid_client")
     assert body["correlation_id"] == request_id
 
 
 def test_refresh_in_is_returned_when_configured() -> None:
-    from identity_web.emulator import EmulatorConfig
-
     with Emulator(EmulatorConfig(refresh_in=1800, token_lifetime=7200)) as emulator:
         app = emulator.manifest.apps[0]
         body = _post(emulator, kit.form(emulator, client_secret=app.client_secret)).json()
-    assert body["refresh_in"] == 1800 and body["expires_in"] == 7200
+    assert body["refresh_in"] == 1800
+    assert body["expires_in"] == 7200
 
 
 def test_login_host_logs_a_presented_certificate_but_never_authenticates_with_it(

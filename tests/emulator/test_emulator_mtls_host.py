@@ -13,6 +13,7 @@ from cryptography.x509.oid import NameOID
 
 from identity_web._binding import BindingCertificate
 from identity_web.emulator import Emulator
+from identity_web.emulator._directory import AppRegistration
 
 EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"
 
@@ -102,20 +103,25 @@ def test_certificate_of_trusted_ca_but_not_registered_is_700027(emulator: Emulat
 def test_unknown_self_signed_certificate_fails_at_the_tls_handshake(emulator: Emulator) -> None:
     """Documented limitation: Python's ssl must verify a client certificate to accept it."""
     stranger = kit.self_signed("stranger")
-    with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError, ssl.SSLError)):
+    with pytest.raises(
+        (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError, ssl.SSLError)
+    ):
         _post(emulator, stranger, kit.form(emulator, token_type="mtls_pop"))
 
 
 def test_self_signed_certificate_registered_at_runtime_is_trusted(emulator: Emulator) -> None:
-    from identity_web.emulator._directory import AppRegistration
-
     certificate = kit.self_signed("runtime app")
     app = emulator.state.register_app(
         AppRegistration(client_id=str(uuid.uuid4()), certificates=[certificate.certificate])
     )
-    response = _post(
-        emulator, certificate, kit.form(emulator, client_id=app.client_id, token_type="mtls_pop")
-    )
+    try:
+        response = _post(
+            emulator,
+            certificate,
+            kit.form(emulator, client_id=app.client_id, token_type="mtls_pop"),
+        )
+    finally:
+        emulator.state.apps.remove(app)
     assert response.status_code == 200, response.text
     assert kit.claims_of(response.json()["access_token"])["cnf"]["x5t#S256"] == (
         certificate.x5t_s256
@@ -135,7 +141,9 @@ def test_392196_is_configurable_per_resource(emulator: Emulator) -> None:
     audience = emulator.manifest.resource.scope.removesuffix("/.default")
     emulator.state.resources.set_bound_tokens_enabled(audience, False)
     try:
-        refused = _post(emulator, emulator.demo_credential, kit.form(emulator, token_type="mtls_pop"))
+        refused = _post(
+            emulator, emulator.demo_credential, kit.form(emulator, token_type="mtls_pop")
+        )
         bearer = _post(emulator, emulator.demo_credential, kit.form(emulator))
     finally:
         emulator.state.resources.set_bound_tokens_enabled(audience, True)
@@ -148,7 +156,9 @@ def test_client_assertion_with_mtls_pop_is_refused(emulator: Emulator) -> None:
         emulator.demo_credential, emulator.demo_app.client_id, kit.mtls_url(emulator)
     )
     data = kit.form(
-        emulator, token_type="mtls_pop", client_assertion_type=kit.JWT_BEARER,
+        emulator,
+        token_type="mtls_pop",
+        client_assertion_type=kit.JWT_BEARER,
         client_assertion=signed,
     )
     response = _post(emulator, emulator.demo_credential, data)
@@ -177,7 +187,8 @@ def test_imds_issued_certificate_authenticates_its_managed_identity(
     claims = kit.claims_of(body["access_token"])
     assert body["token_type"] == "mtls_pop"
     assert body["expires_in"] == emulator.config.managed_identity_token_lifetime
-    assert claims["appid"] == mi.client_id and claims["oid"] == mi.object_id
+    assert claims["appid"] == mi.client_id
+    assert claims["oid"] == mi.object_id
     assert claims["appidacr"] == "2"
     assert claims["cnf"]["x5t#S256"] == binding.x5t_s256
 
@@ -234,8 +245,10 @@ def test_fic_jwt_pop_with_another_certificate_is_refused(emulator: Emulator) -> 
 def test_fic_jwt_pop_with_unbound_assertion_is_refused(emulator: Emulator) -> None:
     mi = emulator.state.managed_identities[1]
     bearer = emulator.state.mint_access_token(
-        client_id=mi.client_id, object_id=mi.object_id,
-        audience="api://AzureADTokenExchange", appidacr="2",
+        client_id=mi.client_id,
+        object_id=mi.object_id,
+        audience="api://AzureADTokenExchange",
+        appidacr="2",
     )
     data = kit.form(emulator, client_assertion_type=kit.JWT_POP, client_assertion=bearer)
     response = _post(emulator, emulator.demo_credential, data)
@@ -246,8 +259,11 @@ def test_fic_assertion_for_wrong_audience_is_700212(emulator: Emulator) -> None:
     mi = emulator.state.managed_identities[1]
     binding = kit.imds_certificate(emulator, mi.client_id)
     wrong = emulator.state.mint_access_token(
-        client_id=mi.client_id, object_id=mi.object_id, audience="https://vault.azure.net",
-        appidacr="2", cnf_x5t_s256=binding.x5t_s256,
+        client_id=mi.client_id,
+        object_id=mi.object_id,
+        audience="https://vault.azure.net",
+        appidacr="2",
+        cnf_x5t_s256=binding.x5t_s256,
     )
     data = kit.form(emulator, client_assertion_type=kit.JWT_POP, client_assertion=wrong)
     response = _post(emulator, binding, data)
@@ -272,8 +288,11 @@ def test_fic_assertion_signed_by_someone_else_is_70021(emulator: Emulator) -> No
     binding = kit.imds_certificate(emulator, mi.client_id)
     claims = kit.claims_of(
         emulator.state.mint_access_token(
-            client_id=mi.client_id, object_id=mi.object_id,
-            audience="api://AzureADTokenExchange", appidacr="2", cnf_x5t_s256=binding.x5t_s256,
+            client_id=mi.client_id,
+            object_id=mi.object_id,
+            audience="api://AzureADTokenExchange",
+            appidacr="2",
+            cnf_x5t_s256=binding.x5t_s256,
         )
     )
     forged = kit.sign({"alg": "RS256", "kid": emulator.state.signing.kid}, claims, kit.new_key())
@@ -286,8 +305,10 @@ def test_fic_bearer_leg2_on_login_host_with_unbound_mi_token(emulator: Emulator)
     """fic-bearer: an IMDS v1 (unbound) token for the exchange audience as jwt-bearer."""
     mi = emulator.state.managed_identities[0]
     leg1 = emulator.state.mint_access_token(
-        client_id=mi.client_id, object_id=mi.object_id,
-        audience="api://AzureADTokenExchange", appidacr="2",
+        client_id=mi.client_id,
+        object_id=mi.object_id,
+        audience="api://AzureADTokenExchange",
+        appidacr="2",
     )
     data = kit.form(emulator, client_assertion_type=kit.JWT_BEARER, client_assertion=leg1)
     with kit.client(emulator) as http:
@@ -311,4 +332,5 @@ def test_mtls_host_logs_the_presented_certificate(emulator: Emulator) -> None:
     _post(emulator, credential, kit.form(emulator, token_type="mtls_pop"))
     (entry,) = emulator.requests("entra.mtls_token")
     assert entry["client_cert_x5t_s256"] == credential.x5t_s256
-    assert entry["form"]["token_type"] == "mtls_pop" and entry["status"] == 200
+    assert entry["form"]["token_type"] == "mtls_pop"
+    assert entry["status"] == 200

@@ -57,8 +57,10 @@ def test_bound_token_with_its_certificate_is_accepted_and_whoami_shows_both_thum
     assert response.status_code == 200, response.text
     who = response.json()
     assert who["cnf_x5t_s256"] == who["client_cert_x5t_s256"] == credential.x5t_s256
-    assert who["bound"] is True and who["token_type"] == "mtls_pop"
-    assert who["appid"] == emulator.demo_app.client_id and who["appidacr"] == "2"
+    assert who["bound"] is True
+    assert who["token_type"] == "mtls_pop"
+    assert who["appid"] == emulator.demo_app.client_id
+    assert who["appidacr"] == "2"
 
 
 @pytest.mark.parametrize("scheme", ["MTLS_POP", "Mtls_Pop"])
@@ -71,7 +73,8 @@ def test_scheme_is_matched_case_insensitively(emulator: Emulator, scheme: str) -
 def test_bearer_token_is_accepted_with_bearer_scheme(emulator: Emulator) -> None:
     response = _get(emulator, "/whoami", f"bearer {_bearer_token(emulator)}")
     assert response.status_code == 200
-    assert response.json()["bound"] is False and response.json()["cnf_x5t_s256"] is None
+    assert response.json()["bound"] is False
+    assert response.json()["cnf_x5t_s256"] is None
 
 
 def test_bound_token_without_client_certificate_is_refused(emulator: Emulator) -> None:
@@ -113,8 +116,10 @@ def test_token_for_another_audience_is_refused(emulator: Emulator) -> None:
 def test_bare_resource_id_audience_is_accepted(emulator: Emulator) -> None:
     resource = emulator.manifest.resource.scope.removesuffix("/.default")
     token = emulator.state.mint_access_token(
-        client_id=emulator.demo_app.client_id, object_id=emulator.demo_app.object_id,
-        audience=resource.removeprefix("api://"), appidacr="1",
+        client_id=emulator.demo_app.client_id,
+        object_id=emulator.demo_app.object_id,
+        audience=resource.removeprefix("api://"),
+        appidacr="1",
     )
     assert _get(emulator, "/whoami", f"Bearer {token}").status_code == 200
 
@@ -137,7 +142,10 @@ def test_key_vault_route_needs_tokenboundauth_header_for_bound_tokens(emulator: 
     token = _pop_token(emulator, credential)
     refused = _get(emulator, "/secrets/boundsecret", f"mtls_pop {token}", credential)
     accepted = _get(
-        emulator, "/secrets/boundsecret/", f"mtls_pop {token}", credential,
+        emulator,
+        "/secrets/boundsecret/",
+        f"mtls_pop {token}",
+        credential,
         headers={"x-ms-tokenboundauth": "true"},
     )
     _assert_invalid_token(refused, "mtls_pop", "Client certificate required for using MTLS_POP")
@@ -166,7 +174,8 @@ def test_other_paths_echo_method_path_query_body_and_headers(
         )
     assert response.status_code == 200, response.text
     echo = response.json()
-    assert echo["method"] == method and echo["path"] == "/api/items/7"
+    assert echo["method"] == method
+    assert echo["path"] == "/api/items/7"
     assert echo["query"] == {"filter": "x", "top": "3"}
     assert echo["body"] == ({"name": "widget"} if method != "DELETE" else None)
     assert echo["headers"]["x-custom"] == "42"

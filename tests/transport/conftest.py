@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,27 +11,9 @@ import pytest
 # certgen lives with the credential tests; make it importable when this directory runs alone.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "credentials"))
 
-from certgen import Issued, make_ca, make_leaf
+from certgen import make_ca, make_leaf
 from tls_test_server import TlsTestServer
-
-from identity_web._binding import BindingCertificate
-
-
-@dataclass(frozen=True)
-class Pki:
-    ca: Issued
-    server: Issued
-    client_a: Issued
-    client_b: Issued
-    ca_bundle: str
-
-    @property
-    def binding_a(self) -> BindingCertificate:
-        return self.client_a.binding()
-
-    @property
-    def binding_b(self) -> BindingCertificate:
-        return self.client_b.binding()
+from transport_pki import Pki
 
 
 @pytest.fixture(scope="session")

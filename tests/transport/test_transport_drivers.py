@@ -7,8 +7,8 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import Pki
 from tls_test_server import Canned, TlsTestServer
+from transport_pki import Pki
 
 from identity_web import InvalidRequestError, NetworkError
 from identity_web.protocol._http import Flow, HttpRequest, HttpResponse

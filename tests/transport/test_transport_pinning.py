@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from certgen import Issued, make_self_signed
-from conftest import Pki
 from tls_test_server import TlsTestServer
+from transport_pki import Pki
 
 from identity_web import InvalidRequestError, NetworkError
 from identity_web.protocol._http import HttpRequest

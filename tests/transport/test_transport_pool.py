@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Pki
 from tls_test_server import TlsTestServer
+from transport_pki import Pki
 
 from identity_web.protocol._http import HttpRequest
 from identity_web.transport import ClientPool, HttpTransport

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 from certgen import make_self_signed
-from conftest import Pki
 from tls_test_server import TlsTestServer
+from transport_pki import Pki
 
 from identity_web import ConfigurationError
 from identity_web._binding import x5t_s256

@@ -8,8 +8,8 @@ import socket
 from pathlib import Path
 
 import pytest
-from conftest import Pki
 from tls_test_server import Canned, TlsTestServer
+from transport_pki import Pki
 
 from identity_web import InvalidRequestError, NetworkError
 from identity_web._binding import x5t_s256

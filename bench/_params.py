@@ -1,0 +1,49 @@
+"""How much each benchmark does: the default run and the `--quick` (smoke test) run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    quick: bool
+    hit_calls: int
+    alloc_calls: int
+    cold_calls: int
+    concurrency: int
+    sts_delay_ms: int
+    downstream_calls: int
+    naive_calls: int
+    downstream_threads: int
+    per_thread_calls: int
+    memory_entries: int
+
+
+DEFAULT = Params(
+    quick=False,
+    hit_calls=30_000,
+    alloc_calls=2_000,
+    cold_calls=200,
+    concurrency=64,
+    sts_delay_ms=100,
+    downstream_calls=400,
+    naive_calls=60,
+    downstream_threads=8,
+    per_thread_calls=60,
+    memory_entries=10_000,
+)
+
+QUICK = Params(
+    quick=True,
+    hit_calls=1_000,
+    alloc_calls=100,
+    cold_calls=10,
+    concurrency=16,
+    sts_delay_ms=50,
+    downstream_calls=20,
+    naive_calls=5,
+    downstream_threads=4,
+    per_thread_calls=5,
+    memory_entries=1_000,
+)

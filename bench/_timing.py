@@ -1,0 +1,161 @@
+"""Timing and allocation measurement: per-call latencies, throughput, tracemalloc figures."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+_clock = time.perf_counter_ns
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """`n` calls: wall time of the whole loop and the per-call latency distribution."""
+
+    n: int
+    wall_s: float
+    p50_us: float
+    p99_us: float
+    mean_us: float
+
+    @property
+    def ops_per_s(self) -> float:
+        return self.n / self.wall_s if self.wall_s > 0 else float("nan")
+
+    def metrics(self) -> dict[str, float | int]:
+        return {
+            "ops_per_s": self.ops_per_s,
+            "p50_us": self.p50_us,
+            "p99_us": self.p99_us,
+            "mean_us": self.mean_us,
+            "n": self.n,
+        }
+
+
+def summarize(samples_ns: list[int], wall_ns: int) -> Timing:
+    ordered = sorted(samples_ns)
+    n = len(ordered)
+    return Timing(
+        n=n,
+        wall_s=wall_ns / 1e9,
+        p50_us=percentile(ordered, 0.50) / 1e3,
+        p99_us=percentile(ordered, 0.99) / 1e3,
+        mean_us=(sum(ordered) / n / 1e3) if n else float("nan"),
+    )
+
+
+def percentile(ordered: list[int], q: float) -> float:
+    """Nearest-rank percentile of already sorted samples."""
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, int(round(q * len(ordered) + 0.5)) - 1))
+    return float(ordered[index])
+
+
+def time_sync(call: Callable[[], Any], n: int, warmup: int = 0) -> Timing:
+    """Call `call()` `n` times (after `warmup` untimed calls), timing each call."""
+    for _ in range(warmup):
+        call()
+    samples = [0] * n
+    clock = _clock
+    started = clock()
+    for i in range(n):
+        begin = clock()
+        call()
+        samples[i] = clock() - begin
+    return summarize(samples, clock() - started)
+
+
+async def time_async(call: Callable[[], Awaitable[Any]], n: int, warmup: int = 0) -> Timing:
+    """`time_sync` for a coroutine function, awaited one call at a time."""
+    for _ in range(warmup):
+        await call()
+    samples = [0] * n
+    clock = _clock
+    started = clock()
+    for i in range(n):
+        begin = clock()
+        await call()
+        samples[i] = clock() - begin
+    return summarize(samples, clock() - started)
+
+
+def time_threads(call: Callable[[], Any], threads: int, per_thread: int) -> Timing:
+    """`threads` threads each calling `call()` `per_thread` times, released together.
+
+    Throughput is every call over the wall time from release to the last call's end.
+    """
+    barrier = threading.Barrier(threads + 1)
+    results: list[list[int]] = [[] for _ in range(threads)]
+
+    def worker(index: int) -> None:
+        samples = results[index]
+        barrier.wait()
+        for _ in range(per_thread):
+            begin = _clock()
+            call()
+            samples.append(_clock() - begin)
+
+    with ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(worker, i) for i in range(threads)]
+        barrier.wait()
+        started = _clock()
+        for future in futures:
+            future.result()
+        wall = _clock() - started
+    return summarize([s for samples in results for s in samples], wall)
+
+
+@dataclass(frozen=True, slots=True)
+class Allocations:
+    """tracemalloc figures per call.
+
+    `peak_bytes`: the most memory live at once during one call, above what was live before it
+    (the transient working set: temporaries, copies, parsed structures). `retained_bytes` and
+    `retained_blocks`: what each call leaves alive while its result is kept.
+    """
+
+    peak_bytes: float
+    retained_bytes: float
+    retained_blocks: float
+
+    def metrics(self) -> dict[str, float]:
+        return {
+            "alloc_peak_bytes": self.peak_bytes,
+            "retained_bytes": self.retained_bytes,
+            "retained_blocks": self.retained_blocks,
+        }
+
+
+def measure_allocations(call: Callable[[], Any], n: int) -> Allocations:
+    """Call `call()` `n` times under tracemalloc, keeping every result alive until the end."""
+    call()  # warm: memoized state is not a per-call cost
+    kept: list[Any] = [None] * n
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        peak_sum = 0
+        for i in range(n):
+            tracemalloc.reset_peak()
+            live, _ = tracemalloc.get_traced_memory()
+            kept[i] = call()
+            _, peak = tracemalloc.get_traced_memory()
+            peak_sum += peak - live
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    own = tracemalloc.Filter(False, __file__)
+    diff = after.filter_traces([own]).compare_to(before.filter_traces([own]), "filename")
+    kept.clear()
+    return Allocations(
+        peak_bytes=peak_sum / n,
+        retained_bytes=sum(d.size_diff for d in diff) / n,
+        retained_blocks=sum(d.count_diff for d in diff) / n,
+    )

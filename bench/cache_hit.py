@@ -1,0 +1,137 @@
+"""1. The cache-hit path: the Authorization header (or token) for an already cached token.
+
+Ours: `AuthorizationHeaderProvider.create_authorization_header(options)` (Bearer with a client
+secret; mTLS PoP with a certificate). Peers: MSAL Python's
+`ConfidentialClientApplication.acquire_token_for_client` and azure-identity's
+`ClientSecretCredential.get_token`, both answered from their caches. Neither peer can acquire
+mTLS PoP tokens, so our mTLS PoP row is compared with MSAL's Bearer hit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from bench._params import Params
+from bench._report import OURS, PEER, BenchResult, Column, Row
+from bench._setup import API, BenchEnv
+from bench._timing import Timing, measure_allocations, time_async, time_sync
+
+NAME = "cache_hit"
+TITLE = "1. cache hit: Authorization header / token for a cached token"
+BEARER = "Bearer, client secret"
+BEARER_ASYNC = "Bearer, client secret, asyncio"
+MTLS = "mTLS PoP, certificate"
+
+COLUMNS = (
+    Column("ops_per_s", "ops/s", 0),
+    Column("p50_us", "p50 µs", 2),
+    Column("p99_us", "p99 µs", 2),
+    Column("alloc_peak_bytes", "peak B/call", 0),
+    Column("retained_bytes", "kept B/call", 0),
+    Column("token_requests", "net req", 0),
+)
+
+
+def run(env: BenchEnv, params: Params) -> BenchResult:
+    result = BenchResult(
+        NAME,
+        TITLE,
+        COLUMNS,
+        ratio_metric="ops_per_s",
+        ratio_meaning=">1 means ours answers more calls per second",
+    )
+    with env.ours() as bearer, env.ours(mtls=True) as bound:
+        ours_bearer = _header_call(bearer)
+        ours_mtls = _header_call(bound)
+        app = env.msal_app()
+        msal_call = _msal_call(app, env.scope)
+        credential = env.azure_credential()
+        azure_call = _azure_call(credential, env.scope)
+        result.add(_measure(env, params, BEARER, "identity-web", OURS, ours_bearer))
+        msal_row = result.add(_measure(env, params, BEARER, "msal", PEER, msal_call))
+        result.add(_measure(env, params, BEARER, "azure-identity", PEER, azure_call))
+        result.add(_measure(env, params, MTLS, "identity-web", OURS, ours_mtls))
+        result.add(
+            Row(MTLS, "msal (its Bearer hit)", PEER, dict(msal_row.metrics), note="no mTLS PoP")
+        )
+        credential.close()
+    result.rows += asyncio.run(_async_rows(env, params))
+    result.compute_ratios()
+    result.notes.append(
+        "MSAL Python and azure-identity cannot acquire mTLS PoP tokens; the mTLS PoP row is "
+        "compared with MSAL's Bearer cache hit"
+    )
+    result.notes.append(
+        "peak B/call: most memory live at once during a call (tracemalloc); kept B/call: memory "
+        "each result keeps alive; net req: token requests the emulator saw while timing (0 = "
+        "every call was a cache hit)"
+    )
+    return result
+
+
+def _header_call(services: Any) -> Callable[[], object]:
+    options = services.downstream_api.options(API)
+    provider = services.authorization_header_provider
+    provider.create_authorization_header(options)  # fill the cache
+
+    def call() -> object:
+        return provider.create_authorization_header(options)
+
+    return call
+
+
+def _msal_call(app: Any, scope: str) -> Callable[[], object]:
+    scopes = [scope]
+    first = app.acquire_token_for_client(scopes)
+    if "access_token" not in first:
+        raise RuntimeError(f"MSAL could not acquire a token: {first.get('error_description')}")
+
+    def call() -> object:
+        return app.acquire_token_for_client(scopes)
+
+    return call
+
+
+def _azure_call(credential: Any, scope: str) -> Callable[[], object]:
+    credential.get_token(scope)
+
+    def call() -> object:
+        return credential.get_token(scope)
+
+    return call
+
+
+def _measure(
+    env: BenchEnv, params: Params, case: str, impl: str, role: str, call: Callable[[], object]
+) -> Row:
+    before = env.token_requests()
+    timing = time_sync(call, params.hit_calls, warmup=params.hit_calls // 10)
+    requests = env.token_requests() - before
+    allocations = measure_allocations(call, params.alloc_calls)
+    metrics: dict[str, Any] = {**timing.metrics(), **allocations.metrics()}
+    metrics["token_requests"] = requests
+    return Row(case, impl, role, metrics)
+
+
+async def _async_rows(env: BenchEnv, params: Params) -> list[Row]:
+    rows = []
+    async with env.ours() as services:
+        options = services.downstream_api.options(API)
+        provider = services.authorization_header_provider
+        await provider.create_authorization_header_async(options)
+        timing = await _timed(env, params, lambda: provider.create_authorization_header_async(options))
+        rows.append(Row(BEARER_ASYNC, "identity-web", OURS, timing))
+    credential = env.azure_credential_async()
+    async with credential:
+        await credential.get_token(env.scope)
+        timing = await _timed(env, params, lambda: credential.get_token(env.scope))
+        rows.append(Row(BEARER_ASYNC, "azure-identity (aio)", PEER, timing))
+    return rows
+
+
+async def _timed(env: BenchEnv, params: Params, call: Any) -> dict[str, Any]:
+    before = env.token_requests()
+    timing: Timing = await time_async(call, params.hit_calls, warmup=params.hit_calls // 10)
+    return {**timing.metrics(), "token_requests": env.token_requests() - before}

@@ -1,0 +1,153 @@
+"""`identity-web call`, `token` and `demo`, run as a user runs them (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_helpers import certificate_config
+
+from identity_web.cli._demo import JSON_KEYS, SCENARIOS, Outcome, run_scenario
+from identity_web.emulator import Emulator, EmulatorManifest
+
+
+def identity_web(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - this interpreter, our own module
+        [sys.executable, "-m", "identity_web", *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def config_dir(manifest: EmulatorManifest, tmp_path: Path) -> Path:
+    config = certificate_config(manifest, ProtocolScheme="MTLS_POP")
+    (tmp_path / "appsettings.json").write_text(json.dumps(config), encoding="utf-8")
+    return tmp_path
+
+
+def test_call_json_prints_the_contract_object(
+    manifest: EmulatorManifest, emulator: Emulator, config_dir: Path
+) -> None:
+    done = identity_web(
+        "call", "MyApi", "--config-dir", str(config_dir), "--json", env=manifest.env()
+    )
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert set(printed) == {"status", "token_type", "binding_thumbprint", "body"}
+    thumbprint = emulator.demo_credential.x5t_s256
+    assert (printed["status"], printed["token_type"]) == (200, "mtls_pop")
+    assert printed["binding_thumbprint"] == thumbprint
+    assert printed["body"]["cnf_x5t_s256"] == thumbprint
+
+
+def test_call_overrides_path_and_method_and_exits_1_on_non_2xx(
+    manifest: EmulatorManifest, config_dir: Path
+) -> None:
+    echoed = identity_web(
+        "call", "myapi", "--config-dir", str(config_dir), "--relative-path", "echo/x",
+        "--method", "delete", "--json", env=manifest.env(),
+    )  # fmt: skip
+    assert echoed.returncode == 0, echoed.stderr
+    assert json.loads(echoed.stdout)["body"]["method"] == "DELETE"
+    refused = identity_web(
+        "call", "MyApi", "--config-dir", str(config_dir), "--relative-path", "secrets/s",
+        env=manifest.env(),
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert refused.stdout.startswith("HTTP 401 (mtls_pop, bound to x5t#S256 ")
+    assert "Traceback" not in refused.stderr
+
+
+def test_call_with_bad_configuration_exits_2_without_traceback(
+    manifest: EmulatorManifest, config_dir: Path
+) -> None:
+    done = identity_web("call", "Nope", "--config-dir", str(config_dir), env=manifest.env())
+    assert done.returncode == 2
+    assert "Nope" in done.stderr
+    assert "Traceback" not in done.stderr
+    as_json = identity_web("call", "Nope", "--config-dir", str(config_dir), "--json")
+    assert as_json.returncode == 2
+    assert json.loads(as_json.stdout)["error"] == "ConfigurationError"
+
+
+def test_token_describes_a_bound_token_without_printing_it(
+    manifest: EmulatorManifest, emulator: Emulator, config_dir: Path
+) -> None:
+    done = identity_web(
+        "token", "MyApi", "--config-dir", str(config_dir), "--json", env=manifest.env()
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    thumbprint = emulator.demo_credential.x5t_s256
+    assert report["token_type"] == "mtls_pop"
+    assert report["token_source"] == "identity_provider"
+    assert report["binding_thumbprint"] == thumbprint
+    assert report["claims"]["cnf"] == {"x5t#S256": thumbprint}
+    assert report["claims"]["appid"] == manifest.apps[0].client_id
+    assert report["claims"]["tid"] == manifest.tenant_id
+    assert "access_token" not in report
+    assert "eyJ" not in done.stdout
+
+
+def test_token_for_a_scope_and_show_token(manifest: EmulatorManifest, config_dir: Path) -> None:
+    scope = manifest.resource.scope
+    done = identity_web(
+        "token", "--scope", scope, "--config-dir", str(config_dir), "--show-token",
+        env=manifest.env(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Token type:     Bearer" in done.stdout
+    assert "Access token:   eyJ" in done.stdout
+    both = identity_web("token", "MyApi", "--scope", scope, "--config-dir", str(config_dir))
+    assert both.returncode == 2
+
+
+def test_demo_json_runs_every_available_scenario_ok() -> None:
+    done = identity_web("demo", "--json", timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert {"cert-bearer", "cert-mtls"} <= {line["scenario"] for line in lines}
+    for line in lines:
+        assert tuple(line) == JSON_KEYS
+        assert line["ok"] is True, line
+        if line["protocol_scheme"] == "MTLS_POP":
+            assert line["cnf_x5t_s256"] == line["binding_thumbprint"] is not None
+            assert line["token_type"] == "mtls_pop"
+        else:
+            assert line["cnf_x5t_s256"] is None
+
+
+def test_demo_text_table_and_unknown_scenario() -> None:
+    done = identity_web("demo", "--scenario", "cert-mtls")
+    assert done.returncode == 0, done.stderr
+    header, row = done.stdout.splitlines()
+    assert header.split()[:3] == ["SCENARIO", "CREDENTIAL", "SCHEME"]
+    assert row.split()[:6] == ["cert-mtls", "Path", "MTLS_POP", "mtls_pop", "200", "yes"]
+    unknown = identity_web("demo", "--scenario", "no-such")
+    assert unknown.returncode == 2
+    assert "known: cert-bearer" in unknown.stderr
+
+
+def test_an_unavailable_scenario_is_reported_not_ok_with_its_reason(
+    manifest: EmulatorManifest, tmp_path: Path
+) -> None:
+    scenario = SCENARIOS["cert-mtls"]
+    blocked = type(scenario)(
+        "blocked", "Path", "MTLS_POP", scenario.settings, lambda _m: "not here"
+    )
+    outcome: Outcome = run_scenario(blocked, manifest, tmp_path, manifest.env())
+    assert not outcome.ok
+    assert outcome.reason == "not available: not here"
+    assert outcome.as_json()["ok"] is False
+    assert outcome.as_json()["status"] is None

@@ -1,0 +1,56 @@
+"""samples/daemon-app-cert-mtls runs unchanged against the emulator (only the environment set)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from identity_web.emulator import Emulator, EmulatorManifest
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "daemon-app-cert-mtls"
+
+
+def sample_environment(manifest: EmulatorManifest) -> dict[str, str]:
+    """The emulator's env file values plus the endpoints and app of its manifest."""
+    app = manifest.apps[0]
+    assert app.certificate_pfx_path is not None
+    return {
+        **manifest.env(),
+        "AzureAd__Instance": manifest.instance,
+        "AzureAd__TenantId": manifest.tenant_id,
+        "AzureAd__ClientId": app.client_id,
+        "AzureAd__ClientCredentials__0__CertificateDiskPath": app.certificate_pfx_path,
+        "AzureAd__ClientCredentials__0__CertificatePassword": app.certificate_pfx_password or "",
+        "MyApi__BaseUrl": manifest.resource.base_url,
+        "MyApi__Scopes__0": manifest.resource.scope,
+    }
+
+
+def test_sample_calls_the_resource_with_a_bound_token(
+    manifest: EmulatorManifest, emulator: Emulator
+) -> None:
+    env = {**os.environ, **sample_environment(manifest)}
+    done = subprocess.run(
+        [sys.executable, "main.py"],
+        cwd=SAMPLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    thumbprint = emulator.demo_credential.x5t_s256
+    assert "HTTP 200, token type mtls_pop" in done.stdout
+    assert f"x5t#S256 {thumbprint}" in done.stdout
+    assert f'"cnf_x5t_s256": "{thumbprint}"' in done.stdout
+    assert f'"client_cert_x5t_s256": "{thumbprint}"' in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_sample_files_are_the_ones_users_see() -> None:
+    text = (SAMPLE / "appsettings.json").read_text(encoding="utf-8")
+    assert '"ProtocolScheme": "MTLS_POP"' in text
+    assert "127.0.0.1" not in text
