@@ -9,8 +9,9 @@ Providers, in the order data flows:
 * `settings` (an `IdentityWebSettings`), `environ`, `clock`, `downstream_api_names` — inputs;
 * `ca_bundle` — the trust roots for TLS: `SSL_CERT_FILE`, else the emulator manifest's
   `ca_bundle` when `IDENTITY_WEB_EMULATOR_MANIFEST` is set, else the system store;
-* `credential_loaders` — a `CredentialSource` → loader dict; `credentials` — the provider that
-  selects the first `ClientCredentials` entry that loads;
+* `credential_loaders` — a `CredentialSource` → loader dict (Path, Base64Encoded, ClientSecret,
+  SignedAssertionFilePath); `credentials` — the provider that selects the first
+  `ClientCredentials` entry that loads;
 * `transport` — a resource: the HTTP transport and its client pool, closed on shutdown;
 * `token_cache`, `managed_identity`, `token_acquirer`, `authorization_header_provider`;
 * `downstream_apis` (name → options, validated) and `downstream_api`.

@@ -32,7 +32,8 @@ _PASSWORD_KEY = "CertificatePassword"  # noqa: S105 - the settings key name, not
 
 
 def looks_like_pem(data: bytes) -> bool:
-    return b"-----BEGIN " in data[:4096] or data.lstrip().startswith(b"-----BEGIN ")
+    """PEM text (possibly after comments or bag attributes), as opposed to a DER PFX."""
+    return not _looks_like_pfx(data) and b"-----BEGIN " in data
 
 
 def _looks_like_pfx(data: bytes) -> bool:

@@ -16,7 +16,7 @@ import socket
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from socketserver import ThreadingMixIn
+from socketserver import TCPServer, ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -214,6 +214,12 @@ class Listener(ThreadingMixIn, HTTPServer):
         self.address_family = family
         super().__init__((host, 0), _Handler)
 
+    def server_bind(self) -> None:
+        """Bind without `HTTPServer`'s reverse DNS lookup of the address (slow on some hosts)."""
+        TCPServer.server_bind(self)
+        self.server_name = self.host
+        self.server_port = self.port
+
     @property
     def port(self) -> int:
         return int(self.server_address[1])
@@ -240,7 +246,8 @@ class Listener(ThreadingMixIn, HTTPServer):
         self._thread.start()
 
     def stop(self) -> None:
-        self.shutdown()
+        if self._thread is not None:  # shutdown() would wait forever for a loop never started
+            self.shutdown()
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:

@@ -22,9 +22,11 @@ import hashlib
 import hmac
 import os
 import secrets
+import shutil
 import tempfile
 import threading
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +149,10 @@ class ArcService(_HostedIdentityService):
 
     def __init__(self, state: EmulatorState, *, key_directory: Path | None = None) -> None:
         super().__init__(state)
-        self.key_directory = key_directory or Path(tempfile.mkdtemp(prefix="identity-web-arc-"))
+        if key_directory is None:
+            key_directory = Path(tempfile.mkdtemp(prefix="identity-web-arc-"))
+            weakref.finalize(self, shutil.rmtree, key_directory, ignore_errors=True)
+        self.key_directory = key_directory
         self._issued: dict[str, Path] = {}
         self._lock = threading.Lock()
 

@@ -286,3 +286,12 @@ def test_every_loader_error_is_a_credential_error():
         IncompleteCredentialError,
     ):
         assert issubclass(error_type, CredentialError)
+
+
+def test_pem_exported_by_openssl_with_bag_attributes(tmp_path: Path, pki: dict[str, Issued]):
+    path = tmp_path / "export.pem"
+    path.write_bytes(
+        b"Bag Attributes\n    localKeyID: 01 02 03\nsubject=CN = app\nissuer=CN = intermediate\n"
+        + pem_bytes(pki["leaf"], key_first=True)
+    )
+    assert load_path(path).certificate.subject == "CN=app"

@@ -93,3 +93,26 @@ def test_claims_go_into_acquire_token_options_of_a_copy() -> None:
     assert retried.acquire_token_options.claims == '{"access_token":{}}'
     assert retried.acquire_token_options.tenant == "t1"
     assert CONFIGURED.acquire_token_options.claims is None
+
+
+def test_managed_identity_is_replaced_as_a_whole_and_kept_otherwise() -> None:
+    configured = DownstreamApiOptions.model_validate(
+        {
+            "BaseUrl": "https://h/",
+            "AcquireTokenOptions": {"ManagedIdentity": {"UserAssignedClientId": "cid"}},
+        }
+    )
+    kept = apply_overrides(configured, {"AcquireTokenOptions": {"Tenant": "t"}}, api="A")
+    assert kept.acquire_token_options.managed_identity is not None
+    assert kept.acquire_token_options.managed_identity.user_assigned_client_id == "cid"
+    replaced = apply_overrides(
+        configured,
+        {"AcquireTokenOptions": {"ManagedIdentity": {"UserAssignedObjectId": "oid"}}},
+        api="A",
+    )
+    identity = replaced.acquire_token_options.managed_identity
+    assert identity is not None
+    assert (identity.user_assigned_client_id, identity.user_assigned_object_id) == (None, "oid")
+    system = apply_overrides(configured, {"AcquireTokenOptions": {"ManagedIdentity": {}}}, api="A")
+    assert system.acquire_token_options.managed_identity is not None
+    assert system.acquire_token_options.managed_identity.is_system_assigned

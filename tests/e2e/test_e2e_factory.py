@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from dependency_injector import providers
@@ -19,6 +20,10 @@ from identity_web import (
 from identity_web.cache import InMemoryTokenCache
 from identity_web.container import resolve_ca_bundle
 from identity_web.emulator import Emulator, EmulatorManifest
+from identity_web.protocol._http import Flow, HttpRequest, HttpResponse
+from identity_web.transport import HttpTransport
+
+T = TypeVar("T")
 
 
 def _write(directory: Path, config: dict[str, object]) -> Path:
@@ -106,6 +111,47 @@ def test_tests_swap_a_provider_instead_of_patching_modules(
     assert result.token_source.value == "cache"
 
 
+class CountingTransport:
+    """Wraps the real transport and counts what goes through it (composition, no patching)."""
+
+    def __init__(self, inner: HttpTransport) -> None:
+        self.inner = inner
+        self.sent: list[str] = []
+        self.flows = 0
+
+    def send(self, request: HttpRequest) -> HttpResponse:
+        self.sent.append(request.method)
+        return self.inner.send(request)
+
+    async def send_async(self, request: HttpRequest) -> HttpResponse:
+        self.sent.append(request.method)
+        return await self.inner.send_async(request)
+
+    def run(self, flow: Flow[T]) -> T:
+        self.flows += 1
+        return self.inner.run(flow)
+
+    async def run_async(self, flow: Flow[T]) -> T:
+        self.flows += 1
+        return await self.inner.run_async(flow)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_overriding_the_transport_reaches_acquirer_and_downstream_api(
+    manifest: EmulatorManifest, config_dir: Path
+) -> None:
+    factory = TokenAcquirerFactory.from_config_dir(config_dir, environ=manifest.env())
+    counting = CountingTransport(HttpTransport(ca_bundle=manifest.ca_bundle))
+    factory.container.transport.override(providers.Object(counting))
+    with factory.add_downstream_api(API).build() as services:
+        services.downstream_api.put(API, json={})
+    counting.close()
+    assert counting.flows == 1
+    assert counting.sent == ["PUT"]
+
+
 def test_the_manifest_alone_tells_the_container_what_to_trust(
     manifest: EmulatorManifest, emulator: Emulator, tmp_path: Path, config_dir: Path
 ) -> None:
@@ -137,3 +183,11 @@ async def test_service_provider_closes_its_clients(manifest: EmulatorManifest) -
     assert len(transport._async_clients) == 0
     assert len(transport._clients) == 0
     await services.aclose()  # idempotent
+
+
+def test_an_unreadable_manifest_is_a_configuration_error(tmp_path: Path) -> None:
+    broken = tmp_path / "manifest.json"
+    broken.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="IDENTITY_WEB_EMULATOR_MANIFEST"):
+        resolve_ca_bundle({"IDENTITY_WEB_EMULATOR_MANIFEST": str(broken)})
+    assert resolve_ca_bundle({}) is None

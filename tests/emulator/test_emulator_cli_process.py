@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from identity_web._errors import ConfigurationError
-from identity_web.emulator import EmulatorConfig
+from identity_web.emulator import Emulator, EmulatorConfig, EmulatorStartError
 from identity_web.emulator._manifest import dotenv
 
 MANIFEST_KEYS = {
@@ -177,3 +177,29 @@ def test_config_from_mapping_rejects_unknown_keys() -> None:
 def test_env_value_with_spaces_is_quoted() -> None:
     assert dotenv({"A": "/tmp/x y", "B": "/plain"}) == 'A="/tmp/x y"\nB=/plain\n'
     assert os.sep == "/"
+
+
+def test_start_failure_is_reported_and_releases_the_ports(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("x")
+    emulator = Emulator(EmulatorConfig(work_dir=not_a_directory))
+    with pytest.raises(EmulatorStartError, match="cannot start"):
+        emulator.start()
+    assert not emulator.running
+    assert emulator.open_connections() == {}
+
+
+def test_cli_start_failure_exits_1_without_traceback(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("x")
+    config = tmp_path / "emulator.json"
+    config.write_text(json.dumps({"work_dir": str(not_a_directory)}))
+    result = subprocess.run(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "identity_web", "emulator", "--config", str(config)],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert b"cannot start" in result.stderr
+    assert b"Traceback" not in result.stderr

@@ -1,0 +1,188 @@
+"""3. Concurrent callers on a cold cache: how many token requests reach the identity provider.
+
+N threads (released together by a barrier) and N asyncio tasks ask for the same token while
+the cache is empty. The emulator's token endpoint answers after a scripted delay (a slow
+STS), so every caller arrives while the first request is in flight. The count comes from the
+emulator's request log. MSAL has no asyncio API: its tasks run it with `asyncio.to_thread`
+on an executor of N threads (the asyncio credential of azure-identity is native).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from bench._params import Params
+from bench._report import OURS, PEER, BenchResult, Column, Row
+from bench._setup import API, BenchEnv, clear_azure_cache, clear_msal_cache
+
+NAME = "concurrency"
+TITLE = "3. concurrent callers, cold cache: token requests sent for one key"
+
+COLUMNS = (
+    Column("callers", "callers", 0),
+    Column("token_requests", "token requests", 0),
+    Column("wall_ms", "wall ms", 0),
+    Column("failures", "failures", 0),
+)
+
+
+def run(env: BenchEnv, params: Params) -> BenchResult:
+    result = BenchResult(
+        NAME,
+        TITLE,
+        COLUMNS,
+        ratio_metric="token_requests",
+        ratio_meaning="<1 means ours sends fewer token requests",
+    )
+    n = params.concurrency
+    threads = f"{n} threads"
+    with env.ours() as services:
+        result.add(_threads(env, params, threads, "identity-web", OURS, _ours_sync(services)))
+    result.add(_threads(env, params, threads, "msal", PEER, _msal_sync(env)))
+    credential = env.azure_credential()
+    result.add(_threads(env, params, threads, "azure-identity", PEER, _azure_sync(env, credential)))
+    credential.close()
+    result.rows += asyncio.run(_async_rows(env, params, f"{n} asyncio tasks"))
+    result.compute_ratios()
+    result.notes.append(
+        f"the token endpoint answers after {params.sts_delay_ms} ms; wall ms: from release to "
+        "the last caller's answer"
+    )
+    return result
+
+
+# -- threads -----------------------------------------------------------------------------
+
+
+def _ours_sync(services: Any) -> Callable[[], object]:
+    options = services.downstream_api.options(API)
+    provider = services.authorization_header_provider
+    provider.create_authorization_header(options)
+    services.token_acquirer.cache.clear()
+    return lambda: provider.create_authorization_header(options)
+
+
+def _msal_sync(env: BenchEnv) -> Callable[[], object]:
+    app, scopes = env.msal_app(), [env.scope]
+    app.acquire_token_for_client(scopes)
+    clear_msal_cache(app.token_cache)
+
+    def call() -> object:
+        result = app.acquire_token_for_client(scopes)
+        if "access_token" not in result:
+            raise RuntimeError(f"MSAL failed: {result.get('error_description')}")
+        return result
+
+    return call
+
+
+def _azure_sync(env: BenchEnv, credential: Any) -> Callable[[], object]:
+    credential.get_token(env.scope)
+    clear_azure_cache(credential)
+    return lambda: credential.get_token(env.scope)
+
+
+def _threads(
+    env: BenchEnv, params: Params, case: str, impl: str, role: str, call: Callable[[], object]
+) -> Row:
+    n = params.concurrency
+    barrier = threading.Barrier(n + 1)
+    failures: list[BaseException] = []
+
+    def caller() -> None:
+        barrier.wait()
+        try:
+            call()
+        except Exception as error:  # noqa: BLE001 - counted and reported
+            failures.append(error)
+
+    before = _slow(env, params)
+    with ThreadPoolExecutor(n) as pool:
+        futures = [pool.submit(caller) for _ in range(n)]
+        barrier.wait()
+        started = time.perf_counter()
+        for future in futures:
+            future.result()
+        wall = time.perf_counter() - started
+    return _row(env, case, impl, role, n, before, wall, failures)
+
+
+def _slow(env: BenchEnv, params: Params) -> int:
+    env.slow_token_endpoint(params.sts_delay_ms, params.concurrency)
+    return env.token_requests()
+
+
+def _row(
+    env: BenchEnv,
+    case: str,
+    impl: str,
+    role: str,
+    n: int,
+    before: int,
+    wall: float,
+    failures: list[BaseException],
+) -> Row:
+    requests = env.token_requests() - before
+    env.emulator.clear_faults()
+    metrics = {
+        "callers": n,
+        "token_requests": requests,
+        "wall_ms": wall * 1000,
+        "failures": len(failures),
+    }
+    note = f"first failure: {type(failures[0]).__name__}" if failures else ""
+    return Row(case, impl, role, metrics, note=note)
+
+
+# -- asyncio -----------------------------------------------------------------------------
+
+
+async def _async_rows(env: BenchEnv, params: Params, case: str) -> list[Row]:
+    n = params.concurrency
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(n))
+    rows = []
+    async with env.ours() as services:
+        options = services.downstream_api.options(API)
+        provider = services.authorization_header_provider
+        await provider.create_authorization_header_async(options)
+        services.token_acquirer.cache.clear()
+        call = lambda: provider.create_authorization_header_async(options)  # noqa: E731
+        rows.append(await _tasks(env, params, case, "identity-web", OURS, call))
+    app, scopes = env.msal_app(), [env.scope]
+    app.acquire_token_for_client(scopes)
+    clear_msal_cache(app.token_cache)
+    call = lambda: asyncio.to_thread(app.acquire_token_for_client, scopes)  # noqa: E731
+    rows.append(await _tasks(env, params, case, "msal (to_thread)", PEER, call))
+    async with env.azure_credential_async() as credential:
+        await credential.get_token(env.scope)
+        clear_azure_cache(credential)
+        call = lambda: credential.get_token(env.scope)  # noqa: E731
+        rows.append(await _tasks(env, params, case, "azure-identity (aio)", PEER, call))
+    return rows
+
+
+async def _tasks(
+    env: BenchEnv,
+    params: Params,
+    case: str,
+    impl: str,
+    role: str,
+    call: Callable[[], Awaitable[object]],
+) -> Row:
+    n = params.concurrency
+    before = _slow(env, params)
+    started = time.perf_counter()
+    outcomes = await asyncio.gather(*(call() for _ in range(n)), return_exceptions=True)
+    wall = time.perf_counter() - started
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    failures += [
+        RuntimeError(str(o.get("error")))
+        for o in outcomes
+        if isinstance(o, dict) and "access_token" not in o
+    ]
+    return _row(env, case, impl, role, n, before, wall, failures)
