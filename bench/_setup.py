@@ -134,7 +134,9 @@ class BenchEnv:
             authority=manifest.instance,
             disable_instance_discovery=True,
             connection_verify=manifest.ca_bundle,
-            transport=AsyncioRequestsTransport(session=self.requests_session()),
+            transport=AsyncioRequestsTransport(
+                session=self.requests_session(), connection_verify=manifest.ca_bundle
+            ),
         )
 
     # -- the emulator's view ---------------------------------------------------------------

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import ssl
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from socketserver import TCPServer, ThreadingMixIn
@@ -22,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from identity_web.emulator._pki import pem
 from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse, Service
@@ -71,22 +73,30 @@ class ServerTls:
 def _load_cert_chain(
     context: ssl.SSLContext, certificate: x509.Certificate, key_pem: bytes, password: bytes
 ) -> None:
-    """Load the server certificate and its (encrypted) key through an anonymous memory file."""
-    fd = os.memfd_create("identity-web-emulator-server", 0)
-    try:
-        os.write(fd, pem(certificate) + key_pem)
-        context.load_cert_chain(f"/proc/self/fd/{fd}", password=password)
-    finally:
-        os.close(fd)
+    """Load the server certificate and its (encrypted) key through an anonymous memory file,
+    or, where `memfd_create` is missing, a 0600 temporary file removed right after loading."""
+    data = pem(certificate) + key_pem
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("identity-web-emulator-server", 0)
+        try:
+            os.write(fd, data)
+            context.load_cert_chain(f"/proc/self/fd/{fd}", password=password)
+        finally:
+            os.close(fd)
+        return
+    with tempfile.TemporaryDirectory(prefix="identity-web-emulator-") as directory:
+        path = os.path.join(directory, "server.pem")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        context.load_cert_chain(path, password=password)
 
 
-def encrypted_key_pem(key: Any, password: bytes) -> bytes:
-    return bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(password),
-        )
+def encrypted_key_pem(key: rsa.RSAPrivateKey, password: bytes) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(password),
     )
 
 

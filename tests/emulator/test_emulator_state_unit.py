@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import emulator_testkit as kit
 import pytest
 
 from identity_web.emulator._demo_tenant import build_default_state
 from identity_web.emulator._jwt import decode
 from identity_web.emulator._recording import FaultPlan, RequestLog, ScriptedResponse
+from identity_web.emulator._server import ServerTls, encrypted_key_pem
 from identity_web.emulator._state import EmulatorClock, EmulatorState
 from identity_web.emulator._wire import EmulatorRequest
 
@@ -115,3 +118,17 @@ def test_ca_issue_and_issued_check(state: EmulatorState) -> None:
     mine = kit.issue(state.imds_issuer, kit.self_signed("x").certificate.subject)
     assert state.imds_issuer.issued(mine.certificate)
     assert not state.ca.issued(mine.certificate)
+
+
+def test_server_tls_loads_without_memfd(
+    state: EmulatorState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where `os.memfd_create` is missing (macOS), the key goes through a removed temp file."""
+    monkeypatch.delattr(os, "memfd_create")
+    tls = ServerTls(
+        state.server_certificate,
+        encrypted_key_pem(state.server_key, b"pw"),
+        [state.ca.certificate],
+        b"pw",
+    )
+    assert tls.context.verify_mode.name == "CERT_OPTIONAL"
