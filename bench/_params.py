@@ -22,15 +22,15 @@ class Params:
 
 DEFAULT = Params(
     quick=False,
-    hit_calls=30_000,
+    hit_calls=100_000,
     alloc_calls=2_000,
-    cold_calls=200,
+    cold_calls=300,
     concurrency=64,
     sts_delay_ms=100,
-    downstream_calls=400,
-    naive_calls=60,
+    downstream_calls=1_000,
+    naive_calls=100,
     downstream_threads=8,
-    per_thread_calls=60,
+    per_thread_calls=150,
     memory_entries=10_000,
 )
 

@@ -6,7 +6,7 @@ import gc
 import threading
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +62,11 @@ def time_sync(call: Callable[[], Any], n: int, warmup: int = 0) -> Timing:
     """Call `call()` `n` times (after `warmup` untimed calls), timing each call."""
     for _ in range(warmup):
         call()
+    samples, wall = _timed_loop(call, n)
+    return summarize(samples, wall)
+
+
+def _timed_loop(call: Callable[[], Any], n: int) -> tuple[list[int], int]:
     samples = [0] * n
     clock = _clock
     started = clock()
@@ -69,7 +74,25 @@ def time_sync(call: Callable[[], Any], n: int, warmup: int = 0) -> Timing:
         begin = clock()
         call()
         samples[i] = clock() - begin
-    return summarize(samples, clock() - started)
+    return samples, clock() - started
+
+
+def time_interleaved(
+    calls: Sequence[tuple[Callable[[], Any], int]], rounds: int = 5
+) -> list[Timing]:
+    """Time several implementations in alternating rounds, so drift (CPU frequency, other
+    load, a growing heap) spreads over all of them. `calls`: (call, total calls) pairs."""
+    samples: list[list[int]] = [[] for _ in calls]
+    walls = [0] * len(calls)
+    for call, n in calls:
+        for _ in range(max(1, n // 10)):
+            call()
+    for _ in range(rounds):
+        for index, (call, n) in enumerate(calls):
+            part, wall = _timed_loop(call, max(1, n // rounds))
+            samples[index] += part
+            walls[index] += wall
+    return [summarize(part, wall) for part, wall in zip(samples, walls, strict=True)]
 
 
 async def time_async(call: Callable[[], Awaitable[Any]], n: int, warmup: int = 0) -> Timing:
@@ -86,11 +109,26 @@ async def time_async(call: Callable[[], Awaitable[Any]], n: int, warmup: int = 0
     return summarize(samples, clock() - started)
 
 
-def time_threads(call: Callable[[], Any], threads: int, per_thread: int) -> Timing:
-    """`threads` threads each calling `call()` `per_thread` times, released together.
+def time_threads(
+    calls: Sequence[tuple[Callable[[], Any], int]], threads: int, rounds: int = 3
+) -> list[Timing]:
+    """For each (call, calls per thread): `threads` threads released together, each calling
+    `call()`; implementations alternate in `rounds` rounds. Throughput is every call over the
+    wall time from release to the last call's end, summed over the rounds."""
+    samples: list[list[int]] = [[] for _ in calls]
+    walls = [0] * len(calls)
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in range(rounds):
+            for index, (call, per_thread) in enumerate(calls):
+                part, wall = _thread_round(pool, call, threads, max(1, per_thread // rounds))
+                samples[index] += part
+                walls[index] += wall
+    return [summarize(part, wall) for part, wall in zip(samples, walls, strict=True)]
 
-    Throughput is every call over the wall time from release to the last call's end.
-    """
+
+def _thread_round(
+    pool: ThreadPoolExecutor, call: Callable[[], Any], threads: int, per_thread: int
+) -> tuple[list[int], int]:
     barrier = threading.Barrier(threads + 1)
     results: list[list[int]] = [[] for _ in range(threads)]
 
@@ -102,14 +140,13 @@ def time_threads(call: Callable[[], Any], threads: int, per_thread: int) -> Timi
             call()
             samples.append(_clock() - begin)
 
-    with ThreadPoolExecutor(threads) as pool:
-        futures = [pool.submit(worker, i) for i in range(threads)]
-        barrier.wait()
-        started = _clock()
-        for future in futures:
-            future.result()
-        wall = _clock() - started
-    return summarize([s for samples in results for s in samples], wall)
+    futures = [pool.submit(worker, i) for i in range(threads)]
+    barrier.wait()
+    started = _clock()
+    for future in futures:
+        future.result()
+    wall = _clock() - started
+    return [s for samples in results for s in samples], wall
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from typing import Any
 from bench._params import Params
 from bench._report import OURS, PEER, BenchResult, Column, Row
 from bench._setup import API, BenchEnv
-from bench._timing import Timing, measure_allocations, time_async, time_sync
+from bench._timing import Timing, measure_allocations, time_async, time_interleaved
 
 NAME = "cache_hit"
 TITLE = "1. cache hit: Authorization header / token for a cached token"
@@ -49,10 +49,15 @@ def run(env: BenchEnv, params: Params) -> BenchResult:
         msal_call = _msal_call(app, env.scope)
         credential = env.azure_credential()
         azure_call = _azure_call(credential, env.scope)
-        result.add(_measure(env, params, BEARER, "identity-web", OURS, ours_bearer))
-        msal_row = result.add(_measure(env, params, BEARER, "msal", PEER, msal_call))
-        result.add(_measure(env, params, BEARER, "azure-identity", PEER, azure_call))
-        result.add(_measure(env, params, MTLS, "identity-web", OURS, ours_mtls))
+        calls = {
+            (BEARER, "identity-web", OURS): ours_bearer,
+            (BEARER, "msal", PEER): msal_call,
+            (BEARER, "azure-identity", PEER): azure_call,
+            (MTLS, "identity-web", OURS): ours_mtls,
+        }
+        rows = _measure(env, params, calls)
+        result.rows += rows
+        msal_row = rows[1]
         result.add(
             Row(MTLS, "msal (its Bearer hit)", PEER, dict(msal_row.metrics), note="no mTLS PoP")
         )
@@ -65,8 +70,9 @@ def run(env: BenchEnv, params: Params) -> BenchResult:
     )
     result.notes.append(
         "peak B/call: most memory live at once during a call (tracemalloc); kept B/call: memory "
-        "each result keeps alive; net req: token requests the emulator saw while timing (0 = "
-        "every call was a cache hit)"
+        "each result keeps alive; net req: token requests the emulator saw while timing all the "
+        "synchronous rows, then the asyncio ones (0 = every call was a cache hit); calls of the "
+        "implementations alternate in 5 rounds"
     )
     return result
 
@@ -104,15 +110,19 @@ def _azure_call(credential: Any, scope: str) -> Callable[[], object]:
 
 
 def _measure(
-    env: BenchEnv, params: Params, case: str, impl: str, role: str, call: Callable[[], object]
-) -> Row:
+    env: BenchEnv, params: Params, calls: dict[tuple[str, str, str], Callable[[], object]]
+) -> list[Row]:
+    """Time every call in alternating rounds; then tracemalloc each one on its own."""
     before = env.token_requests()
-    timing = time_sync(call, params.hit_calls, warmup=params.hit_calls // 10)
+    timings = time_interleaved([(call, params.hit_calls) for call in calls.values()])
     requests = env.token_requests() - before
-    allocations = measure_allocations(call, params.alloc_calls)
-    metrics: dict[str, Any] = {**timing.metrics(), **allocations.metrics()}
-    metrics["token_requests"] = requests
-    return Row(case, impl, role, metrics)
+    rows = []
+    for (case, impl, role), call, timing in zip(calls, calls.values(), timings, strict=True):
+        metrics: dict[str, Any] = {**timing.metrics()}
+        metrics.update(measure_allocations(call, params.alloc_calls).metrics())
+        metrics["token_requests"] = requests
+        rows.append(Row(case, impl, role, metrics))
+    return rows
 
 
 async def _async_rows(env: BenchEnv, params: Params) -> list[Row]:

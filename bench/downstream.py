@@ -18,13 +18,14 @@ import httpx
 from bench._params import Params
 from bench._report import OURS, PEER, BenchResult, Column, Row
 from bench._setup import API, BenchEnv
-from bench._timing import Timing, time_sync, time_threads
+from bench._timing import Timing, time_interleaved, time_threads
 
 NAME = "downstream"
 TITLE = "4. downstream calls over mTLS (MTLS_POP, cached token): GET /whoami"
 OURS_IMPL = "identity-web DownstreamApi.call"
 FLOOR = "httpx, one context+client (floor)"
 NAIVE = "httpx, new context+client per call"
+IMPLS = ((OURS_IMPL, OURS), (FLOOR, PEER), (NAIVE, PEER))
 
 COLUMNS = (
     Column("ops_per_s", "req/s", 0),
@@ -63,18 +64,22 @@ def run(env: BenchEnv, params: Params) -> BenchResult:
 
 def _sequential(result: BenchResult, params: Params, ours: Any, raw: RawClient) -> None:
     case = "sequential"
-    _add(result, case, OURS_IMPL, OURS, time_sync(ours, params.downstream_calls, warmup=5))
-    _add(result, case, FLOOR, PEER, time_sync(raw.reused, params.downstream_calls, warmup=5))
-    _add(result, case, NAIVE, PEER, time_sync(raw.naive, params.naive_calls, warmup=1))
+    calls = [
+        (ours, params.downstream_calls),
+        (raw.reused, params.downstream_calls),
+        (raw.naive, params.naive_calls),
+    ]
+    timings = time_interleaved(calls)
+    for (impl, role), timing in zip(IMPLS, timings, strict=True):
+        _add(result, case, impl, role, timing)
 
 
 def _threaded(result: BenchResult, params: Params, ours: Any, raw: RawClient) -> None:
     threads, per_thread = params.downstream_threads, params.per_thread_calls
-    case = f"{threads} threads"
-    _add(result, case, OURS_IMPL, OURS, time_threads(ours, threads, per_thread))
-    _add(result, case, FLOOR, PEER, time_threads(raw.reused, threads, per_thread))
-    naive_calls = max(2, per_thread // 4)
-    _add(result, case, NAIVE, PEER, time_threads(raw.naive, threads, naive_calls))
+    calls = [(ours, per_thread), (raw.reused, per_thread), (raw.naive, max(3, per_thread // 5))]
+    timings = time_threads(calls, threads)
+    for (impl, role), timing in zip(IMPLS, timings, strict=True):
+        _add(result, f"{threads} threads", impl, role, timing)
 
 
 def _add(result: BenchResult, case: str, impl: str, role: str, timing: Timing) -> None:

@@ -23,8 +23,8 @@ Services (login, mtlsauth, resource, admin, IMDS, App Service, Arc …) receive 
   scripted `delay_ms` itself, so callers only check for None).
 - `serve(endpoint, request, handler)`: the usual way a service answers one request — the next
   scripted fault for `endpoint` if any, else `handler(request)`; either way it is logged.
-- `clock: EmulatorClock` (`now()`, `shift(seconds)`, `reset()`): the time every token, assertion check and
-  log entry uses. TLS certificates use the real time.
+- `clock: EmulatorClock` (`now()`, `shift(seconds)`, `reset()`): the time every token,
+  assertion check and log entry uses. TLS certificates use the real time.
 - `config: EmulatorConfig`.
 
 `identity_web.emulator._demo_tenant.build_default_state(config)` returns a populated state

@@ -1,0 +1,234 @@
+"""`SourceType: SignedAssertionFromManagedIdentity` — a federated identity credential (FIC)
+whose assertion is a managed identity's token for the token exchange audience.
+
+Leg 1 (this module) asks the managed identity for a token for `<TokenExchangeUrl>/.default`
+(default `api://AzureADTokenExchange/.default`): a Bearer token from IMDS (or another managed
+identity source), or, for mTLS PoP, an `mtls_pop` token from IMDS v2 together with the
+certificate it is bound to. Leg 2 (the token acquirer) sends that token as the app's
+`client_assertion` — `jwt-bearer` to the login host, or `jwt-pop` to the mTLS token endpoint
+presenting leg 1's certificate.
+
+The assertion is fetched when a token request needs one and kept, per Bearer/bound, only until
+`expiry_margin` seconds (5 minutes) before its own expiry (the JWT's `exp`, read without
+verification, or the token response's expiry, whichever is earlier); a bound assertion is only
+ever reused together with the certificate it came with, and only while that certificate is
+valid for longer than the margin. The assertion itself is never logged.
+
+As in Identity.Web, the loader warms up with one Bearer managed identity token when it has a
+transport: where the managed identity is not available the entry fails to load and the next
+`ClientCredentials` entry is tried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from identity_web._errors import IdentityWebError, TokenAcquisitionError, TokenTypeMismatchError
+from identity_web.credentials._errors import CredentialLoadError
+from identity_web.credentials._types import AssertionCredential, SignedAssertion
+from identity_web.credentials.signed_assertion_file import jwt_expiry
+from identity_web.protocol._http import Flow
+from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol.imds import ManagedIdentityId, ManagedIdentitySelector
+from identity_web.settings import CredentialDescription
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_TOKEN_EXCHANGE_URL = "api://AzureADTokenExchange"
+DEFAULT_EXPIRY_MARGIN = 300.0
+SOURCE_TYPE = "SignedAssertionFromManagedIdentity"
+_DEFAULT_SUFFIX = "/.default"
+_MTLS_POP = "mtls_pop"
+
+
+class ManagedIdentityTokenSource(Protocol):
+    """Managed identity tokens as sans-IO flows (`identity_web._managed_identity.
+    ManagedIdentityClient`)."""
+
+    def token_flow(
+        self,
+        identity: ManagedIdentitySelector | None,
+        scope: str,
+        *,
+        bound: bool,
+        now: float,
+        claims: str | None = None,
+    ) -> Flow[TokenResponse]: ...
+
+
+class FlowRunner(Protocol):
+    """Runs a flow over the network (`identity_web.transport.HttpTransport`)."""
+
+    def run(self, flow: Flow[T]) -> T: ...
+
+
+class ManagedIdentityAssertionError(CredentialLoadError):
+    """The managed identity could not get the token used as the federated assertion."""
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedIdentitySelection:
+    """Which managed identity gives the assertion (all None: the system-assigned one)."""
+
+    user_assigned_client_id: str | None = None
+    user_assigned_object_id: str | None = None
+    user_assigned_resource_id: str | None = None
+
+
+def exchange_scope(token_exchange_url: str | None) -> str:
+    """`<TokenExchangeUrl>/.default`: trailing slashes dropped, the default when unset."""
+    url = (token_exchange_url or "").strip().rstrip("/") or DEFAULT_TOKEN_EXCHANGE_URL
+    return url if url.endswith(_DEFAULT_SUFFIX) else f"{url}{_DEFAULT_SUFFIX}"
+
+
+class ManagedIdentityAssertionProvider:
+    """An `AssertionProvider` whose assertions are managed identity tokens; it can bind.
+
+    `client` is the managed identity client (shared with the token acquirer, so the IMDS v2
+    certificate cache is shared too); `identity` selects the managed identity.
+    """
+
+    def __init__(
+        self,
+        client: ManagedIdentityTokenSource,
+        *,
+        identity: ManagedIdentitySelection | None = None,
+        token_exchange_url: str | None = None,
+        expiry_margin: float = DEFAULT_EXPIRY_MARGIN,
+    ) -> None:
+        self._client = client
+        self.identity = identity or ManagedIdentitySelection()
+        self.scope = exchange_scope(token_exchange_url)
+        self._describe = ManagedIdentityId.from_options(self.identity).describe()
+        self._margin = expiry_margin
+        self._lock = threading.Lock()
+        self._cached: dict[bool, SignedAssertion] = {}
+
+    def __repr__(self) -> str:
+        return f"ManagedIdentityAssertionProvider({self._describe}, scope={self.scope!r})"
+
+    @property
+    def supports_token_binding(self) -> bool:
+        return True
+
+    def assertion_flow(self, *, bound: bool, now: float) -> Flow[SignedAssertion]:
+        """The cached assertion if still good at `now`, else leg 1 over the network."""
+        cached = self.cached(bound=bound, now=now)
+        if cached is not None:
+            return cached
+        token = yield from self._client.token_flow(self.identity, self.scope, bound=bound, now=now)
+        signed = self._signed(token, bound=bound)
+        with self._lock:
+            self._cached[bound] = signed
+        binding = signed.binding_certificate
+        logger.info(
+            "managed identity %s got a %s assertion for %s%s",
+            self._describe,
+            token.token_type,
+            self.scope,
+            f" bound to x5t#S256 {binding.x5t_s256}" if binding is not None else "",
+        )
+        return signed
+
+    def cached(self, *, bound: bool, now: float) -> SignedAssertion | None:
+        """The kept assertion (with its certificate when bound) if usable at `now`, else None."""
+        with self._lock:
+            signed = self._cached.get(bound)
+        if signed is None or now >= signed.expires_on - self._margin:
+            return None
+        binding = signed.binding_certificate
+        if bound and (binding is None or now >= binding.not_after.timestamp() - self._margin):
+            return None
+        return signed
+
+    def forget(self) -> None:
+        """Drop the kept assertions: the next request runs leg 1 again."""
+        with self._lock:
+            self._cached.clear()
+
+    def _signed(self, token: TokenResponse, *, bound: bool) -> SignedAssertion:
+        """Fail closed: a bound request needs an `mtls_pop` token and its certificate; a Bearer
+        request must not get a bound token."""
+        is_pop = token.token_type.lower() == _MTLS_POP
+        if bound and (not is_pop or token.binding_certificate is None):
+            raise TokenTypeMismatchError(_MTLS_POP, token.token_type)
+        if not bound and is_pop:
+            raise TokenTypeMismatchError("Bearer", token.token_type)
+        if not token.access_token:
+            raise TokenAcquisitionError(
+                f"The managed identity ({self._describe}) returned an empty token for "
+                f"{self.scope}; it cannot be used as a client assertion."
+            )
+        return SignedAssertion(
+            assertion=token.access_token,
+            expires_on=_expiry(token),
+            binding_certificate=token.binding_certificate if bound else None,
+        )
+
+
+def _expiry(token: TokenResponse) -> float:
+    """The earlier of the JWT's `exp` (unverified) and the response's expiry."""
+    try:
+        exp = jwt_expiry(token.access_token)
+    except ValueError:
+        exp = None
+    return min(exp, token.expires_on) if exp is not None else token.expires_on
+
+
+class SignedAssertionFromManagedIdentityLoader:
+    """Loads a `SignedAssertionFromManagedIdentity` entry into an `AssertionCredential`.
+
+    Keys: `ManagedIdentityClientId` (absent: the system-assigned identity; an ARM path
+    `/subscriptions/…` is taken as a resource id) and `TokenExchangeUrl`. With a `transport`,
+    `load` warms up with one Bearer token, so an unavailable managed identity fails here and the
+    next entry is tried; without one, nothing is sent until a token is requested.
+    """
+
+    def __init__(
+        self,
+        managed_identity: ManagedIdentityTokenSource,
+        *,
+        transport: FlowRunner | None = None,
+        clock: Callable[[], float] = time.time,
+        expiry_margin: float = DEFAULT_EXPIRY_MARGIN,
+    ) -> None:
+        self._client = managed_identity
+        self._transport = transport
+        self._clock = clock
+        self._margin = expiry_margin
+
+    def load(self, description: CredentialDescription) -> AssertionCredential:
+        client_id = (description.managed_identity_client_id or "").strip() or None
+        identity = ManagedIdentitySelection(user_assigned_client_id=client_id)
+        try:
+            provider = ManagedIdentityAssertionProvider(
+                self._client,
+                identity=identity,
+                token_exchange_url=description.token_exchange_url,
+                expiry_margin=self._margin,
+            )
+        except IdentityWebError as error:
+            raise ManagedIdentityAssertionError(str(error), key="ManagedIdentityClientId") from error
+        if self._transport is not None:
+            self._warm_up(provider)
+        return AssertionCredential(
+            provider=provider, description_id=f"{SOURCE_TYPE}={client_id or 'SystemAssigned'}"
+        )
+
+    def _warm_up(self, provider: ManagedIdentityAssertionProvider) -> None:
+        assert self._transport is not None
+        try:
+            self._transport.run(provider.assertion_flow(bound=False, now=self._clock()))
+        except IdentityWebError as error:
+            raise ManagedIdentityAssertionError(
+                f"the managed identity ({provider!r}) could not get a token for {provider.scope}: "
+                f"{error}",
+                key="ManagedIdentityClientId",
+            ) from error
