@@ -60,10 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     params = QUICK if args.quick else DEFAULT
     tables = sys.stderr if args.json == STDOUT else sys.stdout
     if args.profile:
-        from bench import profile_hit  # noqa: PLC0415 - only this mode needs it
+        from bench import profiling  # noqa: PLC0415 - only this mode needs it
 
         with bench_env() as env:
-            print(profile_hit.report(env, params), file=tables)
+            print(profiling.report(env, params), file=tables)
         return 0
     names = args.only or list(BENCHMARKS)
     started = time.perf_counter()
@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def meta(params: Params, argv: Sequence[str] | None, seconds: float) -> dict[str, Any]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("identity-web", "msal", "azure-identity", "azure-core", "httpx", "requests"):
         try:
             versions[package] = metadata.version(package)

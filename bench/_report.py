@@ -22,6 +22,18 @@ class Column:
     digits: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class Label:
+    """Which case, which implementation, and whether it is ours or a peer."""
+
+    case: str
+    impl: str
+    role: str
+
+    def row(self, metrics: dict[str, Metric], note: str = "") -> Row:
+        return Row(self.case, self.impl, self.role, metrics, note=note)
+
+
 @dataclass(slots=True)
 class Row:
     """One implementation measured in one case. `ratio` is ours/this-peer (peer rows only)."""
@@ -64,9 +76,9 @@ class BenchResult:
         for row in self.rows:
             if row.role != PEER or row.ratio is not None or row.case not in ours:
                 continue
-            row.ratio = ratio(ours[row.case].metrics.get(self.ratio_metric), row.metrics.get(
-                self.ratio_metric
-            ))
+            row.ratio = ratio(
+                ours[row.case].metrics.get(self.ratio_metric), row.metrics.get(self.ratio_metric)
+            )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,12 +93,20 @@ class BenchResult:
     def table(self) -> str:
         headers = ["case", "implementation", *(c.header for c in self.columns), "ours/peer"]
         lines = [
-            [row.case, row.impl, *(_show(row.metrics.get(c.key), c.digits) for c in self.columns)]
-            + [_show_ratio(row)]
+            [
+                row.case,
+                row.impl,
+                *(_show(row.metrics.get(c.key), c.digits) for c in self.columns),
+                _show_ratio(row),
+            ]
             for row in self.rows
         ]
         widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers)]
-        out = [f"== {self.title} ==", _join(headers, widths), _join(["-" * w for w in widths], widths)]
+        out = [
+            f"== {self.title} ==",
+            _join(headers, widths),
+            _join(["-" * w for w in widths], widths),
+        ]
         out += [_join(line, widths) for line in lines]
         out.append(f"ours/peer = {self.ratio_metric} of ours / of that peer; {self.ratio_meaning}")
         out += [f"note: {note}" for note in self.notes]

@@ -19,6 +19,7 @@ from azure.identity import ClientSecretCredential
 from azure.identity.aio import ClientSecretCredential as AsyncClientSecretCredential
 
 from identity_web import ServiceProvider, TokenAcquirerFactory
+from identity_web.cache import InMemoryTokenCache
 from identity_web.emulator import Emulator, EmulatorManifest
 from identity_web.settings import IdentityWebSettings
 
@@ -147,9 +148,15 @@ class BenchEnv:
 
     def slow_token_endpoint(self, delay_ms: int, count: int) -> None:
         """The next `count` token requests wait `delay_ms` before being served normally."""
-        self.emulator.inject_faults(
-            "entra.token", [{"status": None, "delay_ms": delay_ms}] * count
-        )
+        self.emulator.inject_faults("entra.token", [{"status": None, "delay_ms": delay_ms}] * count)
+
+
+def our_cache(services: ServiceProvider) -> InMemoryTokenCache:
+    """The in-memory cache our acquirer uses (the default container's)."""
+    cache = services.token_acquirer.cache
+    if not isinstance(cache, InMemoryTokenCache):
+        raise TypeError(f"expected the default InMemoryTokenCache, found {type(cache).__name__}")
+    return cache
 
 
 def clear_msal_cache(cache: msal.TokenCache) -> None:

@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from bench._report import Metric
+
 _clock = time.perf_counter_ns
 
 
@@ -28,7 +30,7 @@ class Timing:
     def ops_per_s(self) -> float:
         return self.n / self.wall_s if self.wall_s > 0 else float("nan")
 
-    def metrics(self) -> dict[str, float | int]:
+    def metrics(self) -> dict[str, Metric]:
         return {
             "ops_per_s": self.ops_per_s,
             "p50_us": self.p50_us,
@@ -54,7 +56,7 @@ def percentile(ordered: list[int], q: float) -> float:
     """Nearest-rank percentile of already sorted samples."""
     if not ordered:
         return float("nan")
-    index = min(len(ordered) - 1, max(0, int(round(q * len(ordered) + 0.5)) - 1))
+    index = min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))
     return float(ordered[index])
 
 
@@ -82,17 +84,31 @@ def time_interleaved(
 ) -> list[Timing]:
     """Time several implementations in alternating rounds, so drift (CPU frequency, other
     load, a growing heap) spreads over all of them. `calls`: (call, total calls) pairs."""
+    return [timing for timing, _ in time_interleaved_counting(calls, lambda: 0, rounds)]
+
+
+def time_interleaved_counting(
+    calls: Sequence[tuple[Callable[[], Any], int]], probe: Callable[[], int], rounds: int = 5
+) -> list[tuple[Timing, int]]:
+    """`time_interleaved`, also summing per implementation how much `probe()` (a counter,
+    e.g. requests an emulator served) grew while that implementation was being timed."""
     samples: list[list[int]] = [[] for _ in calls]
     walls = [0] * len(calls)
+    counts = [0] * len(calls)
     for call, n in calls:
         for _ in range(max(1, n // 10)):
             call()
     for _ in range(rounds):
         for index, (call, n) in enumerate(calls):
+            before = probe()
             part, wall = _timed_loop(call, max(1, n // rounds))
+            counts[index] += probe() - before
             samples[index] += part
             walls[index] += wall
-    return [summarize(part, wall) for part, wall in zip(samples, walls, strict=True)]
+    return [
+        (summarize(part, wall), count)
+        for part, wall, count in zip(samples, walls, counts, strict=True)
+    ]
 
 
 async def time_async(call: Callable[[], Awaitable[Any]], n: int, warmup: int = 0) -> Timing:
@@ -162,7 +178,7 @@ class Allocations:
     retained_bytes: float
     retained_blocks: float
 
-    def metrics(self) -> dict[str, float]:
+    def metrics(self) -> dict[str, Metric]:
         return {
             "alloc_peak_bytes": self.peak_bytes,
             "retained_bytes": self.retained_bytes,

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bench._params import Params
-from bench._report import OURS, PEER, BenchResult, Column, Row
+from bench._report import OURS, PEER, BenchResult, Column, Label, Row
 from bench._setup import API, BenchEnv
-from bench._timing import Timing, measure_allocations, time_async, time_interleaved
+from bench._timing import Timing, measure_allocations, time_async, time_interleaved_counting
 
 NAME = "cache_hit"
 TITLE = "1. cache hit: Authorization header / token for a cached token"
@@ -50,10 +50,10 @@ def run(env: BenchEnv, params: Params) -> BenchResult:
         credential = env.azure_credential()
         azure_call = _azure_call(credential, env.scope)
         calls = {
-            (BEARER, "identity-web", OURS): ours_bearer,
-            (BEARER, "msal", PEER): msal_call,
-            (BEARER, "azure-identity", PEER): azure_call,
-            (MTLS, "identity-web", OURS): ours_mtls,
+            Label(BEARER, "identity-web", OURS): ours_bearer,
+            Label(BEARER, "msal", PEER): msal_call,
+            Label(BEARER, "azure-identity", PEER): azure_call,
+            Label(MTLS, "identity-web", OURS): ours_mtls,
         }
         rows = _measure(env, params, calls)
         result.rows += rows
@@ -70,9 +70,8 @@ def run(env: BenchEnv, params: Params) -> BenchResult:
     )
     result.notes.append(
         "peak B/call: most memory live at once during a call (tracemalloc); kept B/call: memory "
-        "each result keeps alive; net req: token requests the emulator saw while timing all the "
-        "synchronous rows, then the asyncio ones (0 = every call was a cache hit); calls of the "
-        "implementations alternate in 5 rounds"
+        "each result keeps alive; net req: token requests the emulator saw while timing that row "
+        "(0 = every call was a cache hit); the synchronous implementations alternate in 5 rounds"
     )
     return result
 
@@ -109,19 +108,16 @@ def _azure_call(credential: Any, scope: str) -> Callable[[], object]:
     return call
 
 
-def _measure(
-    env: BenchEnv, params: Params, calls: dict[tuple[str, str, str], Callable[[], object]]
-) -> list[Row]:
+def _measure(env: BenchEnv, params: Params, calls: dict[Label, Callable[[], object]]) -> list[Row]:
     """Time every call in alternating rounds; then tracemalloc each one on its own."""
-    before = env.token_requests()
-    timings = time_interleaved([(call, params.hit_calls) for call in calls.values()])
-    requests = env.token_requests() - before
+    pairs = [(call, params.hit_calls) for call in calls.values()]
+    timed = time_interleaved_counting(pairs, env.token_requests)
     rows = []
-    for (case, impl, role), call, timing in zip(calls, calls.values(), timings, strict=True):
+    for (label, call), (timing, requests) in zip(calls.items(), timed, strict=True):
         metrics: dict[str, Any] = {**timing.metrics()}
         metrics.update(measure_allocations(call, params.alloc_calls).metrics())
         metrics["token_requests"] = requests
-        rows.append(Row(case, impl, role, metrics))
+        rows.append(label.row(metrics))
     return rows
 
 
@@ -131,7 +127,9 @@ async def _async_rows(env: BenchEnv, params: Params) -> list[Row]:
         options = services.downstream_api.options(API)
         provider = services.authorization_header_provider
         await provider.create_authorization_header_async(options)
-        timing = await _timed(env, params, lambda: provider.create_authorization_header_async(options))
+        timing = await _timed(
+            env, params, lambda: provider.create_authorization_header_async(options)
+        )
         rows.append(Row(BEARER_ASYNC, "identity-web", OURS, timing))
     credential = env.azure_credential_async()
     async with credential:

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bench._params import Params
-from bench._report import OURS, PEER, BenchResult, Column, Row
-from bench._setup import API, BenchEnv, clear_azure_cache, clear_msal_cache
-from bench._timing import time_sync
+from bench._report import OURS, PEER, BenchResult, Column, Label
+from bench._setup import API, BenchEnv, clear_azure_cache, clear_msal_cache, our_cache
+from bench._timing import time_interleaved_counting
 
 NAME = "cold"
 TITLE = "2. cold acquisition: one token request per call (cache emptied each time)"
@@ -38,15 +38,24 @@ def run(env: BenchEnv, params: Params) -> BenchResult:
         ratio_meaning="<1 means ours takes less time per acquisition",
     )
     with env.ours() as bearer, env.ours(mtls=True) as bound:
-        result.add(_measure(env, params, BEARER, "identity-web", OURS, _ours(bearer)))
-        result.add(_measure(env, params, BEARER, "msal", PEER, _msal(env)))
         credential = env.azure_credential()
-        result.add(_measure(env, params, BEARER, "azure-identity", PEER, _azure(env, credential)))
+        calls = {
+            Label(BEARER, "identity-web", OURS): _ours(bearer),
+            Label(BEARER, "msal", PEER): _msal(env),
+            Label(BEARER, "azure-identity", PEER): _azure(env, credential),
+            Label(MTLS, "identity-web", OURS): _ours(bound),
+        }
+        n = params.cold_calls
+        timed = time_interleaved_counting(
+            [(call, n) for call in calls.values()], env.token_requests
+        )
+        for label, (timing, requests) in zip(calls, timed, strict=True):
+            result.add(label.row({**timing.metrics(), "token_requests": requests}))
         credential.close()
-        result.add(_measure(env, params, MTLS, "identity-web", OURS, _ours(bound)))
     result.compute_ratios()
     result.notes.append(
-        "token req: token requests the emulator served while timing (one per call expected); "
+        "token req: token requests the emulator served while timing (one per call expected; "
+        "the implementations alternate in 5 rounds); "
         "the emulator runs in the same process, so its work shares the GIL with every client"
     )
     return result
@@ -55,7 +64,7 @@ def run(env: BenchEnv, params: Params) -> BenchResult:
 def _ours(services: Any) -> Callable[[], object]:
     options = services.downstream_api.options(API)
     provider = services.authorization_header_provider
-    cache = services.token_acquirer.cache
+    cache = our_cache(services)
     provider.create_authorization_header(options)  # credential loaded, connection open
 
     def call() -> object:
@@ -88,13 +97,3 @@ def _azure(env: BenchEnv, credential: Any) -> Callable[[], object]:
         return credential.get_token(scope)
 
     return call
-
-
-def _measure(
-    env: BenchEnv, params: Params, case: str, impl: str, role: str, call: Callable[[], object]
-) -> Row:
-    call()
-    before = env.token_requests()
-    timing = time_sync(call, params.cold_calls)
-    requests = env.token_requests() - before
-    return Row(case, impl, role, {**timing.metrics(), "token_requests": requests})

@@ -14,11 +14,12 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from bench._params import Params
-from bench._report import OURS, PEER, BenchResult, Column, Row
-from bench._setup import API, BenchEnv, clear_azure_cache, clear_msal_cache
+from bench._report import OURS, PEER, BenchResult, Column, Label, Metric, Row
+from bench._setup import API, BenchEnv, clear_azure_cache, clear_msal_cache, our_cache
 
 NAME = "concurrency"
 TITLE = "3. concurrent callers, cold cache: token requests sent for one key"
@@ -42,10 +43,13 @@ def run(env: BenchEnv, params: Params) -> BenchResult:
     n = params.concurrency
     threads = f"{n} threads"
     with env.ours() as services:
-        result.add(_threads(env, params, threads, "identity-web", OURS, _ours_sync(services)))
-    result.add(_threads(env, params, threads, "msal", PEER, _msal_sync(env)))
+        result.add(
+            _threads(env, params, Label(threads, "identity-web", OURS), _ours_sync(services))
+        )
+    result.add(_threads(env, params, Label(threads, "msal", PEER), _msal_sync(env)))
     credential = env.azure_credential()
-    result.add(_threads(env, params, threads, "azure-identity", PEER, _azure_sync(env, credential)))
+    azure = _azure_sync(env, credential)
+    result.add(_threads(env, params, Label(threads, "azure-identity", PEER), azure))
     credential.close()
     result.rows += asyncio.run(_async_rows(env, params, f"{n} asyncio tasks"))
     result.compute_ratios()
@@ -63,7 +67,7 @@ def _ours_sync(services: Any) -> Callable[[], object]:
     options = services.downstream_api.options(API)
     provider = services.authorization_header_provider
     provider.create_authorization_header(options)
-    services.token_acquirer.cache.clear()
+    our_cache(services).clear()
     return lambda: provider.create_authorization_header(options)
 
 
@@ -87,9 +91,7 @@ def _azure_sync(env: BenchEnv, credential: Any) -> Callable[[], object]:
     return lambda: credential.get_token(env.scope)
 
 
-def _threads(
-    env: BenchEnv, params: Params, case: str, impl: str, role: str, call: Callable[[], object]
-) -> Row:
+def _threads(env: BenchEnv, params: Params, label: Label, call: Callable[[], object]) -> Row:
     n = params.concurrency
     barrier = threading.Barrier(n + 1)
     failures: list[BaseException] = []
@@ -98,7 +100,7 @@ def _threads(
         barrier.wait()
         try:
             call()
-        except Exception as error:  # noqa: BLE001 - counted and reported
+        except Exception as error:  # counted and reported
             failures.append(error)
 
     before = _slow(env, params)
@@ -109,7 +111,7 @@ def _threads(
         for future in futures:
             future.result()
         wall = time.perf_counter() - started
-    return _row(env, case, impl, role, n, before, wall, failures)
+    return _row(env, label, before, Outcome(n, wall, failures))
 
 
 def _slow(env: BenchEnv, params: Params) -> int:
@@ -117,26 +119,25 @@ def _slow(env: BenchEnv, params: Params) -> int:
     return env.token_requests()
 
 
-def _row(
-    env: BenchEnv,
-    case: str,
-    impl: str,
-    role: str,
-    n: int,
-    before: int,
-    wall: float,
-    failures: list[BaseException],
-) -> Row:
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    callers: int
+    wall_s: float
+    failures: list[BaseException]
+
+
+def _row(env: BenchEnv, label: Label, before: int, outcome: Outcome) -> Row:
     requests = env.token_requests() - before
     env.emulator.clear_faults()
-    metrics = {
-        "callers": n,
+    failures = outcome.failures
+    metrics: dict[str, Metric] = {
+        "callers": outcome.callers,
         "token_requests": requests,
-        "wall_ms": wall * 1000,
+        "wall_ms": outcome.wall_s * 1000,
         "failures": len(failures),
     }
-    note = f"first failure: {type(failures[0]).__name__}" if failures else ""
-    return Row(case, impl, role, metrics, note=note)
+    note = f"first failure: {type(failures[0]).__name__}: {failures[0]}" if failures else ""
+    return label.row(metrics, note=note)
 
 
 # -- asyncio -----------------------------------------------------------------------------
@@ -150,29 +151,32 @@ async def _async_rows(env: BenchEnv, params: Params, case: str) -> list[Row]:
         options = services.downstream_api.options(API)
         provider = services.authorization_header_provider
         await provider.create_authorization_header_async(options)
-        services.token_acquirer.cache.clear()
-        call = lambda: provider.create_authorization_header_async(options)  # noqa: E731
-        rows.append(await _tasks(env, params, case, "identity-web", OURS, call))
+        our_cache(services).clear()
+        label = Label(case, "identity-web", OURS)
+        rows.append(
+            await _tasks(
+                env, params, label, lambda: provider.create_authorization_header_async(options)
+            )
+        )
     app, scopes = env.msal_app(), [env.scope]
     app.acquire_token_for_client(scopes)
     clear_msal_cache(app.token_cache)
-    call = lambda: asyncio.to_thread(app.acquire_token_for_client, scopes)  # noqa: E731
-    rows.append(await _tasks(env, params, case, "msal (to_thread)", PEER, call))
+    label = Label(case, "msal (to_thread)", PEER)
+    rows.append(
+        await _tasks(
+            env, params, label, lambda: asyncio.to_thread(app.acquire_token_for_client, scopes)
+        )
+    )
     async with env.azure_credential_async() as credential:
         await credential.get_token(env.scope)
         clear_azure_cache(credential)
-        call = lambda: credential.get_token(env.scope)  # noqa: E731
-        rows.append(await _tasks(env, params, case, "azure-identity (aio)", PEER, call))
+        label = Label(case, "azure-identity (aio)", PEER)
+        rows.append(await _tasks(env, params, label, lambda: credential.get_token(env.scope)))
     return rows
 
 
 async def _tasks(
-    env: BenchEnv,
-    params: Params,
-    case: str,
-    impl: str,
-    role: str,
-    call: Callable[[], Awaitable[object]],
+    env: BenchEnv, params: Params, label: Label, call: Callable[[], Awaitable[object]]
 ) -> Row:
     n = params.concurrency
     before = _slow(env, params)
@@ -185,4 +189,4 @@ async def _tasks(
         for o in outcomes
         if isinstance(o, dict) and "access_token" not in o
     ]
-    return _row(env, case, impl, role, n, before, wall, failures)
+    return _row(env, label, before, Outcome(n, wall, failures))

@@ -108,6 +108,37 @@ class ServiceError(TokenAcquisitionError):
         return any(code in self.error_codes for code in codes)
 
 
+class FederatedCredentialError(ServiceError):
+    """Entra found no federated identity credential of the app matching the assertion sent
+    (AADSTS70021, 700211, 700212, 700213). `issuer`, `subject` and `audience` are the claims of
+    that assertion (read without verification); the message names them."""
+
+    def __init__(
+        self, cause: ServiceError, *, issuer: str, subject: str, audience: str, client_id: str
+    ) -> None:
+        super().__init__(
+            status=cause.status,
+            error=cause.error,
+            error_description=cause.error_description,
+            error_codes=cause.error_codes,
+            correlation_id=cause.correlation_id,
+            trace_id=cause.trace_id,
+            suberror=cause.suberror,
+            claims=cause.claims,
+            endpoint=cause.endpoint,
+        )
+        self.issuer = issuer
+        self.subject = subject
+        self.audience = audience
+        self.client_id = client_id
+        self.args = (
+            f"{self.args[0]}\nThe federated assertion sent had issuer '{issuer}', subject "
+            f"'{subject}' and audience '{audience}'. Add a federated identity credential with "
+            f"exactly these values to application '{client_id}', or use a managed identity "
+            "(ManagedIdentityClientId) that the application already trusts.",
+        )
+
+
 class TokenTypeMismatchError(TokenAcquisitionError):
     """A bound (`mtls_pop`) token was requested and something else came back. Nothing is cached."""
 

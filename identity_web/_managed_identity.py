@@ -227,11 +227,15 @@ class ManagedIdentityClient:
         for attempt in (1, 2):
             if credential is None:
                 credential = yield from self._issue(base, identity, metadata, cache_key, now)
-            response = yield imds_v2.mtls_token_request(
-                credential, resource, claims=claims, retry=retry.sts_policy(self._retry_scale)
+            leg = imds_v2.mtls_token_flow(
+                credential,
+                resource,
+                claims=claims,
+                now=now,
+                retry=retry.sts_policy(self._retry_scale),
             )
             try:
-                return imds_v2.parse_mtls_token_response(response, now=now, credential=credential)
+                return (yield from leg)
             except ServiceError as error:
                 if error.error != "invalid_client" or attempt == 2:
                     raise

@@ -38,6 +38,9 @@ from identity_web.credentials import (
     CredentialsProvider,
     PathCertificateLoader,
 )
+from identity_web.credentials.managed_identity_assertion import (
+    SignedAssertionFromManagedIdentityLoader,
+)
 from identity_web.credentials.signed_assertion_file import SignedAssertionFilePathLoader
 from identity_web.downstream import DownstreamApi
 from identity_web.headers import AuthorizationHeaderProvider
@@ -104,6 +107,8 @@ class IdentityWebContainer(containers.DeclarativeContainer):
     downstream_api_names: providers.Provider[tuple[str, ...]] = providers.Object(())
 
     ca_bundle = providers.Callable(resolve_ca_bundle, environ)
+    transport = providers.Resource(_transport, ca_bundle=ca_bundle)
+    managed_identity = providers.ThreadSafeSingleton(ManagedIdentityClient, environ=environ)
 
     credential_loaders = providers.Dict(
         {
@@ -115,6 +120,12 @@ class IdentityWebContainer(containers.DeclarativeContainer):
             CredentialSource.SignedAssertionFilePath: providers.Factory(
                 SignedAssertionFilePathLoader, environ=environ, clock=clock
             ),
+            CredentialSource.SignedAssertionFromManagedIdentity: providers.Factory(
+                SignedAssertionFromManagedIdentityLoader,
+                managed_identity=managed_identity,
+                transport=transport,
+                clock=clock,
+            ),
         }
     )
     credentials = providers.ThreadSafeSingleton(
@@ -124,9 +135,7 @@ class IdentityWebContainer(containers.DeclarativeContainer):
         key_path=providers.Callable(_client_credentials_path, settings),
     )
 
-    transport = providers.Resource(_transport, ca_bundle=ca_bundle)
     token_cache = providers.ThreadSafeSingleton(InMemoryTokenCache, clock=clock)
-    managed_identity = providers.ThreadSafeSingleton(ManagedIdentityClient, environ=environ)
 
     token_acquirer = providers.ThreadSafeSingleton(
         TokenAcquirer,

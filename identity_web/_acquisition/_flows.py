@@ -11,6 +11,7 @@ import logging
 import uuid
 from dataclasses import dataclass, replace
 
+from identity_web._acquisition._fic import explain_federation_failure
 from identity_web._acquisition._plan import AcquisitionPlan, Planner
 from identity_web._errors import (
     InvalidRequestError,
@@ -69,7 +70,15 @@ class FlowBuilder:
             token = yield from self._managed_identity_flow(plan, now)
         else:
             request = yield from self._client_request(plan, now)
-            token = yield from oauth2.client_credentials_flow(request, now=now, retry=self._retry)
+            try:
+                token = yield from oauth2.client_credentials_flow(
+                    request, now=now, retry=self._retry
+                )
+            except ServiceError as error:
+                explained = _explained(plan, request, error)
+                if explained is None:
+                    raise
+                raise explained from error
         check_binding(plan, token)
         return token
 
@@ -175,6 +184,15 @@ def check_binding(plan: AcquisitionPlan, token: TokenResponse) -> None:
             "The bound token did not come back for the certificate the request was sent with "
             f"({plan.binding.x5t_s256}); it was discarded."
         )
+
+
+def _explained(
+    plan: AcquisitionPlan, request: ClientCredentialsRequest, error: ServiceError
+) -> ServiceError | None:
+    """FIC leg 2 refused for a trust mismatch: the error names the assertion's iss/sub/aud."""
+    if not isinstance(plan.credential, AssertionCredential):
+        return None
+    return explain_federation_failure(error, request)
 
 
 def _credential_id(plan: AcquisitionPlan) -> str:

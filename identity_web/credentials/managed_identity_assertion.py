@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DEFAULT_TOKEN_EXCHANGE_URL = "api://AzureADTokenExchange"
+DEFAULT_TOKEN_EXCHANGE_URL = "api://AzureADTokenExchange"  # noqa: S105 - an audience URI
 DEFAULT_EXPIRY_MARGIN = 300.0
 SOURCE_TYPE = "SignedAssertionFromManagedIdentity"
 _DEFAULT_SUFFIX = "/.default"
@@ -106,13 +106,13 @@ class ManagedIdentityAssertionProvider:
         self._client = client
         self.identity = identity or ManagedIdentitySelection()
         self.scope = exchange_scope(token_exchange_url)
-        self._describe = ManagedIdentityId.from_options(self.identity).describe()
+        self.describe = ManagedIdentityId.from_options(self.identity).describe()
         self._margin = expiry_margin
         self._lock = threading.Lock()
         self._cached: dict[bool, SignedAssertion] = {}
 
     def __repr__(self) -> str:
-        return f"ManagedIdentityAssertionProvider({self._describe}, scope={self.scope!r})"
+        return f"ManagedIdentityAssertionProvider({self.describe!r}, scope={self.scope!r})"
 
     @property
     def supports_token_binding(self) -> bool:
@@ -129,8 +129,8 @@ class ManagedIdentityAssertionProvider:
             self._cached[bound] = signed
         binding = signed.binding_certificate
         logger.info(
-            "managed identity %s got a %s assertion for %s%s",
-            self._describe,
+            "%s got a %s assertion for %s%s",
+            self.describe,
             token.token_type,
             self.scope,
             f" bound to x5t#S256 {binding.x5t_s256}" if binding is not None else "",
@@ -163,8 +163,8 @@ class ManagedIdentityAssertionProvider:
             raise TokenTypeMismatchError("Bearer", token.token_type)
         if not token.access_token:
             raise TokenAcquisitionError(
-                f"The managed identity ({self._describe}) returned an empty token for "
-                f"{self.scope}; it cannot be used as a client assertion."
+                f"The managed identity token for {self.scope} from {self.describe} is empty; "
+                "it cannot be used as a client assertion."
             )
         return SignedAssertion(
             assertion=token.access_token,
@@ -215,20 +215,22 @@ class SignedAssertionFromManagedIdentityLoader:
                 expiry_margin=self._margin,
             )
         except IdentityWebError as error:
-            raise ManagedIdentityAssertionError(str(error), key="ManagedIdentityClientId") from error
+            raise ManagedIdentityAssertionError(
+                str(error), key="ManagedIdentityClientId"
+            ) from error
         if self._transport is not None:
-            self._warm_up(provider)
+            self._warm_up(provider, key="ManagedIdentityClientId" if client_id else "")
         return AssertionCredential(
             provider=provider, description_id=f"{SOURCE_TYPE}={client_id or 'SystemAssigned'}"
         )
 
-    def _warm_up(self, provider: ManagedIdentityAssertionProvider) -> None:
+    def _warm_up(self, provider: ManagedIdentityAssertionProvider, *, key: str) -> None:
         assert self._transport is not None
         try:
             self._transport.run(provider.assertion_flow(bound=False, now=self._clock()))
         except IdentityWebError as error:
             raise ManagedIdentityAssertionError(
-                f"the managed identity ({provider!r}) could not get a token for {provider.scope}: "
-                f"{error}",
-                key="ManagedIdentityClientId",
+                f"{provider.describe} could not get a token for {provider.scope} to use as the "
+                f"federated assertion ({type(error).__name__}: {error})",
+                key=key,
             ) from error

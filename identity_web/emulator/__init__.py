@@ -3,13 +3,32 @@
 `Emulator(config).start()` (or `with Emulator() as emulator:`) runs every host on ephemeral
 loopback ports over real TLS; `emulator.manifest` tells clients where they are. See
 docs/emulator.md.
+
+The names below are imported on first use, so that loading the pytest plugin
+(`identity_web.emulator.pytest_plugin`) does not import the emulator.
 """
 
-from identity_web.emulator._config import EmulatorConfig
-from identity_web.emulator._emulator import Emulator, EmulatorStartError
-from identity_web.emulator._manifest import EmulatorManifest
-from identity_web.emulator._recording import ScriptedResponse
-from identity_web.emulator._state import EmulatorState
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from identity_web.emulator._config import EmulatorConfig
+    from identity_web.emulator._emulator import Emulator, EmulatorStartError
+    from identity_web.emulator._manifest import EmulatorManifest
+    from identity_web.emulator._recording import ScriptedResponse
+    from identity_web.emulator._state import EmulatorState
+
+#: Public name → the module that defines it, imported by `__getattr__` on first access.
+_LAZY: dict[str, str] = {
+    "Emulator": "identity_web.emulator._emulator",
+    "EmulatorConfig": "identity_web.emulator._config",
+    "EmulatorManifest": "identity_web.emulator._manifest",
+    "EmulatorStartError": "identity_web.emulator._emulator",
+    "EmulatorState": "identity_web.emulator._state",
+    "ScriptedResponse": "identity_web.emulator._recording",
+}
 
 __all__ = [
     "Emulator",
@@ -19,3 +38,16 @@ __all__ = [
     "EmulatorState",
     "ScriptedResponse",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value: object = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups are plain module attributes
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -3,17 +3,17 @@ binding certificate (wire-protocol §5).
 
 `getplatformmetadata` → PKCS#10 CSR over a fresh RSA-2048 key → `issuecredential` → token
 request to `{mtls_authentication_endpoint}/{tenant_id}/oauth2/v2.0/token` over mTLS. This
-module builds and parses each step; `identity_web._managed_identity` holds the certificate
-cache and chains the steps.
+module builds and parses the IMDS steps; the token leg is `protocol.oauth2`'s client-credentials
+request and parser, with the IMDS certificate as the TLS client identity.
+`identity_web._managed_identity` holds the certificate cache and chains the steps.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,17 +25,21 @@ from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from identity_web._binding import BindingCertificate
-from identity_web._errors import ManagedIdentityError, ServiceError, TokenTypeMismatchError
-from identity_web.protocol._http import HttpRequest, HttpResponse, RetryPolicy
+from identity_web._errors import ManagedIdentityError
+from identity_web.protocol._http import Flow, HttpRequest, HttpResponse, RetryPolicy
 from identity_web.protocol._tokens import TokenResponse
 from identity_web.protocol.imds import (
     IMDS_TIMEOUT,
     ManagedIdentityId,
     body_excerpt,
     compact_json,
-    parse_expiry,
     refresh_on_for,
     request_id_headers,
+)
+from identity_web.protocol.oauth2 import (
+    TOKEN_TYPE_MTLS_POP,
+    ClientCredentialsRequest,
+    client_credentials_flow,
 )
 
 PLATFORM_METADATA_PATH = "/metadata/identity/getplatformmetadata"
@@ -282,90 +286,38 @@ def mtls_scope(resource: str) -> str:
 
 
 def mtls_token_request(
+    credential: IssuedCredential, resource: str, *, claims: str | None
+) -> ClientCredentialsRequest:
+    """The ESTS client-credentials request over mTLS with the IMDS-issued certificate (§5.7).
+
+    No client secret or assertion: the TLS client certificate authenticates the identity.
+    """
+    return ClientCredentialsRequest(
+        token_endpoint=credential.token_endpoint,
+        client_id=credential.client_id,
+        scope=mtls_scope(resource),
+        token_type=TOKEN_TYPE_MTLS_POP,
+        tls_identity=credential.binding,
+        claims=claims,
+    )
+
+
+def mtls_token_flow(
     credential: IssuedCredential,
     resource: str,
     *,
     claims: str | None,
+    now: float,
     retry: RetryPolicy | None,
-) -> HttpRequest:
-    """The ESTS client-credentials request over mTLS with the IMDS-issued certificate (§5.7)."""
-    form = {
-        "client_id": credential.client_id,
-        "grant_type": "client_credentials",
-        "scope": mtls_scope(resource),
-        "token_type": "mtls_pop",
-    }
-    if claims:
-        form["claims"] = claims
-    return HttpRequest(
-        "POST",
-        credential.token_endpoint,
-        headers={
-            "Accept": "application/json",
-            "client-request-id": str(uuid.uuid4()),
-            "return-client-request-id": "true",
-        },
-        form=form,
-        tls_identity=credential.binding,
-        retry=retry,
-    )
+) -> Flow[TokenResponse]:
+    """The §5.7 leg, sent and parsed by `protocol.oauth2` (fail closed unless `mtls_pop`).
 
-
-def parse_mtls_token_response(
-    response: HttpResponse, *, now: float, credential: IssuedCredential
-) -> TokenResponse:
-    """The ESTS answer to the mTLS leg; fail closed unless `token_type` is `mtls_pop`.
-
-    A private parser (the confidential-client parser in `protocol.oauth2` could take this
-    over): `expires_in` is relative here, unlike IMDS v1's `expires_on`.
+    `expires_in` is relative here, unlike IMDS v1's `expires_on`. Without `refresh_in`, a token
+    living longer than two hours is refreshed at half its lifetime, as other managed identity
+    tokens are.
     """
-    endpoint = credential.token_endpoint
-    if response.status != 200:
-        raise _service_error(response, endpoint)
-    body = _json_object(response, "mTLS token")
-    token_type = body.get("token_type")
-    if not isinstance(token_type, str) or token_type.lower() != "mtls_pop":
-        raise TokenTypeMismatchError(
-            "mtls_pop", token_type if isinstance(token_type, str) else None
-        )
-    token = body.get("access_token")
-    expires_on = parse_expiry(body.get("expires_in"), now) if "expires_in" in body else None
-    if expires_on is None:
-        expires_on = parse_expiry(body.get("expires_on"), now)
-    if not isinstance(token, str) or not token or expires_on is None:
-        raise ManagedIdentityError(
-            f"The token answer from {endpoint} has no access_token or expires_in."
-        )
-    refresh_in = parse_expiry(body.get("refresh_in"), now)
-    return TokenResponse(
-        access_token=token,
-        token_type="mtls_pop",  # noqa: S106 - a token type, not a secret
-        expires_on=expires_on,
-        refresh_on=refresh_in if refresh_in is not None else refresh_on_for(expires_on, now),
-        binding_certificate=credential.binding,
-        correlation_id=response.header("client-request-id"),
-        token_endpoint=endpoint,
-    )
-
-
-def _service_error(response: HttpResponse, endpoint: str) -> Exception:
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        body = None
-    if not isinstance(body, dict) or not isinstance(body.get("error"), str):
-        return ManagedIdentityError(
-            f"The mTLS token endpoint {endpoint} answered HTTP {response.status}: "
-            f"{body_excerpt(response) or '(empty body)'}"
-        )
-    return ServiceError(
-        status=response.status,
-        error=body["error"],
-        error_description=str(body.get("error_description") or ""),
-        error_codes=[c for c in body.get("error_codes") or [] if isinstance(c, int)],
-        correlation_id=str(body.get("correlation_id") or ""),
-        trace_id=str(body.get("trace_id") or ""),
-        suberror=str(body.get("suberror") or ""),
-        claims=str(body.get("claims") or ""),
-        endpoint=endpoint,
-    )
+    request = mtls_token_request(credential, resource, claims=claims)
+    token = yield from client_credentials_flow(request, now=now, retry=retry)
+    if token.refresh_on is None:
+        token = replace(token, refresh_on=refresh_on_for(token.expires_on, now))
+    return token

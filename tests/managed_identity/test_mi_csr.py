@@ -8,6 +8,7 @@ import json
 
 import pytest
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.name import _ASN1Type
@@ -55,7 +56,7 @@ def test_csr_signature_is_rsassa_pss_sha256_mgf1_sha256_salt32(key: rsa.RSAPriva
     exact = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
     key.public_key().verify(csr.signature, csr.tbs_certrequest_bytes, exact, hashes.SHA256())
     wrong_salt = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=20)
-    with pytest.raises(Exception):  # noqa: B017, PT011 - InvalidSignature, any verifier error
+    with pytest.raises(InvalidSignature):
         key.public_key().verify(
             csr.signature, csr.tbs_certrequest_bytes, wrong_salt, hashes.SHA256()
         )

@@ -144,6 +144,32 @@ def test_bound_flow_sequence_and_token_request(
     assert token.expires_on == driver.clock.now + 3599
 
 
+def test_the_mtls_leg_carries_the_standard_ests_headers(
+    host: FakeHost, fixed_key: rsa.RSAPrivateKey
+) -> None:
+    """The leg goes through `protocol.oauth2`: x-client-* headers and a client-request-id."""
+    driver = driver_for(host)
+    token = acquire(driver, mi_client(fixed_key))
+    leg = driver.sent[-1]
+    assert leg.headers["x-client-SKU"] == "identity-web.python"
+    assert leg.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert leg.headers["return-client-request-id"] == "true"
+    assert token.correlation_id == leg.headers["client-request-id"]
+
+
+def test_a_long_lived_bound_token_without_refresh_in_is_refreshed_at_half_life(
+    host: FakeHost, fixed_key: rsa.RSAPrivateKey
+) -> None:
+    host.token_answers = [
+        lambda r: response(
+            200, {"token_type": "mtls_pop", "expires_in": "86399", "access_token": "at"}
+        )
+    ]
+    driver = driver_for(host)
+    token = acquire(driver, mi_client(fixed_key))
+    assert token.refresh_on == pytest.approx(driver.clock.now + 86399 / 2)
+
+
 def test_issued_certificate_names_the_identity(
     host: FakeHost, fixed_key: rsa.RSAPrivateKey
 ) -> None:
@@ -273,14 +299,16 @@ def test_other_token_errors_do_not_reissue(host: FakeHost, fixed_key: rsa.RSAPri
 def test_bearer_instead_of_mtls_pop_fails_closed(
     host: FakeHost, fixed_key: rsa.RSAPrivateKey
 ) -> None:
+    token = "bearer-token-that-must-not-leak"
     host.token_answers = [
         lambda r: response(
-            200, {"token_type": "Bearer", "expires_in": "3599", "access_token": "at"}
+            200, {"token_type": "Bearer", "expires_in": "3599", "access_token": token}
         )
     ]
     with pytest.raises(TokenTypeMismatchError) as caught:
         acquire(driver_for(host), mi_client(fixed_key))
-    assert "at" not in str(caught.value).split("'")  # the token never reaches the message
+    assert caught.value.actual == "Bearer"
+    assert token not in str(caught.value)  # the token never reaches the message
 
 
 def test_v1_only_host_gives_a_clear_error(host: FakeHost, fixed_key: rsa.RSAPrivateKey) -> None:

@@ -1,0 +1,89 @@
+"""Smoke test of the benchmark suite: `python -m bench --quick --json` runs every benchmark,
+and each one reports ours and at least one peer side by side. Structure only, no timings."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPECTED = {"cache_hit", "cold", "concurrency", "downstream", "memory"}
+
+
+def run_bench(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """`python -m bench ARGUMENTS` from the project root, as `./run bench` runs it."""
+    command = [sys.executable, "-m", "bench", *arguments]
+    return subprocess.run(  # noqa: S603 - our own module with fixed arguments
+        command, cwd=ROOT, capture_output=True, text=True, timeout=90, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, Any]:
+    completed = run_bench("--quick", "--json")
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "==" in completed.stderr  # the tables go to stderr when JSON takes stdout
+    return dict(json.loads(completed.stdout))
+
+
+def _benchmarks(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {b["name"]: b for b in results["benchmarks"]}
+
+
+def test_every_benchmark_ran(results: dict[str, Any]) -> None:
+    assert set(_benchmarks(results)) == EXPECTED
+    meta = results["meta"]
+    assert meta["quick"] is True
+    assert meta["cpu_count"] >= 1
+    assert meta["versions"]["msal"]
+    assert meta["versions"]["azure-identity"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_ours_and_a_peer_side_by_side(results: dict[str, Any], name: str) -> None:
+    benchmark = _benchmarks(results)[name]
+    rows = benchmark["rows"]
+    assert {row["role"] for row in rows} == {"ours", "peer"}
+    ours_cases = {row["case"] for row in rows if row["role"] == "ours"}
+    metric = benchmark["ratio_metric"]
+    for row in rows:
+        assert isinstance(row[metric], int | float), row
+        assert math.isfinite(row[metric]), row
+        if row["role"] == "peer":
+            assert row["case"] in ours_cases, f"peer row without ours in its case: {row}"
+            assert isinstance(row["ratio_ours_over_peer"], float), row
+
+
+def test_cache_hit_compares_every_peer_library(results: dict[str, Any]) -> None:
+    rows = _benchmarks(results)["cache_hit"]["rows"]
+    impls = {row["impl"] for row in rows}
+    assert {"identity-web", "msal", "azure-identity", "azure-identity (aio)"} <= impls
+    synchronous = [row for row in rows if "asyncio" not in row["case"]]
+    for row in synchronous:
+        assert row["alloc_peak_bytes"] >= 0
+        assert row["retained_bytes"] is not None
+
+
+def test_concurrency_reports_request_counts(results: dict[str, Any]) -> None:
+    rows = _benchmarks(results)["concurrency"]["rows"]
+    assert {row["case"] for row in rows} == {"16 threads", "16 asyncio tasks"}
+    for row in rows:
+        assert row["callers"] == 16
+        assert isinstance(row["token_requests"], int)
+        assert row["token_requests"] >= 1
+        assert row["failures"] == 0, row
+
+
+def test_json_file_output(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    completed = run_bench("--quick", "--only", "memory", "--json", str(target))
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "memory per cached token" in completed.stdout
+    document = json.loads(target.read_text(encoding="utf-8"))
+    assert [b["name"] for b in document["benchmarks"]] == ["memory"]

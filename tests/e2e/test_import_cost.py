@@ -1,0 +1,48 @@
+"""Importing the package (and so the pytest plugin every pytest run loads) stays cheap."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import identity_web
+import identity_web.emulator
+
+HEAVY = ("httpx", "cryptography", "pydantic", "dependency_injector", "identity_web._factory")
+
+
+def _modules_after(statement: str) -> set[str]:
+    probe = f"import json, sys; {statement}; print(json.dumps(sorted(sys.modules)))"
+    output = subprocess.run(  # noqa: S603 - the test interpreter, fixed statements
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True, timeout=60
+    ).stdout
+    return set(json.loads(output))
+
+
+def test_loading_the_pytest_plugin_imports_none_of_the_stack() -> None:
+    loaded = _modules_after("import identity_web.emulator.pytest_plugin")
+    assert "identity_web" in loaded
+    assert sorted(name for name in HEAVY if name in loaded) == []
+
+
+def test_a_public_name_imports_its_module_on_first_use() -> None:
+    loaded = _modules_after("from identity_web import TokenAcquirerFactory")
+    assert "identity_web._factory" in loaded
+
+
+def test_lazy_names_are_the_real_objects() -> None:
+    from identity_web._factory import TokenAcquirerFactory  # noqa: PLC0415
+    from identity_web.emulator._emulator import Emulator  # noqa: PLC0415
+
+    assert identity_web.TokenAcquirerFactory is TokenAcquirerFactory
+    assert identity_web.emulator.Emulator is Emulator
+    assert set(identity_web.__all__) <= set(dir(identity_web))
+
+
+@pytest.mark.parametrize("module", [identity_web, identity_web.emulator])
+def test_unknown_names_still_raise_attribute_error(module: object) -> None:
+    with pytest.raises(AttributeError, match="NoSuchName"):
+        getattr(module, "NoSuchName")  # noqa: B009 - the name is the point of the test
