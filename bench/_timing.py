@@ -111,18 +111,25 @@ def time_interleaved_counting(
     ]
 
 
-async def time_async(call: Callable[[], Awaitable[Any]], n: int, warmup: int = 0) -> Timing:
-    """`time_sync` for a coroutine function, awaited one call at a time."""
-    for _ in range(warmup):
-        await call()
-    samples = [0] * n
+async def time_async_interleaved(
+    calls: Sequence[tuple[Callable[[], Awaitable[Any]], int]], rounds: int = 5
+) -> list[Timing]:
+    """`time_interleaved` for coroutine functions, awaited one call at a time."""
+    samples: list[list[int]] = [[] for _ in calls]
+    walls = [0] * len(calls)
     clock = _clock
-    started = clock()
-    for i in range(n):
-        begin = clock()
-        await call()
-        samples[i] = clock() - begin
-    return summarize(samples, clock() - started)
+    for call, n in calls:
+        for _ in range(max(1, n // 10)):
+            await call()
+    for _ in range(rounds):
+        for index, (call, n) in enumerate(calls):
+            started = clock()
+            for _ in range(max(1, n // rounds)):
+                begin = clock()
+                await call()
+                samples[index].append(clock() - begin)
+            walls[index] += clock() - started
+    return [summarize(part, wall) for part, wall in zip(samples, walls, strict=True)]
 
 
 def time_threads(

@@ -16,7 +16,7 @@ from typing import Any
 from bench._params import Params
 from bench._report import OURS, PEER, BenchResult, Column, Label, Row
 from bench._setup import API, BenchEnv
-from bench._timing import Timing, measure_allocations, time_async, time_interleaved_counting
+from bench._timing import measure_allocations, time_async_interleaved, time_interleaved_counting
 
 NAME = "cache_hit"
 TITLE = "1. cache hit: Authorization header / token for a cached token"
@@ -71,7 +71,8 @@ def run(env: BenchEnv, params: Params) -> BenchResult:
     result.notes.append(
         "peak B/call: most memory live at once during a call (tracemalloc); kept B/call: memory "
         "each result keeps alive; net req: token requests the emulator saw while timing that row "
-        "(0 = every call was a cache hit); the synchronous implementations alternate in 5 rounds"
+        "(asyncio rows: both together; 0 = every call was a cache hit); implementations alternate "
+        "in 5 rounds"
     )
     return result
 
@@ -122,24 +123,25 @@ def _measure(env: BenchEnv, params: Params, calls: dict[Label, Callable[[], obje
 
 
 async def _async_rows(env: BenchEnv, params: Params) -> list[Row]:
-    rows = []
-    async with env.ours() as services:
+    async with env.ours() as services, env.azure_credential_async() as credential:
         options = services.downstream_api.options(API)
         provider = services.authorization_header_provider
         await provider.create_authorization_header_async(options)
-        timing = await _timed(
-            env, params, lambda: provider.create_authorization_header_async(options)
-        )
-        rows.append(Row(BEARER_ASYNC, "identity-web", OURS, timing))
-    credential = env.azure_credential_async()
-    async with credential:
         await credential.get_token(env.scope)
-        timing = await _timed(env, params, lambda: credential.get_token(env.scope))
-        rows.append(Row(BEARER_ASYNC, "azure-identity (aio)", PEER, timing))
-    return rows
-
-
-async def _timed(env: BenchEnv, params: Params, call: Any) -> dict[str, Any]:
-    before = env.token_requests()
-    timing: Timing = await time_async(call, params.hit_calls, warmup=params.hit_calls // 10)
-    return {**timing.metrics(), "token_requests": env.token_requests() - before}
+        before = env.token_requests()
+        ours, azure = await time_async_interleaved(
+            [
+                (lambda: provider.create_authorization_header_async(options), params.hit_calls),
+                (lambda: credential.get_token(env.scope), params.hit_calls),
+            ]
+        )
+        requests = env.token_requests() - before
+    return [
+        Row(BEARER_ASYNC, "identity-web", OURS, {**ours.metrics(), "token_requests": requests}),
+        Row(
+            BEARER_ASYNC,
+            "azure-identity (aio)",
+            PEER,
+            {**azure.metrics(), "token_requests": requests},
+        ),
+    ]

@@ -35,8 +35,10 @@ logger = logging.getLogger(__name__)
 
 Overrides = Mapping[str, Any]
 """A per-call override: Identity.Web keys, e.g. `{"RelativePath": "items/1"}`."""
+Content = bytes | str | None
+"""A raw request body (str is sent as UTF-8); `json=` is the other way to give one."""
 
-__all__ = ["DownstreamApi", "DownstreamResponse", "Overrides"]
+__all__ = ["Content", "DownstreamApi", "DownstreamResponse", "Overrides"]
 
 
 class DownstreamApi:
@@ -66,7 +68,7 @@ class DownstreamApi:
         name: str,
         *,
         overrides: Overrides | None = None,
-        content: bytes | str | None = None,
+        content: Content = None,
         json: Any = None,
     ) -> DownstreamResponse:
         """Send the configured request; the response comes back whatever its status."""
@@ -77,7 +79,7 @@ class DownstreamApi:
         name: str,
         *,
         overrides: Overrides | None = None,
-        content: bytes | str | None = None,
+        content: Content = None,
         json: Any = None,
     ) -> DownstreamResponse:
         flow = self._flow(name, overrides, content, json)
@@ -92,7 +94,7 @@ class DownstreamApi:
         name: str,
         *,
         json: Any = None,
-        content: bytes | str | None = None,
+        content: Content = None,
         overrides: Overrides | None = None,
     ) -> Any:
         return self._typed("POST", name, overrides, content, json)
@@ -102,7 +104,7 @@ class DownstreamApi:
         name: str,
         *,
         json: Any = None,
-        content: bytes | str | None = None,
+        content: Content = None,
         overrides: Overrides | None = None,
     ) -> Any:
         return self._typed("PUT", name, overrides, content, json)
@@ -112,7 +114,7 @@ class DownstreamApi:
         name: str,
         *,
         json: Any = None,
-        content: bytes | str | None = None,
+        content: Content = None,
         overrides: Overrides | None = None,
     ) -> Any:
         return self._typed("PATCH", name, overrides, content, json)
@@ -122,7 +124,7 @@ class DownstreamApi:
         name: str,
         *,
         json: Any = None,
-        content: bytes | str | None = None,
+        content: Content = None,
         overrides: Overrides | None = None,
     ) -> Any:
         return self._typed("DELETE", name, overrides, content, json)
@@ -135,7 +137,7 @@ class DownstreamApi:
         name: str,
         *,
         json: Any = None,
-        content: bytes | str | None = None,
+        content: Content = None,
         overrides: Overrides | None = None,
     ) -> Any:
         return await self._typed_async("POST", name, overrides, content, json)
@@ -145,7 +147,7 @@ class DownstreamApi:
         name: str,
         *,
         json: Any = None,
-        content: bytes | str | None = None,
+        content: Content = None,
         overrides: Overrides | None = None,
     ) -> Any:
         return await self._typed_async("PUT", name, overrides, content, json)
@@ -155,7 +157,7 @@ class DownstreamApi:
         name: str,
         *,
         json: Any = None,
-        content: bytes | str | None = None,
+        content: Content = None,
         overrides: Overrides | None = None,
     ) -> Any:
         return await self._typed_async("PATCH", name, overrides, content, json)
@@ -165,13 +167,13 @@ class DownstreamApi:
         name: str,
         *,
         json: Any = None,
-        content: bytes | str | None = None,
+        content: Content = None,
         overrides: Overrides | None = None,
     ) -> Any:
         return await self._typed_async("DELETE", name, overrides, content, json)
 
     def _typed(
-        self, method: str, name: str, overrides: Overrides | None, content: Any, json: Any
+        self, method: str, name: str, overrides: Overrides | None, content: Content, json: Any
     ) -> Any:
         flow = self._flow(name, overrides, content, json, method=method)
         response = run_call(flow, self._headers, self._transport)
@@ -179,7 +181,7 @@ class DownstreamApi:
         return response.content()
 
     async def _typed_async(
-        self, method: str, name: str, overrides: Overrides | None, content: Any, json: Any
+        self, method: str, name: str, overrides: Overrides | None, content: Content, json: Any
     ) -> Any:
         flow = self._flow(name, overrides, content, json, method=method)
         response = await run_call_async(flow, self._headers, self._transport)
@@ -190,7 +192,7 @@ class DownstreamApi:
         self,
         name: str,
         overrides: Overrides | None,
-        content: bytes | str | None,
+        content: Content,
         json: Any,
         *,
         method: str | None = None,

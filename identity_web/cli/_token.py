@@ -7,8 +7,6 @@ identity provider issued, it proves nothing. The token itself is printed only on
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import datetime as dt
 import json
 from collections.abc import Mapping
@@ -18,6 +16,7 @@ from identity_web._factory import ServiceProvider, TokenAcquirerFactory
 from identity_web._results import AcquireTokenResult
 from identity_web.cli._call import EXIT_OK, guarded
 from identity_web.headers import prepare
+from identity_web.protocol.rfc7523 import unverified_claims
 
 SUMMARY_CLAIMS = ("aud", "appid", "azp", "tid", "oid", "cnf")
 
@@ -77,19 +76,6 @@ def describe(result: AcquireTokenResult, scope: str, *, show_token: bool) -> dic
     if show_token:
         report["access_token"] = result.access_token
     return report
-
-
-def unverified_claims(token: str) -> dict[str, Any]:
-    """The JWT payload as a dict, NOT verified; {} when the token is not a readable JWT."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return {}
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload))
-    except (binascii.Error, ValueError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
 
 
 def claims_summary(token: str) -> dict[str, Any]:

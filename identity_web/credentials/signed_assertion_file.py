@@ -11,9 +11,6 @@ every `refresh_interval` seconds (600) otherwise. The assertion itself is never 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import os
 import threading
@@ -28,6 +25,7 @@ from identity_web.credentials._errors import (
 )
 from identity_web.credentials._types import AssertionCredential, SignedAssertion
 from identity_web.protocol._http import Flow
+from identity_web.protocol.rfc7523 import decode_segments
 from identity_web.settings import CredentialDescription
 
 logger = logging.getLogger(__name__)
@@ -39,16 +37,11 @@ DEFAULT_EXPIRY_MARGIN = 300.0
 
 
 def jwt_expiry(assertion: str) -> float | None:
-    """The `exp` claim of a compact JWT, read without verifying anything; None if absent."""
-    parts = assertion.split(".")
-    if len(parts) != 3:
-        raise ValueError("not a compact JWT (three dot-separated parts)")
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload))
-    except (binascii.Error, ValueError) as error:
-        raise ValueError("the JWT payload is not base64url JSON") from error
-    exp = claims.get("exp") if isinstance(claims, dict) else None
+    """The `exp` claim of a compact JWT, read without verifying anything; None if absent.
+
+    Raises `ValueError` when `assertion` is not a compact JWT.
+    """
+    exp = decode_segments(assertion)[1].get("exp")
     return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -37,7 +37,7 @@ class TokenRequestContext:
     """The parts of a token request client authentication looks at."""
 
     tenant: str
-    form: Mapping[str, str]
+    form: Mapping[str, str] = field(repr=False)  # client_secret, client_assertion
     client_certificate: x509.Certificate | None
     mtls_host: bool
     pop: bool

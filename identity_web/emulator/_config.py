@@ -43,7 +43,7 @@ class EmulatorConfig:
     assertion_clock_skew: int = 300
     bound_tokens_disabled: tuple[str, ...] = ("https://management.azure.com",)
     extra_resources: tuple[str, ...] = ()
-    pfx_password: str | None = "emulator-pfx-password"
+    pfx_password: str | None = dataclasses.field(default="emulator-pfx-password", repr=False)
 
     @classmethod
     def from_file(cls, path: Path, overrides: Mapping[str, Any] | None = None) -> EmulatorConfig:

@@ -16,13 +16,16 @@ from urllib.parse import parse_qs
 
 @dataclass(frozen=True, slots=True)
 class EmulatorRequest:
-    """One HTTP request as a service sees it. Header names are lower-cased."""
+    """One HTTP request as a service sees it. Header names are lower-cased.
+
+    Headers and body stay out of the repr: they carry secrets, assertions and tokens.
+    """
 
     method: str
     path: str
     query: Mapping[str, str]
-    headers: Mapping[str, str]
-    body: bytes = b""
+    headers: Mapping[str, str] = field(repr=False)
+    body: bytes = field(default=b"", repr=False)
     client_cert_der: bytes | None = None
     host: str = ""
 
@@ -40,8 +43,10 @@ class EmulatorRequest:
 
 @dataclass(frozen=True, slots=True)
 class EmulatorResponse:
+    """An answer; its body (tokens, issued certificates) stays out of the repr."""
+
     status: int
-    body: bytes = b""
+    body: bytes = field(default=b"", repr=False)
     headers: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod

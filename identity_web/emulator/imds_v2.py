@@ -114,12 +114,16 @@ class ImdsV2Endpoints:
         self.state = state
         self.require_attestation = False
 
+    def _identity(self, request: EmulatorRequest) -> ManagedIdentity | EmulatorResponse:
+        """The selected identity, or the 400 both credential endpoints answer."""
+        if not request.query.get("cred-api-version"):
+            return invalid_request("Required query variable 'cred-api-version' is missing")
+        return select_identity(self.state, request.query)
+
     def platform_metadata(
         self, request: EmulatorRequest, cu_id: Mapping[str, str]
     ) -> EmulatorResponse:
-        if not request.query.get("cred-api-version"):
-            return invalid_request("Required query variable 'cred-api-version' is missing")
-        identity = select_identity(self.state, request.query)
+        identity = self._identity(request)
         if isinstance(identity, EmulatorResponse):
             return identity
         return imds_json(
@@ -135,9 +139,7 @@ class ImdsV2Endpoints:
     def issue_credential(
         self, request: EmulatorRequest, cu_id: Mapping[str, str]
     ) -> EmulatorResponse:
-        if not request.query.get("cred-api-version"):
-            return invalid_request("Required query variable 'cred-api-version' is missing")
-        identity = select_identity(self.state, request.query)
+        identity = self._identity(request)
         if isinstance(identity, EmulatorResponse):
             return identity
         body = _json_body(request) or {}

@@ -36,11 +36,8 @@ from identity_web.protocol.imds import (
     refresh_on_for,
     request_id_headers,
 )
-from identity_web.protocol.oauth2 import (
-    TOKEN_TYPE_MTLS_POP,
-    ClientCredentialsRequest,
-    client_credentials_flow,
-)
+from identity_web.protocol.oauth2 import ClientCredentialsRequest, client_credentials_flow
+from identity_web.protocol.rfc8705 import mtls_pop_request
 
 PLATFORM_METADATA_PATH = "/metadata/identity/getplatformmetadata"
 ISSUE_CREDENTIAL_PATH = "/metadata/identity/issuecredential"
@@ -292,12 +289,11 @@ def mtls_token_request(
 
     No client secret or assertion: the TLS client certificate authenticates the identity.
     """
-    return ClientCredentialsRequest(
+    return mtls_pop_request(
         token_endpoint=credential.token_endpoint,
         client_id=credential.client_id,
         scope=mtls_scope(resource),
-        token_type=TOKEN_TYPE_MTLS_POP,
-        tls_identity=credential.binding,
+        certificate=credential.binding,
         claims=claims,
     )
 

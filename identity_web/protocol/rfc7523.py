@@ -44,15 +44,30 @@ def b64url_decode(segment: str) -> bytes:
 
 
 def decode_segments(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The header and payload of a compact JWS, **without** verifying anything."""
+    """The header and payload of a compact JWS, **without** verifying anything.
+
+    Raises `ValueError` (with a message fit for users) when `token` is not a compact JWT.
+    """
     parts = token.split(".")
     if len(parts) != 3:
-        raise ValueError("a compact JWS has three dot-separated parts")
-    header = json.loads(b64url_decode(parts[0]))
-    payload = json.loads(b64url_decode(parts[1]))
+        raise ValueError("not a compact JWT (three dot-separated parts)")
+    try:
+        header = json.loads(b64url_decode(parts[0]))
+        payload = json.loads(b64url_decode(parts[1]))
+    except ValueError as exc:  # bad base64url, bad UTF-8 or bad JSON
+        raise ValueError("a JWT segment is not base64url JSON") from exc
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise ValueError("JWS header and payload must be JSON objects")
     return header, payload
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The payload of a compact JWT, NOT verified (for messages and summaries only); {} when
+    `token` is not a readable JWT."""
+    try:
+        return decode_segments(token)[1]
+    except ValueError:
+        return {}
 
 
 def sign_ps256(header: Mapping[str, Any], claims: Mapping[str, Any], key: rsa.RSAPrivateKey) -> str:

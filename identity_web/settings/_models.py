@@ -145,7 +145,7 @@ class CredentialDescription(SettingsModel):
     """SignedAssertionFilePath: the assertion file (default: $AZURE_FEDERATED_TOKEN_FILE)."""
     custom_signed_assertion_provider_name: OptStr = None
     """CustomSignedAssertion: name of the registered provider."""
-    custom_signed_assertion_provider_data: AnyMap = Field(default_factory=empty_map)
+    custom_signed_assertion_provider_data: AnyMap = Field(default_factory=empty_map, repr=False)
     """CustomSignedAssertion: data passed to the provider."""
     algorithm: OptStr = None
     """Signing algorithm hint."""

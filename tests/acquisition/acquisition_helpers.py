@@ -27,6 +27,7 @@ from identity_web.credentials import (
     SecretCredential,
     SignedAssertion,
 )
+from identity_web.emulator import Emulator
 from identity_web.protocol._http import Flow, HttpRequest, HttpResponse
 from identity_web.protocol._tokens import TokenResponse
 
@@ -51,6 +52,11 @@ def make_certificate(
         .sign(key, hashes.SHA256())
     )
     return BindingCertificate.create(certificate, key)
+
+
+def token_posts(emulator: Emulator) -> list[dict[str, Any]]:
+    """Request-log entries of the emulator's token endpoints (login and mtlsauth hosts)."""
+    return [e for e in emulator.requests() if e["endpoint"] in ("entra.token", "entra.mtls_token")]
 
 
 def json_response(status: int, payload: Any, **headers: str) -> HttpResponse:

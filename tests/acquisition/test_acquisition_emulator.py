@@ -6,11 +6,11 @@ import asyncio
 import datetime
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from acquisition_helpers import token_posts
 from cryptography.hazmat.primitives import serialization
 
 from identity_web._binding import BindingCertificate
@@ -29,17 +29,6 @@ from identity_web.settings import (
     MicrosoftIdentityApplicationOptions,
 )
 from identity_web.transport import HttpTransport
-
-
-@pytest.fixture
-def emulator(identity_web_emulator_clean: Emulator) -> Emulator:
-    return identity_web_emulator_clean
-
-
-@pytest.fixture
-def transport(identity_web_emulator: Emulator) -> Iterator[HttpTransport]:
-    with HttpTransport(ca_bundle=identity_web_emulator.manifest.ca_bundle) as transport:
-        yield transport
 
 
 def app_settings(emulator: Emulator) -> MicrosoftIdentityApplicationOptions:
@@ -87,10 +76,6 @@ def acquirer_for(
         retry_scale=0.01,
         environ={},
     )
-
-
-def token_posts(emulator: Emulator) -> list[dict[str, Any]]:
-    return [e for e in emulator.requests() if e["endpoint"] in ("entra.token", "entra.mtls_token")]
 
 
 def mtls_api(emulator: Emulator) -> DownstreamApiOptions:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from acquisition_helpers import token_posts
 
 from identity_web._managed_identity import ManagedIdentityClient
 from identity_web._results import TokenSource
@@ -19,17 +19,6 @@ from identity_web.settings import ManagedIdentityOptions, MicrosoftIdentityAppli
 from identity_web.transport import HttpTransport
 
 TOKEN_EXCHANGE = "api://AzureADTokenExchange/.default"
-
-
-@pytest.fixture
-def emulator(identity_web_emulator_clean: Emulator) -> Emulator:
-    return identity_web_emulator_clean
-
-
-@pytest.fixture
-def transport(identity_web_emulator: Emulator) -> Iterator[HttpTransport]:
-    with HttpTransport(ca_bundle=identity_web_emulator.manifest.ca_bundle) as transport:
-        yield transport
 
 
 @pytest.fixture
@@ -84,10 +73,6 @@ def whoami(transport: HttpTransport, emulator: Emulator, result: Any) -> Any:
     response = client.get(url, headers={"Authorization": result.authorization_header})
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def token_posts(emulator: Emulator) -> list[dict[str, Any]]:
-    return [e for e in emulator.requests() if e["endpoint"] in ("entra.token", "entra.mtls_token")]
 
 
 def test_managed_identity_mtls_pop_is_bound_and_cached_with_its_certificate(
