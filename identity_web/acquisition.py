@@ -20,12 +20,12 @@ from identity_web._acquisition._seams import (
     AcquireOptions,
     CredentialSource,
     FlowRunner,
-    ManagedIdentityTokens,
     TokenRequestOptions,
 )
 from identity_web._acquisition._singleflight import AsyncSingleFlight, ThreadSingleFlight
 from identity_web._errors import IdentityWebError
 from identity_web._results import AcquireTokenResult, TokenSource
+from identity_web._seams import ManagedIdentityTokens
 from identity_web.cache import CacheEntry, TokenCache
 from identity_web.protocol import entra
 from identity_web.protocol.retry import sts_policy

@@ -14,10 +14,9 @@ from typing import Protocol
 from identity_web._acquisition._seams import AcquireOptions
 from identity_web._errors import InvalidRequestError
 from identity_web._results import AcquireTokenResult, AuthorizationHeaderInformation
+from identity_web.settings._models import is_mtls_pop_scheme
 
 __all__ = ["AppTokenAcquirer", "AuthorizationHeaderProvider", "HeaderRequest"]
-
-MTLS_POP_SCHEME = "mtls_pop"
 
 
 class HeaderRequest(Protocol):
@@ -71,7 +70,7 @@ def prepare(options: HeaderRequest) -> tuple[str, AcquireOptions | None, bool]:
     (`RequestAppToken` or a managed identity) — IDW10116; app tokens use the first scope only.
     """
     token_options = options.acquire_token_options
-    bound = options.protocol_scheme.strip().lower() == MTLS_POP_SCHEME
+    bound = is_mtls_pop_scheme(options.protocol_scheme)
     app_token = options.request_app_token or (
         token_options is not None and token_options.managed_identity is not None
     )

@@ -8,13 +8,11 @@ ours, and only these three claims are shown, never the assertion).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Any
 
 from identity_web._errors import FederatedCredentialError, ServiceError
 from identity_web.protocol.oauth2 import ClientCredentialsRequest
+from identity_web.protocol.rfc7523 import unverified_claims
 
 FEDERATION_CODES = (70021, 700211, 700212, 700213)
 _UNKNOWN = "(not in the assertion)"
@@ -35,18 +33,6 @@ def explain_federation_failure(
         audience=_claim(claims, "aud"),
         client_id=request.client_id,
     )
-
-
-def unverified_claims(jwt: str) -> dict[str, Any]:
-    """The payload of a compact JWT, without verification; {} when it is not one."""
-    parts = jwt.split(".")
-    if len(parts) != 3:
-        return {}
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (binascii.Error, ValueError):
-        return {}
-    return payload if isinstance(payload, dict) else {}
 
 
 def _claim(claims: dict[str, Any], name: str) -> str:

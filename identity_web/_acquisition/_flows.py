@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from identity_web._acquisition._fic import explain_federation_failure
 from identity_web._acquisition._plan import AcquisitionPlan, Planner
+from identity_web._binding import BindingCertificate
 from identity_web._errors import (
     InvalidRequestError,
     ServiceError,
@@ -20,7 +21,7 @@ from identity_web._errors import (
     TokenTypeMismatchError,
 )
 from identity_web.credentials import AssertionCredential, CertificateCredential, SecretCredential
-from identity_web.protocol import entra, oauth2, rfc7523
+from identity_web.protocol import entra, oauth2, rfc7523, rfc8705
 from identity_web.protocol._http import Flow, RetryPolicy
 from identity_web.protocol._tokens import TokenResponse
 from identity_web.protocol.oauth2 import TOKEN_TYPE_MTLS_POP, ClientCredentialsRequest
@@ -98,11 +99,7 @@ class FlowBuilder:
             return (yield from self._assertion_request(plan, credential, now))
         if isinstance(credential, CertificateCredential) and plan.bound:
             endpoint = yield from self._mtls_endpoint(plan.tenant)
-            return replace(
-                self._base_request(plan, endpoint),
-                token_type=TOKEN_TYPE_MTLS_POP,
-                tls_identity=plan.binding,
-            )
+            return self._mtls_pop_request(plan, endpoint, credential.certificate)
         endpoint = self._planner.login_endpoint(plan.tenant)
         base = self._base_request(plan, endpoint)
         if isinstance(credential, SecretCredential):
@@ -136,15 +133,10 @@ class FlowBuilder:
                 "certificate for a token-binding request.",
             )
         endpoint = yield from self._mtls_endpoint(plan.tenant)
-        return replace(
-            self._base_request(plan, endpoint),
-            client_assertion=signed.assertion,
-            client_assertion_type=rfc7523.JWT_POP,
-            token_type=TOKEN_TYPE_MTLS_POP,
-            tls_identity=signed.binding_certificate,
-        )
+        return self._jwt_pop_request(plan, endpoint, signed.assertion, signed.binding_certificate)
 
     def _base_request(self, plan: AcquisitionPlan, endpoint: str) -> ClientCredentialsRequest:
+        """A Bearer request without client authentication; the caller adds the secret or JWT."""
         return ClientCredentialsRequest(
             token_endpoint=endpoint,
             client_id=self._planner.client_id,
@@ -153,7 +145,45 @@ class FlowBuilder:
             client_capabilities=self._planner.client_capabilities,
             extra_query_parameters=plan.extra_query,
             extra_headers=plan.extra_headers,
-            correlation_id=plan.correlation_id or str(uuid.uuid4()),
+            correlation_id=_correlation_id(plan),
+        )
+
+    def _mtls_pop_request(
+        self, plan: AcquisitionPlan, endpoint: str, certificate: BindingCertificate
+    ) -> ClientCredentialsRequest:
+        """Certificate credential, bound: the TLS certificate alone authenticates the client."""
+        return rfc8705.mtls_pop_request(
+            token_endpoint=endpoint,
+            client_id=self._planner.client_id,
+            scope=plan.scope,
+            certificate=certificate,
+            correlation_id=_correlation_id(plan),
+            claims=plan.claims,
+            client_capabilities=self._planner.client_capabilities,
+            extra_query_parameters=plan.extra_query,
+            extra_headers=plan.extra_headers,
+        )
+
+    def _jwt_pop_request(
+        self,
+        plan: AcquisitionPlan,
+        endpoint: str,
+        assertion: str,
+        certificate: BindingCertificate,
+    ) -> ClientCredentialsRequest:
+        """FIC leg 2, bound: the bound assertion presented over the certificate it came with."""
+        return rfc8705.jwt_pop_request(
+            token_endpoint=endpoint,
+            client_id=self._planner.client_id,
+            scope=plan.scope,
+            assertion=assertion,
+            certificate=certificate,
+            bound=True,
+            correlation_id=_correlation_id(plan),
+            claims=plan.claims,
+            client_capabilities=self._planner.client_capabilities,
+            extra_query_parameters=plan.extra_query,
+            extra_headers=plan.extra_headers,
         )
 
     def _mtls_endpoint(self, tenant: str) -> Flow[str]:
@@ -193,6 +223,10 @@ def _explained(
     if not isinstance(plan.credential, AssertionCredential):
         return None
     return explain_federation_failure(error, request)
+
+
+def _correlation_id(plan: AcquisitionPlan) -> str:
+    return plan.correlation_id or str(uuid.uuid4())
 
 
 def _credential_id(plan: AcquisitionPlan) -> str:

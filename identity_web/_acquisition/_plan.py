@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from identity_web._acquisition._seams import AcquireOptions, CredentialSource, ManagedIdentityTokens
+from identity_web._acquisition._seams import AcquireOptions, CredentialSource
 from identity_web._binding import BindingCertificate
 from identity_web._errors import (
     ConfigurationError,
@@ -20,6 +20,7 @@ from identity_web._errors import (
     CredentialUnavailableError,
     InvalidRequestError,
 )
+from identity_web._seams import ManagedIdentityTokens
 from identity_web.cache import CacheKey, variant_digest
 from identity_web.credentials import (
     AssertionCredential,
@@ -68,7 +69,7 @@ class AcquisitionPlan:
     claims: str | None = None
     correlation_id: str = ""
     extra_query: tuple[tuple[str, str], ...] = ()
-    extra_headers: tuple[tuple[str, str], ...] = ()
+    extra_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # may hold keys
 
     @property
     def skips_cache_read(self) -> bool:

@@ -1,4 +1,7 @@
-"""The typed seams the token acquirer is built on (transport, managed identity, options)."""
+"""The typed seams the token acquirer is built on (transport, credentials, options).
+
+The managed identity seam, shared with the FIC credential, is `identity_web._seams`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from typing import Protocol, TypeVar
 
 from identity_web.credentials import LoadedCredential
 from identity_web.protocol._http import Flow
-from identity_web.protocol._tokens import TokenResponse
 from identity_web.protocol.imds import ManagedIdentitySelector
 
 T = TypeVar("T")
@@ -29,22 +31,6 @@ class CredentialSource(Protocol):
     def get(self) -> LoadedCredential: ...
 
     def reset(self) -> None: ...
-
-
-class ManagedIdentityTokens(Protocol):
-    """Managed identity tokens (`identity_web._managed_identity.ManagedIdentityClient`)."""
-
-    def cache_key_identity(self, identity: ManagedIdentitySelector | None) -> str: ...
-
-    def token_flow(
-        self,
-        identity: ManagedIdentitySelector | None,
-        scope: str,
-        *,
-        bound: bool,
-        now: float,
-        claims: str | None = None,
-    ) -> Flow[TokenResponse]: ...
 
 
 class AcquireOptions(Protocol):
@@ -84,4 +70,4 @@ class TokenRequestOptions:
     claims: str | None = None
     correlation_id: str | None = None
     extra_query_parameters: Mapping[str, str] = field(default_factory=_empty)
-    extra_headers_parameters: Mapping[str, str] = field(default_factory=_empty)
+    extra_headers_parameters: Mapping[str, str] = field(default_factory=_empty, repr=False)

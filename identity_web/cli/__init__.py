@@ -41,13 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_LOG_HANDLER = "identity-web-cli"
+
+
 def _configure_logging(verbosity: int) -> None:
+    """`-v`: INFO, `-vv`: DEBUG, to stderr. A second call replaces the first one's handler."""
     if verbosity <= 0:
         return
     level = logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_LOG_HANDLER)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     package_logger = logging.getLogger("identity_web")
+    for old in [h for h in package_logger.handlers if h.get_name() == _LOG_HANDLER]:
+        package_logger.removeHandler(old)
     package_logger.addHandler(handler)
     package_logger.setLevel(level)
 

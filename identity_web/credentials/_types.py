@@ -3,12 +3,15 @@
 Loaded credentials are immutable values. Their reprs never show a secret or an assertion; a
 certificate shows only its subject and `x5t#S256`. `description_id` is a stable, non-secret id
 of the settings entry a credential came from (`Path=/abs/app.pfx`,
-`RedactedClientSecret=<sha256 prefix>`), usable in logs and cache keys.
+`RedactedClientSecret=<keyed hash prefix>`), usable in logs and in-process keys; the tag of a
+secret is stable within one process only, so it gives nothing away even for a weak secret.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
@@ -77,6 +80,14 @@ class CredentialLoader(Protocol):
     def load(self, description: CredentialDescription) -> LoadedCredential: ...
 
 
+#: Per-process HMAC key for `redacted`: tags are equal within a process, unrelated across them.
+_REDACTION_KEY = secrets.token_bytes(32)
+
+
 def redacted(value: str) -> str:
-    """A short, stable, non-reversible tag of a secret value for ids (SHA-256 prefix)."""
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
+    """A short tag of a secret value for ids: HMAC-SHA256 under a random per-process key.
+
+    Unlike a plain hash, the tag cannot be brute-forced back to a weak secret (the key never
+    leaves the process); it is stable within the process and must not be persisted or shared.
+    """
+    return hmac.new(_REDACTION_KEY, value.encode("utf-8"), hashlib.sha256).hexdigest()[:16]

@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from identity_web._errors import IdentityWebError, TokenAcquisitionError, TokenTypeMismatchError
+from identity_web._seams import ManagedIdentityTokens
 from identity_web.credentials._errors import CredentialLoadError
 from identity_web.credentials._types import AssertionCredential, SignedAssertion
 from identity_web.credentials.signed_assertion_file import jwt_expiry
 from identity_web.protocol._http import Flow
 from identity_web.protocol._tokens import TokenResponse
-from identity_web.protocol.imds import ManagedIdentityId, ManagedIdentitySelector
+from identity_web.protocol.imds import ManagedIdentityId
 from identity_web.settings import CredentialDescription
 
 logger = logging.getLogger(__name__)
@@ -46,21 +47,6 @@ DEFAULT_EXPIRY_MARGIN = 300.0
 SOURCE_TYPE = "SignedAssertionFromManagedIdentity"
 _DEFAULT_SUFFIX = "/.default"
 _MTLS_POP = "mtls_pop"
-
-
-class ManagedIdentityTokenSource(Protocol):
-    """Managed identity tokens as sans-IO flows (`identity_web._managed_identity.
-    ManagedIdentityClient`)."""
-
-    def token_flow(
-        self,
-        identity: ManagedIdentitySelector | None,
-        scope: str,
-        *,
-        bound: bool,
-        now: float,
-        claims: str | None = None,
-    ) -> Flow[TokenResponse]: ...
 
 
 class FlowRunner(Protocol):
@@ -97,7 +83,7 @@ class ManagedIdentityAssertionProvider:
 
     def __init__(
         self,
-        client: ManagedIdentityTokenSource,
+        client: ManagedIdentityTokens,
         *,
         identity: ManagedIdentitySelection | None = None,
         token_exchange_url: str | None = None,
@@ -193,7 +179,7 @@ class SignedAssertionFromManagedIdentityLoader:
 
     def __init__(
         self,
-        managed_identity: ManagedIdentityTokenSource,
+        managed_identity: ManagedIdentityTokens,
         *,
         transport: FlowRunner | None = None,
         clock: Callable[[], float] = time.time,

@@ -152,10 +152,17 @@ def verify_federated_assertion(
     if not _audience_ok(claims.get("aud"), exchange_audiences(state)):
         raise codes.FIC_AUDIENCE_MISMATCH.fail(audience=str(claims.get("aud")))
     _check_assertion_time(claims, check)
-    subject = str(claims.get("appid") or claims.get("azp") or "")
-    if not subject or not app.trusts_managed_identity(subject):
-        raise codes.FIC_SUBJECT_MISMATCH.fail(subject=str(claims.get("sub")))
+    subject = str(claims.get("sub") or "")
+    if not trusted_subject(state, app, subject):
+        raise codes.FIC_SUBJECT_MISMATCH.fail(subject=subject)
     check_binding(claims, check.tls_thumbprint)
+
+
+def trusted_subject(state: EmulatorState, app: AppRegistration, subject: str) -> bool:
+    """A managed identity's federated credential names its object (principal) id as subject:
+    `subject` must be the object id of a managed identity the app trusts."""
+    identity = state.find_managed_identity(object_id=subject) if subject else None
+    return identity is not None and app.trusts_managed_identity(identity.client_id)
 
 
 def check_binding(claims: Mapping[str, Any], tls_thumbprint: str | None) -> None:

@@ -21,7 +21,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
-from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from identity_web._binding import BindingCertificate
@@ -190,7 +189,7 @@ def build_csr(key: rsa.RSAPrivateKey, metadata: PlatformMetadata) -> str:
     csr = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(subject)
-        .add_attribute(CUID_ATTRIBUTE_OID, cu_id, _tag=_ASN1Type.UTF8String)
+        .add_attribute(CUID_ATTRIBUTE_OID, cu_id)  # UTF8String is the default tag
         .sign(key, hashes.SHA256(), rsa_padding=csr_padding())
     )
     return base64.b64encode(csr.public_bytes(serialization.Encoding.DER)).decode("ascii")

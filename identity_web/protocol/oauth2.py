@@ -73,7 +73,7 @@ class ClientCredentialsRequest:
     claims: str | None = None
     client_capabilities: tuple[str, ...] = ()
     extra_query_parameters: tuple[tuple[str, str], ...] = ()
-    extra_headers: tuple[tuple[str, str], ...] = ()
+    extra_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # may hold keys
     correlation_id: str = ""
 
     @property

@@ -6,6 +6,11 @@ case-insensitive) while that known key is absent is reported as a problem —
 `AzureAd.ClientID2: unknown key; did you mean ClientId?`. Keys that Identity.Web knows but this
 daemon library does not use (`Domain`, `CallbackPath`, legacy `ClientCertificates` …) are
 never reported.
+
+Values work alike for the few keys whose values form a known set while the key is a free string
+in Identity.Web (`ProtocolScheme`, `HttpMethod`): a value close to a known one but not equal to
+it (`MTLS-POP`) is a problem, so a typo cannot silently turn a bound token into a bearer token.
+Values that are not close to any known one are left alone.
 """
 
 from __future__ import annotations
@@ -45,6 +50,13 @@ FOREIGN_KEYS = frozenset(
 )
 
 
+# Keys (as spelt by Identity.Web) whose values are checked for near misses, with the known values.
+KNOWN_VALUES: dict[str, tuple[str, ...]] = {
+    "ProtocolScheme": ("Bearer", "MTLS_POP"),
+    "HttpMethod": ("Get", "Post", "Put", "Patch", "Delete", "Head", "Options"),
+}
+
+
 def validate_section(model: type[M], data: Any, path: Sequence[str | int]) -> M:
     """Validate `data` as `model`; raise `SectionInvalid` listing every problem under `path`."""
     problems = near_misses(model, data, path)
@@ -81,6 +93,7 @@ def near_misses(
             child = nested_model(model, known[folded])
             if child is not None:
                 problems += _nested(child, value, [*path, str(key)])
+            problems += _value_near_miss(known[folded], value, [*path, str(key)])
             continue
         if folded in FOREIGN_KEYS or folded.replace("_", "") in known:
             continue
@@ -92,6 +105,20 @@ def near_misses(
                 )
             )
     return problems
+
+
+def _value_near_miss(key: str, value: Any, path: list[str | int]) -> list[ConfigurationProblem]:
+    allowed = KNOWN_VALUES.get(key)
+    if allowed is None or not isinstance(value, str):
+        return []
+    text = value.strip()
+    if text.casefold() in (known.casefold() for known in allowed):
+        return []
+    match = closest(text, allowed)
+    if match is None:
+        return []
+    message = f"found {value!r}; not a known {key} ({', '.join(allowed)}); did you mean {match}?"
+    return [ConfigurationProblem(format_path(path), message)]
 
 
 def _nested(

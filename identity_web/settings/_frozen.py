@@ -1,4 +1,7 @@
-"""`FrozenMap`: the read-only, hashable mapping that settings use for key/value sections."""
+"""`FrozenMap`: the read-only, hashable mapping that settings use for key/value sections.
+
+`HiddenValuesMap` is one whose repr shows the keys only (extra headers may carry API keys).
+"""
 
 from __future__ import annotations
 
@@ -35,3 +38,12 @@ class FrozenMap(Mapping[str, Any]):
     def __or__(self, other: Mapping[str, Any]) -> dict[str, Any]:
         """`frozen | {"k": "v"}` gives a new plain dict (the frozen one is unchanged)."""
         return {**self._data, **other}
+
+
+class HiddenValuesMap(FrozenMap):
+    """A `FrozenMap` whose repr names the keys but never shows a value."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"HiddenValuesMap(keys={list(self._data)!r})"

@@ -34,7 +34,16 @@ from identity_web.settings._authority import (
     split_authority,
 )
 from identity_web.settings._enums import CredentialSource
-from identity_web.settings._types import AnyMap, Guid, OptStr, StrMap, StrTuple, empty_map
+from identity_web.settings._types import (
+    AnyMap,
+    Guid,
+    HiddenStrMap,
+    OptStr,
+    StrMap,
+    StrTuple,
+    empty_hidden_map,
+    empty_map,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -292,7 +301,7 @@ class AcquireTokenOptions(SettingsModel):
     """Correlation id (GUID) sent to the token endpoint."""
     extra_query_parameters: StrMap = Field(default_factory=empty_map)
     """Query parameters added to this API's token requests."""
-    extra_headers_parameters: StrMap = Field(default_factory=empty_map)
+    extra_headers_parameters: HiddenStrMap = Field(default_factory=empty_hidden_map)
     """HTTP headers added to the token request."""
     authentication_options_name: OptStr = None
     """Name of the application section to use."""
@@ -316,6 +325,11 @@ def _check_optional_url(value: str | None) -> str | None:
 _MTLS_POP = re.compile(r"^\s*mtls_pop\s*$", re.IGNORECASE)
 
 
+def is_mtls_pop_scheme(protocol_scheme: str) -> bool:
+    """The one rule for `ProtocolScheme`: `MTLS_POP` in any case, spaces around ignored."""
+    return bool(_MTLS_POP.match(protocol_scheme))
+
+
 class DownstreamApiOptions(SettingsModel):
     """A named downstream API section (Identity.Web's `DownstreamApiOptions`)."""
 
@@ -335,7 +349,7 @@ class DownstreamApiOptions(SettingsModel):
         default_factory=AcquireTokenOptions
     )
     """How the token for this API is acquired."""
-    extra_header_parameters: StrMap = Field(default_factory=empty_map)
+    extra_header_parameters: HiddenStrMap = Field(default_factory=empty_hidden_map)
     """HTTP headers added to the API request."""
     extra_query_parameters: StrMap = Field(default_factory=empty_map)
     """Query parameters added to the API request URL."""
@@ -347,4 +361,4 @@ class DownstreamApiOptions(SettingsModel):
     @property
     def is_mtls_pop(self) -> bool:
         """True when `ProtocolScheme` is `MTLS_POP` (any case): a certificate-bound token."""
-        return bool(_MTLS_POP.match(self.protocol_scheme))
+        return is_mtls_pop_scheme(self.protocol_scheme)

@@ -10,7 +10,12 @@ from pydantic_core import ErrorDetails
 
 from identity_web._errors import ConfigurationProblem
 
-_SECRET_WORDS = ("secret", "password", "base64encodedvalue")
+# Compared with the key case-folded, without "-" and "_": settings keys (ClientSecret,
+# CertificatePassword, Base64EncodedValue) and header names (Authorization, X-Api-Key, Cookie).
+_SECRET_WORDS = (
+    *("secret", "password", "base64encodedvalue", "authorization", "apikey"),
+    *("subscriptionkey", "cookie", "authtoken", "accesstoken"),
+)
 
 # pydantic messages that deserve a word about what is allowed.
 _FRIENDLIER = {
@@ -27,8 +32,8 @@ _FRIENDLIER = {
 
 
 def is_secret_key(key: str) -> bool:
-    """True for keys whose values are masked: ClientSecret, CertificatePassword, …"""
-    folded = key.casefold()
+    """True for keys whose values are masked: ClientSecret, CertificatePassword, X-Api-Key, …"""
+    folded = key.casefold().replace("-", "").replace("_", "")
     return any(word in folded for word in _SECRET_WORDS)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
-from identity_web.settings._frozen import FrozenMap
+from identity_web.settings._frozen import FrozenMap, HiddenValuesMap
 
 
 def _text(value: Any) -> Any:
@@ -34,6 +34,10 @@ def _split_words(value: Any) -> Any:
 
 def _freeze_map(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return FrozenMap(value)
+
+
+def _freeze_hidden(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return HiddenValuesMap(value)
 
 
 def _check_guid(value: str | None) -> str | None:
@@ -64,6 +68,13 @@ StrMap = Annotated[
     AfterValidator(_freeze_map),
     PlainSerializer(dict, return_type=dict),
 ]
+#: A string map whose values stay out of reprs (HTTP headers, which may carry API keys).
+HiddenStrMap = Annotated[
+    Mapping[str, str],
+    BeforeValidator(_texts),
+    AfterValidator(_freeze_hidden),
+    PlainSerializer(dict, return_type=dict),
+]
 AnyMap = Annotated[
     Mapping[str, Any], AfterValidator(_freeze_map), PlainSerializer(dict, return_type=dict)
 ]
@@ -72,3 +83,7 @@ Guid = Annotated[OptStr, AfterValidator(_check_guid)]
 
 def empty_map() -> Mapping[str, Any]:
     return FrozenMap()
+
+
+def empty_hidden_map() -> Mapping[str, Any]:
+    return HiddenValuesMap()

@@ -1,9 +1,17 @@
 """An LRU-bounded pool of HTTP clients, one per key, each created exactly once.
 
 Keys are binding thumbprints (None for the client without a certificate), so a request for a
-certificate always goes through connections made with that certificate. Creation happens under
-a lock with a double check, so concurrent first callers share one client. An evicted client is
+certificate always goes through connections made with that certificate. An evicted client is
 closed at once when idle, or when its last lease ends (in-flight requests drain first).
+
+Using a client that is already in the pool takes no lock: a dict read, a lease counted by a
+list append, and the LRU update (`OrderedDict.move_to_end`), each atomic under the GIL.
+Creating a client and evicting one happen under a lock with a double check, so concurrent first
+callers share one client. A lease is counted *before* it checks whether its entry was evicted,
+and an eviction marks the entry *before* it counts the leases, so of a lease and an eviction that
+race, at least one sees the other: the eviction leaves the closing to the lease, or the lease
+gives the entry up and takes the locked path. Whoever closes a client first claims it, so it is
+closed once.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 logger = logging.getLogger(__name__)
@@ -24,9 +32,16 @@ C = TypeVar("C")
 
 @dataclass(slots=True)
 class _Entry(Generic[C]):
+    """A pooled client; `leases` holds one item per lease in progress."""
+
     client: C
-    leases: int = 0
-    retired: bool = False
+    leases: list[None] = field(default_factory=list)
+    evicted: bool = False
+    _closing: threading.Lock = field(default_factory=threading.Lock)
+
+    def claim_closing(self) -> bool:
+        """True for exactly one caller: the one that closes the client."""
+        return self._closing.acquire(blocking=False)
 
 
 class ClientPool(Generic[K, C]):
@@ -45,51 +60,84 @@ class ClientPool(Generic[K, C]):
 
     def get(self, key: K, create: Callable[[], C]) -> C:
         """The client for `key`, created with `create()` on first use."""
-        evicted: list[tuple[K, C]] = []
-        with self._lock:
-            entry = self._entry(key, create, evicted)
-        self._dispose_all(evicted)
-        return entry.client
+        entry = self._entries.get(key)
+        if entry is not None and not entry.evicted and self._touch(key):
+            return entry.client
+        return self._locked_entry(key, create, lease=False).client
 
     @contextmanager
     def lease(self, key: K, create: Callable[[], C]) -> Iterator[C]:
         """Like `get`, but an eviction during the lease waits for it to end before closing."""
-        evicted: list[tuple[K, C]] = []
-        with self._lock:
-            entry = self._entry(key, create, evicted)
-            entry.leases += 1
-        self._dispose_all(evicted)
+        entry = self._lease_existing(key)
+        if entry is None:
+            entry = self._locked_entry(key, create, lease=True)
         try:
             yield entry.client
         finally:
-            with self._lock:
-                entry.leases -= 1
-                done = entry.retired and entry.leases == 0
-            if done:
-                self._dispose_all([(key, entry.client)])
+            self._release(key, entry)
 
     def clear(self) -> list[tuple[K, C]]:
         """Empty the pool and hand back every client (leased or not) for the caller to close."""
+        cleared: list[tuple[K, C]] = []
         with self._lock:
-            entries = [(key, entry.client) for key, entry in self._entries.items()]
-            for entry in self._entries.values():
-                entry.retired = False  # closed by the caller now, not again by a lease
-            self._entries.clear()
-        return entries
+            while self._entries:
+                key, entry = self._entries.popitem(last=False)
+                entry.evicted = True
+                if entry.claim_closing():  # closed by the caller now, never again by a lease
+                    cleared.append((key, entry.client))
+        return cleared
 
-    def _entry(self, key: K, create: Callable[[], C], evicted: list[tuple[K, C]]) -> _Entry[C]:
+    def _lease_existing(self, key: K) -> _Entry[C] | None:
+        """Lock-free: a lease on the live entry of `key`, or None for the locked path."""
         entry = self._entries.get(key)
         if entry is None:
-            entry = _Entry(create())
-            self._entries[key] = entry
-            logger.debug("new HTTP client for %r (%d in pool)", key, len(self._entries))
-            while len(self._entries) > self._max_size:
-                old_key, old = self._entries.popitem(last=False)
-                if old.leases:
-                    old.retired = True
-                else:
-                    evicted.append((old_key, old.client))
-        self._entries.move_to_end(key)
+            return None
+        entry.leases.append(None)  # counted first: an eviction from now on sees this lease
+        if not entry.evicted and self._touch(key):
+            return entry
+        self._release(key, entry)
+        return None
+
+    def _touch(self, key: K) -> bool:
+        """Make `key` the most recently used; False when it was evicted meanwhile."""
+        try:
+            self._entries.move_to_end(key)
+        except KeyError:
+            return False
+        return True
+
+    def _release(self, key: K, entry: _Entry[C]) -> None:
+        entry.leases.pop()
+        if entry.evicted and not entry.leases and entry.claim_closing():
+            self._dispose_all([(key, entry.client)])
+
+    def _locked_entry(self, key: K, create: Callable[[], C], *, lease: bool) -> _Entry[C]:
+        """The slow path: find or create the entry under the lock, evicting the LRU ones."""
+        evicted: list[tuple[K, C]] = []
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._add(key, create(), evicted)
+            else:
+                self._entries.move_to_end(key)
+            if lease:
+                entry.leases.append(None)
+        self._dispose_all(evicted)
+        return entry
+
+    def _add(self, key: K, client: C, evicted: list[tuple[K, C]]) -> _Entry[C]:
+        """Insert a new entry (under the lock) and evict the least recently used beyond size."""
+        entry = _Entry(client)
+        self._entries[key] = entry
+        logger.debug("new HTTP client for %r (%d in pool)", key, len(self._entries))
+        while len(self._entries) > self._max_size:
+            old_key, old = self._entries.popitem(last=False)
+            if old is entry:  # lock-free LRU updates moved every other key behind it
+                self._entries[old_key] = old
+                continue
+            old.evicted = True  # marked first: a lease from now on sees it
+            if not old.leases and old.claim_closing():
+                evicted.append((old_key, old.client))
         return entry
 
     def _dispose_all(self, entries: list[tuple[K, C]]) -> None:

@@ -24,6 +24,7 @@ from identity_web._errors import (
     CredentialUnavailableError,
     InvalidRequestError,
     ServiceError,
+    TokenAcquisitionError,
     TokenTypeMismatchError,
 )
 from identity_web._results import TokenSource
@@ -169,6 +170,33 @@ def test_azure_region_prefixes_the_mtls_host(app_certificate: BindingCertificate
     )
     acquirer.acquire_token_for_app(SCOPE, bound=True)
     assert runner.requests[0].url == MTLS.replace("//mtlsauth", "//westus3.mtlsauth")
+
+
+@pytest.mark.parametrize(
+    ("azure_region", "environ", "host"),
+    [
+        ("TryAutoDetect", {"REGION_NAME": "West US 3"}, "westus3.mtlsauth.microsoft.com"),
+        ("TryAutoDetect", {}, "mtlsauth.microsoft.com"),
+        (None, {"REGION_NAME": "westus3"}, "mtlsauth.microsoft.com"),
+        ("eastus", {"REGION_NAME": "westus3"}, "eastus.mtlsauth.microsoft.com"),
+    ],
+)
+def test_region_is_azure_region_or_region_name_when_auto_detecting(
+    app_certificate: BindingCertificate,
+    azure_region: str | None,
+    environ: dict[str, str],
+    host: str,
+) -> None:
+    runner = ScriptedRunner(by_token_type())
+    acquirer = TokenAcquirer(
+        app_options(AzureRegion=azure_region),
+        FakeCredentials(certificate_credential(app_certificate)),
+        runner,
+        InMemoryTokenCache(),
+        environ=environ,
+    )
+    acquirer.acquire_token_for_app(SCOPE, bound=True)
+    assert runner.requests[0].url == MTLS.replace("//mtlsauth.microsoft.com", f"//{host}")
 
 
 # -- fail closed and cache separation ----------------------------------------------------------
@@ -331,6 +359,61 @@ def test_deprecated_sovereign_host_is_refused_before_any_request(
     assert runner.requests == []
 
 
+@pytest.mark.parametrize(
+    "instance",
+    [
+        "https://login.usgovcloudapi.net/",
+        "https://login.chinacloudapi.cn/",
+        "https://sts.windows.net/",
+        "https://login-us.microsoftonline.com/",
+        "https://mtlsauth.microsoft.com/",
+    ],
+)
+def test_unmappable_entra_hosts_are_refused_for_mtls_pop_before_any_request(
+    app_certificate: BindingCertificate, instance: str
+) -> None:
+    acquirer, runner, _, _ = make(
+        FakeCredentials(certificate_credential(app_certificate)), app=app_options(Instance=instance)
+    )
+    with pytest.raises(InvalidRequestError) as caught:
+        acquirer.acquire_token_for_app(SCOPE, bound=True)
+    assert caught.value.code == "mtls_pop_not_supported_for_environment"
+    assert runner.requests == []
+
+
+class RecordingCache(InMemoryTokenCache):
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: list[Any] = []
+
+    def set(self, key: Any, entry: Any) -> None:
+        self.keys.append(key)
+        super().set(key, entry)
+
+
+def test_one_binding_context_per_acquisition_even_if_the_certificate_rotates_midway(
+    app_certificate: BindingCertificate, renewed_certificate: BindingCertificate
+) -> None:
+    credentials = FakeCredentials(certificate_credential(app_certificate))
+
+    def rotate_while_in_flight(request: HttpRequest) -> HttpResponse:
+        credentials.credential = certificate_credential(renewed_certificate)
+        return token_answer("mtls_pop")
+
+    cache = RecordingCache()
+    runner = ScriptedRunner(rotate_while_in_flight)
+    acquirer = TokenAcquirer(app_options(), credentials, runner, cache, environ={})
+    first = acquirer.acquire_token_for_app(SCOPE, bound=True)
+    assert runner.requests[0].tls_identity is app_certificate
+    assert first.binding_certificate is app_certificate
+    assert [key.binding for key in cache.keys] == [app_certificate.x5t_s256]
+    second = acquirer.acquire_token_for_app(SCOPE, bound=True)
+    assert second.token_source is TokenSource.IDENTITY_PROVIDER
+    assert runner.requests[1].tls_identity is renewed_certificate
+    assert second.binding_certificate is renewed_certificate
+    assert cache.keys[1].binding == renewed_certificate.x5t_s256
+
+
 def test_no_credentials_and_no_managed_identity_is_unavailable() -> None:
     acquirer, _, _, _ = make(None)
     with pytest.raises(CredentialUnavailableError):
@@ -363,6 +446,21 @@ def test_non_entra_authority_discovers_the_mtls_endpoint_once(
         runner.requests[0].url == "https://127.0.0.1:8443/t1/v2.0/.well-known/openid-configuration"
     )
     assert runner.requests[1].url == alias
+
+
+def test_no_mtls_endpoint_alias_fails_clearly_and_sends_no_token_request(
+    app_certificate: BindingCertificate,
+) -> None:
+    acquirer, runner, cache, _ = make(
+        FakeCredentials(certificate_credential(app_certificate)),
+        lambda request: json_response(200, {"token_endpoint": "https://id.contoso.com/t1/x"}),
+        app=app_options(Instance="https://id.contoso.com/", TenantId="t1"),
+    )
+    with pytest.raises(TokenAcquisitionError, match=r"mtls_endpoint_aliases\.token_endpoint"):
+        acquirer.acquire_token_for_app(SCOPE, bound=True)
+    assert [r.method for r in runner.requests] == ["GET"]
+    assert runner.requests[0].tls_identity is None
+    assert len(cache) == 0
 
 
 # -- certificate reload-and-retry --------------------------------------------------------------

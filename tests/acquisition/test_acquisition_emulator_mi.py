@@ -12,13 +12,17 @@ from identity_web._managed_identity import ManagedIdentityClient
 from identity_web._results import TokenSource
 from identity_web.acquisition import TokenAcquirer, TokenRequestOptions
 from identity_web.cache import InMemoryTokenCache
-from identity_web.credentials import AssertionCredential, SignedAssertion
+from identity_web.credentials import AssertionCredential
+from identity_web.credentials.managed_identity_assertion import (
+    SignedAssertionFromManagedIdentityLoader,
+)
 from identity_web.emulator import Emulator
-from identity_web.protocol._http import Flow
-from identity_web.settings import ManagedIdentityOptions, MicrosoftIdentityApplicationOptions
+from identity_web.settings import (
+    CredentialDescription,
+    ManagedIdentityOptions,
+    MicrosoftIdentityApplicationOptions,
+)
 from identity_web.transport import HttpTransport
-
-TOKEN_EXCHANGE = "api://AzureADTokenExchange/.default"
 
 
 @pytest.fixture
@@ -27,17 +31,15 @@ def mi_client(identity_web_emulator: Emulator) -> ManagedIdentityClient:
     return ManagedIdentityClient(environ=environ, retry_scale=0.01)
 
 
-@dataclass
-class ManagedIdentityAssertion:
-    """Leg 1 of FIC: a managed identity token for the token exchange audience."""
-
-    client: ManagedIdentityClient
-    supports_token_binding: bool = True
-
-    def assertion_flow(self, *, bound: bool, now: float) -> Flow[SignedAssertion]:
-        identity = ManagedIdentityOptions()
-        token = yield from self.client.token_flow(identity, TOKEN_EXCHANGE, bound=bound, now=now)
-        return SignedAssertion(token.access_token, token.expires_on, token.binding_certificate)
+def fic_credential(
+    mi_client: ManagedIdentityClient, transport: HttpTransport
+) -> AssertionCredential:
+    """The real FIC credential, loaded as the container loads it (with the warm-up call)."""
+    loader = SignedAssertionFromManagedIdentityLoader(mi_client, transport=transport)
+    description = CredentialDescription.model_validate(
+        {"SourceType": "SignedAssertionFromManagedIdentity"}
+    )
+    return loader.load(description)
 
 
 @dataclass
@@ -98,7 +100,7 @@ def test_managed_identity_mtls_pop_is_bound_and_cached_with_its_certificate(
 def test_fic_bearer_redeems_a_managed_identity_token_at_the_login_host(
     emulator: Emulator, transport: HttpTransport, mi_client: ManagedIdentityClient
 ) -> None:
-    credential = AssertionCredential(ManagedIdentityAssertion(mi_client), "FIC")
+    credential = fic_credential(mi_client, transport)
     tokens = acquirer(emulator, transport, mi_client, OneCredential(credential))
     result = tokens.acquire_token_for_app(emulator.manifest.resource.scope)
     assert result.token_type == "Bearer"
@@ -111,7 +113,7 @@ def test_fic_bearer_redeems_a_managed_identity_token_at_the_login_host(
 def test_fic_mtls_pop_presents_the_managed_identity_certificate_with_jwt_pop(
     emulator: Emulator, transport: HttpTransport, mi_client: ManagedIdentityClient
 ) -> None:
-    credential = AssertionCredential(ManagedIdentityAssertion(mi_client), "FIC")
+    credential = fic_credential(mi_client, transport)
     tokens = acquirer(emulator, transport, mi_client, OneCredential(credential))
     scope = emulator.manifest.resource.scope
     result = tokens.acquire_token_for_app(scope, bound=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ from identity_web.credentials import (
     SignedAssertion,
     WrongPasswordError,
 )
+from identity_web.credentials._types import redacted
 from identity_web.settings import CredentialDescription
 
 PASSWORD = "s3cr3t-Pa55word!"
@@ -265,6 +268,26 @@ def test_client_secret_is_never_shown():
     assert again.description_id == credential.description_id
     with pytest.raises(IncompleteCredentialError):
         ClientSecretLoader().load(describe(SourceType="ClientSecret"))
+
+
+def test_secret_ids_are_keyed_so_a_weak_secret_cannot_be_guessed_from_its_id():
+    """An unsalted hash of `password` is in every rainbow table; the id must not be that hash."""
+    secret = "password"
+    credential = ClientSecretLoader().load(describe(SourceType="ClientSecret", ClientSecret=secret))
+    tag = credential.description_id.removeprefix("RedactedClientSecret=")
+    assert len(tag) == 16
+    assert tag != hashlib.sha256(secret.encode()).hexdigest()[:16]
+    assert tag == redacted(secret)
+    assert redacted("password2") != tag
+    other_process = subprocess.run(  # noqa: S603 - our interpreter, a fixed script
+        [sys.executable, "-c", _PRINT_TAG, secret], capture_output=True, text=True, check=True
+    )
+    assert other_process.stdout.strip() not in ("", tag)
+
+
+_PRINT_TAG = (
+    "import sys; from identity_web.credentials._types import redacted; print(redacted(sys.argv[1]))"
+)
 
 
 def test_reprs_hide_assertions_and_keys(tmp_path: Path, pki: dict[str, Issued]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -12,8 +13,21 @@ from typing import Any
 import pytest
 from e2e_helpers import certificate_config
 
+from identity_web.cli import main
 from identity_web.cli._demo import JSON_KEYS, SCENARIOS, Outcome, run_scenario
 from identity_web.emulator import Emulator, EmulatorManifest
+
+#: The keys of `identity-web demo --json`, in order, exactly as CONTRACTS.md prints them.
+CONTRACT_DEMO_KEYS = (
+    "scenario",
+    "credential_source",
+    "protocol_scheme",
+    "token_type",
+    "binding_thumbprint",
+    "cnf_x5t_s256",
+    "status",
+    "ok",
+)
 
 
 def identity_web(
@@ -90,8 +104,17 @@ def test_token_describes_a_bound_token_without_printing_it(
     assert done.returncode == 0, done.stderr
     report: dict[str, Any] = json.loads(done.stdout)
     thumbprint = emulator.demo_credential.x5t_s256
+    assert set(report) == {
+        "scope", "token_type", "expires_on", "token_source", "binding_thumbprint",
+        "token_endpoint", "claims",
+    }  # fmt: skip
     assert report["token_type"] == "mtls_pop"
     assert report["token_source"] == "identity_provider"
+    assert report["scope"] == manifest.resource.scope
+    assert datetime.datetime.fromisoformat(report["expires_on"]) > datetime.datetime.now(
+        datetime.UTC
+    )
+    assert {"aud", "appid", "tid", "oid", "cnf"} <= set(report["claims"])
     assert report["binding_thumbprint"] == thumbprint
     assert report["claims"]["cnf"] == {"x5t#S256": thumbprint}
     assert report["claims"]["appid"] == manifest.apps[0].client_id
@@ -119,7 +142,7 @@ def test_demo_json_runs_every_available_scenario_ok() -> None:
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert {"cert-bearer", "cert-mtls"} <= {line["scenario"] for line in lines}
     for line in lines:
-        assert tuple(line) == JSON_KEYS
+        assert tuple(line) == CONTRACT_DEMO_KEYS == JSON_KEYS
         assert line["ok"] is True, line
         if line["protocol_scheme"] == "MTLS_POP":
             assert line["cnf_x5t_s256"] == line["binding_thumbprint"] is not None
@@ -151,3 +174,22 @@ def test_an_unavailable_scenario_is_reported_not_ok_with_its_reason(
     assert outcome.reason == "not available: not here"
     assert outcome.as_json()["ok"] is False
     assert outcome.as_json()["status"] is None
+
+
+def test_demo_exits_1_when_a_scenario_is_not_ok(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = SCENARIOS["cert-mtls"]
+    blocked = type(scenario)(
+        "cert-mtls", "Path", "MTLS_POP", scenario.settings, lambda _m: "blocked by the test"
+    )
+    monkeypatch.setitem(SCENARIOS, "cert-mtls", blocked)
+    code = main(["demo", "--json", "--scenario", "cert-bearer", "--scenario", "cert-mtls"])
+    out = capsys.readouterr().out
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 1
+    assert [(line["scenario"], line["ok"]) for line in lines] == [
+        ("cert-bearer", True),
+        ("cert-mtls", False),
+    ]
+    assert all(tuple(line) == CONTRACT_DEMO_KEYS for line in lines)

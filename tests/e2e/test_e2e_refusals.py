@@ -1,4 +1,5 @@
-"""Every refusal happens before anything is sent: IDW10116, IDW10115, IDW10404, http + bound."""
+"""Every refusal happens before anything is sent: IDW10116, IDW10115, IDW10404, IDW10405
+(common/organizations), http + bound. "Nothing sent" is read from the emulator's request log."""
 
 from __future__ import annotations
 
@@ -40,8 +41,7 @@ def test_mtls_pop_with_a_client_secret_is_idw10115(
     error = _refused(secret_config(manifest, ProtocolScheme="MTLS_POP"), manifest)
     assert error.code == "IDW10115"
     assert manifest.apps[0].client_secret not in str(error)
-    assert emulator.requests("entra.token") == []
-    assert emulator.requests("entra.mtls_token") == []
+    assert emulator.requests() == []  # not even the OpenID discovery
 
 
 def test_the_same_secret_works_for_bearer(manifest: EmulatorManifest) -> None:
@@ -56,6 +56,19 @@ def test_app_scope_without_default_suffix_is_idw10404(
     error = _refused(certificate_config(manifest, Scopes=[scope]), manifest)
     assert error.code == "IDW10404"
     assert scope in str(error)
+    assert emulator.requests() == []
+
+
+@pytest.mark.parametrize("tenant", ["common", "organizations"])
+@pytest.mark.parametrize("scheme", ["Bearer", "MTLS_POP"])
+def test_multi_tenant_authorities_are_refused_before_any_network_call(
+    manifest: EmulatorManifest, emulator: Emulator, tenant: str, scheme: str
+) -> None:
+    config = certificate_config(manifest, ProtocolScheme=scheme)
+    config["AzureAd"]["TenantId"] = tenant
+    error = _refused(config, manifest)
+    assert error.code == "IDW10405"
+    assert tenant in str(error)
     assert emulator.requests() == []
 
 

@@ -8,16 +8,24 @@ import sys
 from pathlib import Path
 
 from identity_web.emulator import Emulator, EmulatorManifest
+from identity_web.settings._files import read_dotenv
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "daemon-app-cert-mtls"
 
 
-def sample_environment(manifest: EmulatorManifest) -> dict[str, str]:
-    """The emulator's env file values plus the endpoints and app of its manifest."""
+def sample_environment(
+    manifest: EmulatorManifest, emulator: Emulator, directory: Path
+) -> dict[str, str]:
+    """The env file the emulator writes (read back from disk), plus the endpoints and app of
+    its manifest as the README exports them."""
     app = manifest.apps[0]
     assert app.certificate_pfx_path is not None
+    env_file = directory / "emulator.env"
+    emulator.write_files(directory / "emulator.json", env_file)
+    from_env_file = read_dotenv(env_file)
+    assert {"SSL_CERT_FILE", "IDENTITY_WEB_EMULATOR_MANIFEST"} <= set(from_env_file)
     return {
-        **manifest.env(),
+        **from_env_file,
         "AzureAd__Instance": manifest.instance,
         "AzureAd__TenantId": manifest.tenant_id,
         "AzureAd__ClientId": app.client_id,
@@ -29,9 +37,10 @@ def sample_environment(manifest: EmulatorManifest) -> dict[str, str]:
 
 
 def test_sample_calls_the_resource_with_a_bound_token(
-    manifest: EmulatorManifest, emulator: Emulator
+    manifest: EmulatorManifest, emulator: Emulator, tmp_path: Path
 ) -> None:
-    env = {**os.environ, **sample_environment(manifest)}
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AzureAd__", "MyApi__"))}
+    env = {**inherited, **sample_environment(manifest, emulator, tmp_path)}
     done = subprocess.run(
         [sys.executable, "main.py"],
         cwd=SAMPLE,

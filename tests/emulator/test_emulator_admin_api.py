@@ -83,8 +83,12 @@ def test_faults_are_served_in_order_then_normal_service_resumes(emulator: Emulat
 
 
 def test_fault_delay_is_applied(emulator: Emulator) -> None:
-    emulator.inject_faults("resource", [{"status": 500, "delay_ms": 300}])
     with kit.client(emulator) as http:
+        posted = http.post(
+            emulator.manifest.admin_url + "faults",
+            json={"endpoint": "resource", "responses": [{"status": 500, "delay_ms": 300}]},
+        )
+        assert posted.status_code == 200
         started = time.monotonic()
         response = http.get(emulator.manifest.resource.base_url + "whoami")
     assert response.status_code == 500
@@ -151,3 +155,27 @@ def test_python_helpers_mirror_the_admin_api(emulator: Emulator) -> None:
     assert [e["status"] for e in emulator.requests()] == [500]
     emulator.clear_requests()
     assert emulator.requests() == []
+
+
+def test_mtls_token_endpoint_faults_are_served_then_normal_service_resumes(
+    emulator: Emulator,
+) -> None:
+    credential = emulator.demo_credential
+    fault = {"status": 503, "headers": {"Retry-After": "2"}, "body": {"error": "temporarily"}}
+    with kit.client(emulator) as admin:
+        admin.post(
+            emulator.manifest.admin_url + "faults",
+            json={"endpoint": "entra.mtls_token", "responses": [fault]},
+        )
+    with kit.client(emulator, credential) as http:
+        data = kit.form(emulator, token_type="mtls_pop")
+        first, second = (http.post(kit.mtls_url(emulator), data=data) for _ in range(2))
+    assert (first.status_code, first.headers["retry-after"]) == (503, "2")
+    assert first.json() == {"error": "temporarily"}
+    assert second.status_code == 200, second.text
+    assert second.json()["token_type"] == "mtls_pop"
+    logged = emulator.requests("entra.mtls_token")
+    assert [(e["status"], e["client_cert_x5t_s256"]) for e in logged] == [
+        (503, credential.x5t_s256),
+        (200, credential.x5t_s256),
+    ]

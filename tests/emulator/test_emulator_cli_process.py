@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import ssl
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,6 +33,16 @@ MANIFEST_KEYS = {
     "managed_identities",
     "admin_url",
 }
+APP_KEYS = {
+    "client_id",
+    "client_secret",
+    "certificate_pem_path",
+    "certificate_pfx_path",
+    "certificate_pfx_password",
+    "federated_managed_identities",
+}
+MANAGED_IDENTITY_KEYS = {"kind", "client_id", "object_id", "resource_id"}
+PORT = r"127\.0\.0\.1:\d+"
 
 
 def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], Path, Path]:
@@ -58,6 +71,31 @@ def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], Path, 
     return process, manifest, env_file
 
 
+def _assert_contract_shape(manifest: dict[str, Any]) -> None:
+    """Every key and value form of CONTRACTS.md (`hosting_endpoints` is the one addition)."""
+    assert set(manifest) - {"hosting_endpoints"} == MANIFEST_KEYS
+    assert re.fullmatch(rf"https://{PORT}/", manifest["instance"])
+    assert re.fullmatch(rf"https://{PORT}/", manifest["mtls_token_endpoint_base"])
+    assert re.fullmatch(rf"http://{PORT}", manifest["imds_endpoint"])
+    assert manifest["admin_url"] == manifest["instance"] + "_emulator/"
+    assert str(uuid.UUID(manifest["tenant_id"])) == manifest["tenant_id"]
+    assert set(manifest["resource"]) == {"base_url", "scope"}
+    assert re.fullmatch(rf"https://{PORT}/", manifest["resource"]["base_url"])
+    assert re.fullmatch(r"api://[0-9a-f-]{36}/\.default", manifest["resource"]["scope"])
+    (app,) = manifest["apps"]
+    assert set(app) == APP_KEYS
+    assert app["client_secret"]
+    assert isinstance(app["certificate_pfx_password"], str)
+    identities = manifest["managed_identities"]
+    assert all(set(mi) == MANAGED_IDENTITY_KEYS for mi in identities)
+    assert {mi["kind"] for mi in identities} == {"SystemAssigned", "UserAssigned"}
+    assert all(mi["resource_id"].startswith("/subscriptions/") for mi in identities)
+    assert app["federated_managed_identities"] == [mi["client_id"] for mi in identities]
+    for path in (manifest["ca_bundle"], manifest["client_ca_bundle"]):
+        assert Path(path).is_absolute()
+        assert Path(path).read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+
+
 def _stop(process: subprocess.Popen[bytes], sig: signal.Signals) -> int:
     started = time.monotonic()
     process.send_signal(sig)
@@ -72,7 +110,7 @@ def test_manifest_and_env_file_describe_a_listening_emulator_and_sigterm_exits_0
     process, manifest_path, env_path = _start(tmp_path)
     try:
         manifest = json.loads(manifest_path.read_text())
-        assert set(manifest) >= MANIFEST_KEYS
+        _assert_contract_shape(manifest)
         env = dict(line.split("=", 1) for line in env_path.read_text().splitlines())
         assert env["SSL_CERT_FILE"] == manifest["ca_bundle"]
         assert env["AZURE_POD_IDENTITY_AUTHORITY_HOST"] == manifest["imds_endpoint"]
@@ -99,6 +137,21 @@ def test_manifest_and_env_file_describe_a_listening_emulator_and_sigterm_exits_0
             )
             assert response.status_code == 200
             assert http.get(manifest["admin_url"] + "requests").status_code == 200
+            # The mtlsauth host and the resource answer too (errors, but from the service).
+            mtls = http.post(
+                f"{manifest['mtls_token_endpoint_base']}{manifest['tenant_id']}/oauth2/v2.0/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": app["client_id"],
+                    "scope": manifest["resource"]["scope"],
+                    "token_type": "mtls_pop",
+                },
+            )
+            assert mtls.status_code == 401  # no client certificate presented
+            assert mtls.json()["error_codes"] == [9900002]
+            whoami = http.get(manifest["resource"]["base_url"] + "whoami")
+            assert whoami.status_code == 401
+            assert "www-authenticate" in whoami.headers
         assert httpx.get(manifest["imds_endpoint"] + "/metadata/none").status_code in (400, 404)
     finally:
         code = _stop(process, signal.SIGTERM)

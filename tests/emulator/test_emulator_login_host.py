@@ -182,6 +182,20 @@ def test_expired_assertion_is_700024(emulator: Emulator) -> None:
     kit.assert_ests_error(response, status=400, code=700024, error="invalid_client")
 
 
+def test_assertion_not_yet_valid_is_700024(emulator: Emulator) -> None:
+    """`nbf` beyond the allowed clock skew (300 s by default)."""
+    signed = kit.assertion(
+        emulator.demo_credential,
+        emulator.demo_app.client_id,
+        kit.token_url(emulator),
+        now=time.time() + 3600,
+    )
+    response = _post(
+        emulator, kit.form(emulator, client_assertion_type=kit.JWT_BEARER, client_assertion=signed)
+    )
+    kit.assert_ests_error(response, status=400, code=700024, error="invalid_client")
+
+
 def test_assertion_expires_when_the_emulator_clock_moves_on(emulator: Emulator) -> None:
     signed = kit.assertion(
         emulator.demo_credential, emulator.demo_app.client_id, kit.token_url(emulator)
@@ -210,6 +224,27 @@ def test_assertion_issued_for_another_client_is_refused(emulator: Emulator) -> N
         kit.token_url(emulator),
         issuer=str(uuid.uuid4()),
     )
+    response = _post(
+        emulator, kit.form(emulator, client_assertion_type=kit.JWT_BEARER, client_assertion=signed)
+    )
+    kit.assert_ests_error(response, status=401, code=700021, error="invalid_client")
+
+
+def test_assertion_whose_subject_is_another_client_is_refused(emulator: Emulator) -> None:
+    app = emulator.demo_app
+    credential = emulator.demo_credential
+    now = int(time.time())
+    claims = {
+        "aud": kit.token_url(emulator),
+        "iss": app.client_id,
+        "sub": str(uuid.uuid4()),
+        "jti": str(uuid.uuid4()),
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+    }
+    header = {"alg": "RS256", "typ": "JWT", "x5t": credential.x5t}
+    signed = kit.sign(header, claims, credential.private_key)  # type: ignore[arg-type]
     response = _post(
         emulator, kit.form(emulator, client_assertion_type=kit.JWT_BEARER, client_assertion=signed)
     )
@@ -321,18 +356,24 @@ def test_error_correlation_id_echoes_client_request_id(emulator: Emulator) -> No
     response = _post(
         emulator,
         kit.form(emulator, client_secret="wrong"),
-        headers={"client-request-id": request_id},
+        headers={"client-request-id": request_id, "return-client-request-id": "true"},
     )
     body = kit.assert_ests_error(response, status=401, code=7000215, error="invalid_client")
     assert body["correlation_id"] == request_id
+    assert response.headers["client-request-id"] == request_id
 
 
 def test_refresh_in_is_returned_when_configured() -> None:
     with Emulator(EmulatorConfig(refresh_in=1800, token_lifetime=7200)) as emulator:
         app = emulator.manifest.apps[0]
         body = _post(emulator, kit.form(emulator, client_secret=app.client_secret)).json()
+        with kit.client(emulator, emulator.demo_credential) as http:
+            pop = http.post(kit.mtls_url(emulator), data=kit.form(emulator, token_type="mtls_pop"))
     assert body["refresh_in"] == 1800
     assert body["expires_in"] == 7200
+    assert pop.json()["token_type"] == "mtls_pop"
+    assert (pop.json()["expires_in"], pop.json()["ext_expires_in"]) == (7200, 7200)
+    assert pop.json()["refresh_in"] == 1800
 
 
 def test_login_host_logs_a_presented_certificate_but_never_authenticates_with_it(

@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from identity_web._binding import BindingCertificate
-from identity_web.emulator import Emulator
+from identity_web.emulator import Emulator, EmulatorConfig
 from identity_web.emulator._directory import AppRegistration
 
 EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"
@@ -334,3 +334,27 @@ def test_mtls_host_logs_the_presented_certificate(emulator: Emulator) -> None:
     assert entry["client_cert_x5t_s256"] == credential.x5t_s256
     assert entry["form"]["token_type"] == "mtls_pop"
     assert entry["status"] == 200
+
+
+def test_392196_follows_the_bound_tokens_disabled_setting() -> None:
+    config = EmulatorConfig(
+        bound_tokens_disabled=("https://graph.microsoft.com",), extra_resources=("api://extra",)
+    )
+    with Emulator(config) as emulator:
+        statuses = {
+            scope: _post(
+                emulator,
+                emulator.demo_credential,
+                kit.form(emulator, token_type="mtls_pop", scope=scope),
+            )
+            for scope in (
+                "https://graph.microsoft.com/.default",
+                "https://management.azure.com/.default",
+                "api://extra/.default",
+            )
+        }
+    graph, management, extra = statuses.values()
+    kit.assert_ests_error(graph, status=400, code=392196, error="invalid_request")
+    assert management.status_code == 200, management.text
+    assert extra.status_code == 200, extra.text
+    assert kit.claims_of(extra.json()["access_token"])["aud"] == "api://extra"

@@ -130,6 +130,22 @@ def test_expired_token_is_refused(emulator: Emulator) -> None:
     _assert_invalid_token(_get(emulator, "/whoami", f"Bearer {token}"), "Bearer", "expired")
 
 
+def test_not_yet_valid_token_is_refused(emulator: Emulator) -> None:
+    emulator.state.clock.shift(600)  # minted 10 minutes in the future
+    token = _bearer_token(emulator)
+    emulator.state.clock.reset()
+    _assert_invalid_token(_get(emulator, "/whoami", f"Bearer {token}"), "Bearer", "not valid yet")
+
+
+def test_token_from_another_issuer_is_refused(emulator: Emulator) -> None:
+    claims = kit.claims_of(_bearer_token(emulator))
+    claims["iss"] = "https://sts.windows.net/someone-else/"
+    signed = kit.sign(
+        {"alg": "RS256", "kid": emulator.state.signing.kid}, claims, emulator.state.signing.key
+    )
+    _assert_invalid_token(_get(emulator, "/whoami", f"Bearer {signed}"), "Bearer", "issuer")
+
+
 def test_forged_signature_is_refused(emulator: Emulator) -> None:
     token = _bearer_token(emulator)
     claims = kit.claims_of(token)

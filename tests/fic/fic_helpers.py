@@ -18,7 +18,7 @@ from identity_web._binding import BindingCertificate
 from identity_web.emulator import EmulatorManifest
 from identity_web.protocol._http import Flow
 from identity_web.protocol._tokens import TokenResponse
-from identity_web.protocol.imds import ManagedIdentitySelector
+from identity_web.protocol.imds import ManagedIdentityId, ManagedIdentitySelector
 from identity_web.settings import IdentityWebSettings
 
 API = "MyApi"
@@ -61,6 +61,9 @@ class ScriptedManagedIdentity:
     certificate: BindingCertificate | None = None
     token_type: str | None = None  # None: Bearer when unbound, mtls_pop when bound
     calls: list[tuple[str | None, str, bool]] = field(default_factory=list)
+
+    def cache_key_identity(self, identity: ManagedIdentitySelector | None) -> str:
+        return ManagedIdentityId.from_options(identity).cache_key
 
     def token_flow(
         self,

@@ -8,13 +8,15 @@ import json
 from typing import Any
 
 import pytest
+from dependency_injector import providers
 from fic_helpers import API, EXCHANGE, build, fic_config, token_posts
 
-from identity_web import FederatedCredentialError, TokenTypeMismatchError
+from identity_web import FederatedCredentialError, TokenAcquirerFactory, TokenTypeMismatchError
 from identity_web._results import TokenSource
 from identity_web.emulator import Emulator, EmulatorManifest
 from identity_web.emulator._directory import AppRegistration
 from identity_web.protocol._http import HttpRequest, HttpResponse
+from identity_web.settings import IdentityWebSettings
 from identity_web.transport import HttpTransport
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -263,22 +265,30 @@ def test_an_unavailable_managed_identity_falls_through_to_the_next_credential(
     assert [e["status"] for e in emulator.requests("imds.token")] == [400]
 
 
-def test_leg_2_sends_exactly_the_leg_1_token_over_the_leg_1_certificate(
-    emulator: Emulator, manifest: EmulatorManifest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    sent: list[tuple[HttpRequest, HttpResponse]] = []
-    real_send = HttpTransport.send
+class SpyingTransport(HttpTransport):
+    """The real transport, keeping every exchange; swapped in through the container."""
 
-    def spy(self: HttpTransport, request: HttpRequest) -> HttpResponse:
-        response = real_send(self, request)
-        sent.append((request, response))
+    def __init__(self, *, ca_bundle: str) -> None:
+        super().__init__(ca_bundle=ca_bundle)
+        self.sent: list[tuple[HttpRequest, HttpResponse]] = []
+
+    def send(self, request: HttpRequest) -> HttpResponse:
+        response = super().send(request)
+        self.sent.append((request, response))
         return response
 
-    monkeypatch.setattr(HttpTransport, "send", spy)
-    with build(fic_config(manifest), manifest) as services:
+
+def test_leg_2_sends_exactly_the_leg_1_token_over_the_leg_1_certificate(
+    emulator: Emulator, manifest: EmulatorManifest
+) -> None:
+    spy = SpyingTransport(ca_bundle=manifest.ca_bundle)
+    settings = IdentityWebSettings.from_mapping(fic_config(manifest))
+    factory = TokenAcquirerFactory(settings, environ=manifest.env())
+    factory.container.transport.override(providers.Object(spy))
+    with spy, factory.add_downstream_api(API).build() as services:
         response = services.downstream_api.call(API)
     assert response.status == 200
-    tokens = [(q, r) for q, r in sent if q.url.endswith("/oauth2/v2.0/token")]
+    tokens = [(q, r) for q, r in spy.sent if q.url.endswith("/oauth2/v2.0/token")]
     (leg1_request, leg1_response), (leg2_request, _) = tokens
     assert leg1_request.form is not None
     assert leg2_request.form is not None

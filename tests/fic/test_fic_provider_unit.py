@@ -9,7 +9,7 @@ import pytest
 from fic_helpers import EXCHANGE, NOW, ScriptedManagedIdentity, fake_jwt, make_certificate
 
 from identity_web import FederatedCredentialError, ServiceError, TokenTypeMismatchError
-from identity_web._acquisition._fic import explain_federation_failure, unverified_claims
+from identity_web._acquisition._fic import explain_federation_failure
 from identity_web._errors import ManagedIdentityError
 from identity_web.credentials import (
     AssertionCredential,
@@ -27,6 +27,7 @@ from identity_web.credentials.managed_identity_assertion import (
 )
 from identity_web.protocol._http import Flow
 from identity_web.protocol.oauth2 import ClientCredentialsRequest
+from identity_web.protocol.rfc7523 import unverified_claims
 from identity_web.settings import CredentialDescription, CredentialSource
 
 T = TypeVar("T")

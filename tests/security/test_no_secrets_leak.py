@@ -27,8 +27,10 @@ from identity_web import (
     TokenTypeMismatchError,
 )
 from identity_web._binding import PrivateKey
+from identity_web.acquisition import TokenRequestOptions
 from identity_web.emulator import Emulator, EmulatorManifest
 from identity_web.protocol._http import Flow, HttpRequest, HttpResponse
+from identity_web.protocol.oauth2 import ClientCredentialsRequest
 from identity_web.settings import IdentityWebSettings
 from identity_web.transport import HttpTransport
 from identity_web.transport._steps import Done, advance, start
@@ -350,3 +352,24 @@ def test_settings_reprs_hide_every_secret_valued_key() -> None:
     settings = IdentityWebSettings.from_mapping(config)
     seen = repr(settings) + repr(settings.azure_ad) + repr(settings.raw)
     assert [value for value in (*secrets.values(), *data.values()) if value in seen] == []
+
+
+def test_extra_header_values_stay_out_of_reprs_but_their_names_show() -> None:
+    """Extra headers may carry API keys: reprs of settings and requests name them, no values."""
+    key, token_key = "api-key-value-0123456789", "token-header-value-0123456789"
+    api = {
+        "BaseUrl": "https://api.example/",
+        "ExtraHeaderParameters": {"X-Api-Key": key},
+        "AcquireTokenOptions": {"ExtraHeadersParameters": {"X-Token-Key": token_key}},
+    }
+    options = IdentityWebSettings.from_mapping({"AzureAd": {}, API: api}).downstream_api(API)
+    assert options.extra_header_parameters["X-Api-Key"] == key
+    assert options.model_dump(by_alias=True)["ExtraHeaderParameters"] == {"X-Api-Key": key}
+    headers = tuple(options.acquire_token_options.extra_headers_parameters.items())
+    request = ClientCredentialsRequest("https://t/token", "c", "s/.default", extra_headers=headers)
+    per_call = TokenRequestOptions(extra_headers_parameters={"X-Token-Key": token_key})
+    seen = repr(options) + repr(request) + repr(per_call)
+    assert "X-Api-Key" in seen
+    assert "X-Token-Key" in seen
+    assert key not in seen
+    assert token_key not in seen

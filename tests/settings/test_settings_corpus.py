@@ -40,7 +40,8 @@ def load(tmp_path: Path, relative: str) -> LoadedSettings:
     return load_settings(tmp_path, environ={})
 
 
-_RESULTS: dict[str, str] = {}
+LOADED = "loaded"
+INVALID = "invalid"
 
 
 @pytest.fixture(scope="module")
@@ -48,26 +49,36 @@ def files() -> list[str]:
     return corpus_files()
 
 
+@pytest.fixture(scope="module")
+def outcomes(files: list[str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Each file's outcome: `loaded`, `invalid: <ConfigurationError>` or `crashed: <error>`."""
+    results: dict[str, str] = {}
+    for index, relative in enumerate(files):
+        directory = tmp_path_factory.mktemp(f"corpus{index}")
+        try:
+            load(directory, relative)
+        except ConfigurationError as error:
+            results[relative] = f"{INVALID}: {error}"
+        except Exception as error:  # a crash is what this test exists to catch
+            results[relative] = f"crashed: {type(error).__name__}: {error}"
+        else:
+            results[relative] = LOADED
+    return results
+
+
 def test_corpus_is_complete(files: list[str]) -> None:
     assert len(files) == 81
     assert set(EXPECTED_INVALID) <= set(files)
 
 
-def test_every_corpus_file_loads_or_fails_cleanly(tmp_path: Path, files: list[str]) -> None:
-    unexpected: list[str] = []
-    for relative in files:
-        directory = tmp_path / str(len(_RESULTS))
-        directory.mkdir()
-        try:
-            load(directory, relative)
-        except ConfigurationError as error:
-            _RESULTS[relative] = "invalid"
-            if relative not in EXPECTED_INVALID:
-                unexpected.append(f"{relative} should load but: {error}")
-            continue
-        _RESULTS[relative] = "loaded"
-        if relative in EXPECTED_INVALID:
-            unexpected.append(f"{relative} should be invalid ({EXPECTED_INVALID[relative]})")
+def test_every_corpus_file_loads_or_fails_cleanly(outcomes: dict[str, str]) -> None:
+    crashed = {name: state for name, state in outcomes.items() if state.startswith("crashed")}
+    assert not crashed, crashed
+    unexpected = [
+        f"{name}: {state}; expected {INVALID if name in EXPECTED_INVALID else LOADED}"
+        for name, state in outcomes.items()
+        if state.startswith(INVALID) != (name in EXPECTED_INVALID)
+    ]
     assert not unexpected, "\n".join(unexpected)
 
 
@@ -100,11 +111,17 @@ def test_daemon_samples_bind_their_meaning(tmp_path: Path) -> None:
     )
 
 
-def test_corpus_summary(files: list[str]) -> None:
-    """Reports the counts (visible with -rA or -s); runs after the loading test."""
-    assert _RESULTS, "the loading test did not run"
-    loaded = sum(1 for state in _RESULTS.values() if state == "loaded")
-    invalid = len(_RESULTS) - loaded
-    print(f"\ncorpus: {len(files)} files, {loaded} loaded, {invalid} invalid (expected)")
+def test_corpus_summary(
+    files: list[str], outcomes: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reports the counts on the terminal in every run (not only with -s)."""
+    loaded = sum(1 for state in outcomes.values() if state == LOADED)
+    invalid = sum(1 for state in outcomes.values() if state.startswith(INVALID))
+    with capsys.disabled():
+        print(
+            f"\n[corpus] {len(files)} Identity.Web appsettings files: {loaded} loaded, "
+            f"{invalid} ConfigurationError (expected: {len(EXPECTED_INVALID)}), "
+            f"{len(files) - loaded - invalid} crashed"
+        )
     assert loaded + invalid == len(files)
     assert invalid == len(EXPECTED_INVALID)

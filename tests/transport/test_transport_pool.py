@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -188,3 +190,83 @@ def test_pool_creates_once_even_when_creation_is_slow():
         thread.join()
     assert len(created) == 1
     assert all(result is results[0] for result in results)
+
+
+def test_an_existing_client_is_leased_while_another_is_being_created():
+    """The hot path takes no lock: a slow creation (which holds it) blocks no one else."""
+    pool: ClientPool[str, Closable] = ClientPool(4, lambda key, client: None)
+    pool.get("a", lambda: Closable("a"))
+    creating, release = threading.Event(), threading.Event()
+
+    def slow() -> Closable:
+        creating.set()
+        release.wait(5)
+        return Closable("b")
+
+    creator = threading.Thread(target=pool.get, args=("b", slow))
+    creator.start()
+    assert creating.wait(5)
+    leased: list[str] = []
+    reader = threading.Thread(target=lambda: leased.append(_lease_name(pool, "a")))
+    reader.start()
+    reader.join(2)
+    finished_while_creating = not reader.is_alive()
+    release.set()
+    creator.join()
+    reader.join()
+    assert finished_while_creating
+    assert leased == ["a"]
+
+
+def _lease_name(pool: ClientPool[str, Closable], key: str) -> str:
+    with pool.lease(key, lambda: Closable(key)) as client:
+        return client.name
+
+
+def test_racing_leases_and_evictions_close_every_client_once_and_never_in_use():
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible to provoke the races
+    created: list[Tracked] = []
+    pool: ClientPool[int, Tracked] = ClientPool(2, lambda key, client: client.close())
+
+    def create(key: int) -> Tracked:
+        client = Tracked()
+        created.append(client)
+        return client
+
+    def worker(seed: int) -> None:
+        for step in range(1500):
+            key = (seed + step) % 5
+            with pool.lease(key, lambda key=key: create(key)) as client:
+                client.use()
+                time.sleep(0)
+                client.use()
+
+    try:
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+    remaining = pool.clear()
+    for _, client in remaining:
+        client.close()
+    assert len(created) > 5  # evictions happened
+    assert [client for client in created if client.closes != 1] == []
+    assert sum(client.used_after_close for client in created) == 0
+    assert len(remaining) == 2
+
+
+class Tracked:
+    def __init__(self) -> None:
+        self.closes = 0
+        self.used_after_close = 0
+
+    def close(self) -> None:
+        self.closes += 1
+
+    def use(self) -> None:
+        if self.closes:
+            self.used_after_close += 1

@@ -14,7 +14,7 @@ from transport_pki import Pki
 from identity_web import InvalidRequestError, NetworkError
 from identity_web._binding import x5t_s256
 from identity_web.protocol._http import HttpRequest
-from identity_web.transport import HttpTransport
+from identity_web.transport import HttpTransport, ssl_context_for
 
 
 @pytest.fixture
@@ -170,3 +170,19 @@ def test_logs_name_endpoint_status_and_thumbprint_but_no_secrets(
     assert pki.binding_a.x5t_s256 in text
     for secret in ("QUERYSECRET", "TOKENSECRET", "ASSERTIONSECRET", "PRIVATE KEY"):
         assert secret not in text
+
+
+def test_clients_offer_and_speak_http_1_1_only(
+    pki: Pki, tls_server: TlsTestServer, transport: HttpTransport
+):
+    """A server preferring h2 still gets HTTP/1.1: the contexts offer only `http/1.1` (ALPN)."""
+    tls_server.context.set_alpn_protocols(["h2", "http/1.1"])
+    for binding in (None, pki.binding_a):
+        context = ssl_context_for(binding, ca_bundle=pki.ca_bundle)
+        with (
+            socket.create_connection(("127.0.0.1", tls_server.port)) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            assert tls.selected_alpn_protocol() == "http/1.1"
+        response = transport.client_for(binding).get(tls_server.url + "/")
+        assert response.http_version == "HTTP/1.1"
