@@ -13,10 +13,13 @@ from typing import Protocol
 
 from identity_web._acquisition._seams import AcquireOptions
 from identity_web._errors import InvalidRequestError
-from identity_web._results import AcquireTokenResult, AuthorizationHeaderInformation
+from identity_web._results import AcquireTokenResult, AuthorizationHeaderInformation, TokenSource
 from identity_web.settings._models import is_mtls_pop_scheme
 
 __all__ = ["AppTokenAcquirer", "AuthorizationHeaderProvider", "HeaderRequest"]
+
+#: Headers of cached tokens kept for reuse (a cache entry's result is one object per entry).
+_BUILT_LIMIT = 128
 
 
 class HeaderRequest(Protocol):
@@ -45,22 +48,40 @@ class AppTokenAcquirer(Protocol):
 
 
 class AuthorizationHeaderProvider:
-    """Builds Authorization headers for app tokens, Bearer or mTLS PoP."""
+    """Builds Authorization headers for app tokens, Bearer or mTLS PoP.
+
+    The acquirer hands out the same result object for every hit on one cache entry, so the
+    header for a cached token is built once and the same immutable object returned after that.
+    """
 
     def __init__(self, acquirer: AppTokenAcquirer) -> None:
         self._acquirer = acquirer
+        self._built: dict[int, tuple[AcquireTokenResult, AuthorizationHeaderInformation]] = {}
 
     def create_authorization_header(self, options: HeaderRequest) -> AuthorizationHeaderInformation:
         scope, token_options, bound = prepare(options)
         result = self._acquirer.acquire_token_for_app(scope, token_options, bound=bound)
-        return header_information(result)
+        return self._information(result)
 
     async def create_authorization_header_async(
         self, options: HeaderRequest
     ) -> AuthorizationHeaderInformation:
         scope, token_options, bound = prepare(options)
         result = await self._acquirer.acquire_token_for_app_async(scope, token_options, bound=bound)
-        return header_information(result)
+        return self._information(result)
+
+    def _information(self, result: AcquireTokenResult) -> AuthorizationHeaderInformation:
+        """`header_information(result)`, remembered per cached result (lock-free dict use)."""
+        if result.token_source is not TokenSource.CACHE:
+            return header_information(result)
+        built = self._built.get(id(result))
+        if built is not None and built[0] is result:
+            return built[1]
+        information = header_information(result)
+        if len(self._built) >= _BUILT_LIMIT:
+            self._built.clear()
+        self._built[id(result)] = (result, information)  # holds `result`, so its id stays unique
+        return information
 
 
 def prepare(options: HeaderRequest) -> tuple[str, AcquireOptions | None, bool]:

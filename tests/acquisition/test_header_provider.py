@@ -84,6 +84,24 @@ async def test_async_twin_gives_the_same_header(app_certificate: BindingCertific
     assert len(runner.requests) == 1
 
 
+def test_cache_hits_return_the_same_header_object(app_certificate: BindingCertificate) -> None:
+    headers, runner = provider(certificate_credential(app_certificate))
+    options = api(RequestAppToken=True, ProtocolScheme="MTLS_POP")
+    first = headers.create_authorization_header(options)
+    second = headers.create_authorization_header(options)
+    third = headers.create_authorization_header(options)
+    assert first.metadata["token_source"] == "identity_provider"
+    assert second.metadata["token_source"] == "cache"
+    assert third is second
+    assert third.header_value == first.header_value
+    assert third.binding_certificate is app_certificate
+    forced = api(RequestAppToken=True, AcquireTokenOptions={"ForceRefresh": True})
+    assert headers.create_authorization_header(forced) is not headers.create_authorization_header(
+        forced
+    )
+    assert len(runner.requests) == 3
+
+
 def test_mtls_pop_without_app_token_is_idw10116(app_certificate: BindingCertificate) -> None:
     headers, runner = provider(certificate_credential(app_certificate))
     with pytest.raises(

@@ -31,16 +31,18 @@ def sample_environment(
         "AzureAd__ClientId": app.client_id,
         "AzureAd__ClientCredentials__0__CertificateDiskPath": app.certificate_pfx_path,
         "AzureAd__ClientCredentials__0__CertificatePassword": app.certificate_pfx_password or "",
-        "MyApi__BaseUrl": manifest.resource.base_url,
-        "MyApi__Scopes__0": manifest.resource.scope,
+        "AzureKeyVault__BaseUrl": manifest.resource.base_url,
     }
 
 
 def test_sample_calls_the_resource_with_a_bound_token(
     manifest: EmulatorManifest, emulator: Emulator, tmp_path: Path
 ) -> None:
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AzureAd__", "MyApi__"))}
+    inherited = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AzureAd__", "AzureKeyVault__"))
+    }
     env = {**inherited, **sample_environment(manifest, emulator, tmp_path)}
+    emulator.clear_requests()
     done = subprocess.run(
         [sys.executable, "main.py"],
         cwd=SAMPLE,
@@ -54,9 +56,15 @@ def test_sample_calls_the_resource_with_a_bound_token(
     thumbprint = emulator.demo_credential.x5t_s256
     assert "HTTP 200, token type mtls_pop" in done.stdout
     assert f"x5t#S256 {thumbprint}" in done.stdout
-    assert f'"cnf_x5t_s256": "{thumbprint}"' in done.stdout
-    assert f'"client_cert_x5t_s256": "{thumbprint}"' in done.stdout
+    assert "emulated-secret-value-of-mysecret" in done.stdout
     assert "Traceback" not in done.stderr
+    (token_request,) = emulator.requests("entra.mtls_token")
+    (vault_call,) = emulator.requests("resource")
+    # The vault answers 200 to a bound token only when cnf matches the TLS client certificate.
+    assert token_request["client_cert_x5t_s256"] == thumbprint
+    assert vault_call["client_cert_x5t_s256"] == thumbprint
+    assert vault_call["status"] == 200
+    assert vault_call["headers"]["x-ms-tokenboundauth"] == "true"
 
 
 def test_sample_files_are_the_ones_users_see() -> None:
