@@ -38,7 +38,24 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(subparsers)
+    _accept_verbose_everywhere(parser)
     return parser
+
+
+def _accept_verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Let `-v` also follow a subcommand (`identity-web config validate -v`)."""
+    # argparse exposes its subparsers only through these private names.
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                subparser.add_argument(
+                    "-v",
+                    "--verbose",
+                    action="count",
+                    default=argparse.SUPPRESS,
+                    help="more logging (-vv)",
+                )
+                _accept_verbose_everywhere(subparser)
 
 
 _LOG_HANDLER = "identity-web-cli"

@@ -168,8 +168,8 @@ def _require_list(value: Any) -> Any:
     if isinstance(value, Mapping):
         raise PydanticCustomError(
             "list_expected",
-            'expected a list of credential descriptions ([{{"SourceType": ...}}]), found an '
-            "object; wrap it in [ ]",
+            'must be a list of credential descriptions, e.g. [ {"SourceType": "Path", ...} ]: '
+            "wrap the object in [ ]",
         )
     return value
 
@@ -186,7 +186,8 @@ class MicrosoftIdentityApplicationOptions(SettingsModel):
     authority: OptStr = None
     """Alternative to Instance + TenantId; ignored (with a warning) when either is set."""
     azure_region: OptStr = None
-    """Regional endpoint (e.g. westus3) or TryAutoDetect; needed for mTLS PoP."""
+    """Regional endpoint (e.g. westus3) or TryAutoDetect; without it mTLS PoP uses the global
+    mtlsauth endpoint."""
     client_credentials: Annotated[
         tuple[CredentialDescription, ...], BeforeValidator(_require_list)
     ] = ()

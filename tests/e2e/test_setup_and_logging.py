@@ -116,3 +116,13 @@ def test_verbose_flags_wire_logging_to_stderr(tmp_path: Path) -> None:
     assert " DEBUG " not in info.stderr
     assert " DEBUG identity_web.settings._loader: Loaded settings from " in debug.stderr
     assert debug.stdout == quiet.stdout  # logs never mix into the command's output
+
+
+def test_verbose_flag_may_follow_the_subcommand(tmp_path: Path) -> None:
+    """`identity-web config validate -vv` logs like `identity-web -vv config validate`."""
+    (tmp_path / "appsettings.json").write_text(
+        json.dumps({"AzureAd": {"ClientId": "c"}}), encoding="utf-8"
+    )
+    after = run(sys.executable, "-m", "identity_web", "config", "validate", "-vv", cwd=tmp_path)
+    assert after.returncode == 0
+    assert " DEBUG identity_web.settings._loader: Loaded settings from " in after.stderr

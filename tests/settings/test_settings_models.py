@@ -96,7 +96,7 @@ def test_every_problem_is_listed_at_once() -> None:
     }
     assert "found 'maybe'" in problems["AzureAd.SendX5C"]
     assert "true or false" in problems["AzureAd.SendX5C"]
-    assert "wrap it in [ ]" in problems["AzureAd.ClientCredentials"]
+    assert "wrap the object in [ ]" in problems["AzureAd.ClientCredentials"]
 
 
 def test_secrets_never_appear_in_problems_or_reprs() -> None:
