@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -323,12 +322,11 @@ def _check_optional_url(value: str | None) -> str | None:
     return None if value is None else check_url(value)
 
 
-_MTLS_POP = re.compile(r"^\s*mtls_pop\s*$", re.IGNORECASE)
-
-
 def is_mtls_pop_scheme(protocol_scheme: str) -> bool:
-    """The one rule for `ProtocolScheme`: `MTLS_POP` in any case, spaces around ignored."""
-    return bool(_MTLS_POP.match(protocol_scheme))
+    """The one rule for `ProtocolScheme`: `MTLS_POP` in any case, spaces around ignored.
+
+    A plain comparison, not a regex: it runs on every cache hit of the header provider."""
+    return protocol_scheme.strip().lower() == "mtls_pop"
 
 
 class DownstreamApiOptions(SettingsModel):
