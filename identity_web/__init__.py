@@ -1,9 +1,10 @@
 """identity-web: configuration-driven Entra ID token acquisition with mTLS Proof-of-Possession.
 
-The errors are imported eagerly (they need nothing beyond the standard library). Every other
-public name is imported on first use: its module pulls in cryptography, httpx, pydantic and
-dependency-injector, and the pytest plugin (`identity_web.emulator.pytest_plugin`, loaded by
-every pytest run once identity-web is installed) must not pay for them.
+The root errors are imported eagerly (they need nothing beyond the standard library). Every
+other public name, the credential load errors included, is imported on first use: its module
+pulls in cryptography, httpx, pydantic and dependency-injector, and the pytest plugin
+(`identity_web.emulator.pytest_plugin`, loaded by every pytest run once identity-web is
+installed) must not pay for them.
 """
 
 from __future__ import annotations
@@ -36,11 +37,26 @@ if TYPE_CHECKING:
         AuthorizationHeaderInformation,
         TokenSource,
     )
-    from identity_web.acquisition import TokenAcquirer
+    from identity_web.acquisition import TokenAcquirer, TokenRequestOptions
+    from identity_web.credentials import (
+        CertificateExpiredError,
+        CertificateNotYetValidError,
+        CredentialFileError,
+        CredentialLoadError,
+        IncompleteCredentialError,
+        MalformedCredentialError,
+        ManagedIdentityAssertionError,
+        MissingPrivateKeyError,
+        NoCredentialLoadedError,
+        UnsupportedCredentialSourceError,
+        WrongPasswordError,
+    )
     from identity_web.downstream import DownstreamApi, DownstreamResponse
     from identity_web.headers import AuthorizationHeaderProvider
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+_CREDENTIAL_ERRORS = "identity_web.credentials._errors"
 
 #: Public name → the module that defines it, imported by `__getattr__` on first access.
 _LAZY: dict[str, str] = {
@@ -49,12 +65,24 @@ _LAZY: dict[str, str] = {
     "AuthorizationHeaderProvider": "identity_web.headers",
     "BindingCertificate": "identity_web._binding",
     "BuildError": "identity_web._factory",
+    "CertificateExpiredError": _CREDENTIAL_ERRORS,
+    "CertificateNotYetValidError": _CREDENTIAL_ERRORS,
+    "CredentialFileError": _CREDENTIAL_ERRORS,
+    "CredentialLoadError": _CREDENTIAL_ERRORS,
     "DownstreamApi": "identity_web.downstream",
     "DownstreamResponse": "identity_web.downstream",
+    "IncompleteCredentialError": _CREDENTIAL_ERRORS,
+    "MalformedCredentialError": _CREDENTIAL_ERRORS,
+    "ManagedIdentityAssertionError": _CREDENTIAL_ERRORS,
+    "MissingPrivateKeyError": _CREDENTIAL_ERRORS,
+    "NoCredentialLoadedError": _CREDENTIAL_ERRORS,
     "ServiceProvider": "identity_web._factory",
     "TokenAcquirer": "identity_web.acquisition",
     "TokenAcquirerFactory": "identity_web._factory",
+    "TokenRequestOptions": "identity_web.acquisition",
     "TokenSource": "identity_web._results",
+    "UnsupportedCredentialSourceError": _CREDENTIAL_ERRORS,
+    "WrongPasswordError": _CREDENTIAL_ERRORS,
 }
 
 __all__ = [
@@ -63,25 +91,37 @@ __all__ = [
     "AuthorizationHeaderProvider",
     "BindingCertificate",
     "BuildError",
+    "CertificateExpiredError",
+    "CertificateNotYetValidError",
     "ConfigurationError",
     "ConfigurationProblem",
     "CredentialError",
+    "CredentialFileError",
+    "CredentialLoadError",
     "CredentialUnavailableError",
     "DownstreamApi",
     "DownstreamApiError",
     "DownstreamResponse",
     "FederatedCredentialError",
     "IdentityWebError",
+    "IncompleteCredentialError",
     "InvalidRequestError",
+    "MalformedCredentialError",
+    "ManagedIdentityAssertionError",
     "ManagedIdentityError",
+    "MissingPrivateKeyError",
     "NetworkError",
+    "NoCredentialLoadedError",
     "ServiceError",
     "ServiceProvider",
     "TokenAcquirer",
     "TokenAcquirerFactory",
     "TokenAcquisitionError",
+    "TokenRequestOptions",
     "TokenSource",
     "TokenTypeMismatchError",
+    "UnsupportedCredentialSourceError",
+    "WrongPasswordError",
 ]
 
 

@@ -139,10 +139,6 @@ class TokenAcquirerFactory:
     def settings(self) -> IdentityWebSettings:
         return self._settings
 
-    @property
-    def downstream_api_names(self) -> tuple[str, ...]:
-        return tuple(self._names)
-
     def add_downstream_api(self, name: str) -> Self:
         """Register the downstream API section `name` (validated now; errors name the key)."""
         with self._lock:

@@ -25,7 +25,6 @@ from identity_web.protocol._tokens import TokenResponse
 from identity_web.protocol.imds import (
     ManagedIdentityId,
     ManagedIdentitySelector,
-    imds_base,
     imds_v1_flow,
     parse_managed_identity_token,
     resource_from_scope,
@@ -306,6 +305,3 @@ class ManagedIdentityClient:
         """Forget every cached IMDS certificate (the next bound request issues a new one)."""
         with self._lock:
             self._certificates.clear()
-
-    def imds_base(self) -> str:
-        return imds_base(self._environ)

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from identity_web.protocol._http import Flow
 from identity_web.protocol._tokens import TokenResponse
 from identity_web.protocol.imds import ManagedIdentitySelector
+
+T = TypeVar("T")
+
+
+class FlowRunner(Protocol):
+    """Runs sans-IO flows over the network (`identity_web.transport.HttpTransport`); used by the
+    token acquirer and by the FIC loader's warm-up."""
+
+    def run(self, flow: Flow[T]) -> T: ...
+
+    async def run_async(self, flow: Flow[T]) -> T: ...
 
 
 class ManagedIdentityTokens(Protocol):

@@ -16,16 +16,11 @@ from collections.abc import Callable, Mapping
 from identity_web._acquisition._flows import FlowBuilder, Outcome
 from identity_web._acquisition._memo import PlanMemo, Prepared, make_result
 from identity_web._acquisition._plan import AcquisitionPlan, Planner
-from identity_web._acquisition._seams import (
-    AcquireOptions,
-    CredentialSource,
-    FlowRunner,
-    TokenRequestOptions,
-)
+from identity_web._acquisition._seams import AcquireOptions, CredentialSource, TokenRequestOptions
 from identity_web._acquisition._singleflight import AsyncSingleFlight, ThreadSingleFlight
 from identity_web._errors import IdentityWebError
 from identity_web._results import AcquireTokenResult, TokenSource
-from identity_web._seams import ManagedIdentityTokens
+from identity_web._seams import FlowRunner, ManagedIdentityTokens
 from identity_web.cache import CacheEntry, TokenCache
 from identity_web.protocol import entra
 from identity_web.protocol.retry import sts_policy

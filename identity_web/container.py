@@ -93,11 +93,6 @@ def _client_credentials_path(settings: IdentityWebSettings) -> str:
     return f"{settings.section}.ClientCredentials"
 
 
-def supported_credential_sources() -> frozenset[CredentialSource]:
-    """The SourceTypes the default container has a loader for."""
-    return frozenset(IdentityWebContainer.credential_loaders.kwargs)
-
-
 class IdentityWebContainer(containers.DeclarativeContainer):
     """Wires settings → credentials → transport → acquirer → headers → DownstreamApi."""
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 
 from identity_web._acquisition._fic import explain_federation_failure
 from identity_web._acquisition._plan import AcquisitionPlan, Planner
-from identity_web._binding import BindingCertificate
 from identity_web._errors import (
     InvalidRequestError,
     ServiceError,
@@ -99,7 +98,9 @@ class FlowBuilder:
             return (yield from self._assertion_request(plan, credential, now))
         if isinstance(credential, CertificateCredential) and plan.bound:
             endpoint = yield from self._mtls_endpoint(plan.tenant)
-            return self._mtls_pop_request(plan, endpoint, credential.certificate)
+            return rfc8705.mtls_pop_request(
+                self._base_request(plan, endpoint), credential.certificate
+            )
         endpoint = self._planner.login_endpoint(plan.tenant)
         base = self._base_request(plan, endpoint)
         if isinstance(credential, SecretCredential):
@@ -133,10 +134,13 @@ class FlowBuilder:
                 "certificate for a token-binding request.",
             )
         endpoint = yield from self._mtls_endpoint(plan.tenant)
-        return self._jwt_pop_request(plan, endpoint, signed.assertion, signed.binding_certificate)
+        return rfc8705.jwt_pop_request(
+            self._base_request(plan, endpoint), signed.assertion, signed.binding_certificate
+        )
 
     def _base_request(self, plan: AcquisitionPlan, endpoint: str) -> ClientCredentialsRequest:
-        """A Bearer request without client authentication; the caller adds the secret or JWT."""
+        """A request without client authentication: the caller adds the secret or the JWT, or
+        makes it a bound request (`rfc8705`)."""
         return ClientCredentialsRequest(
             token_endpoint=endpoint,
             client_id=self._planner.client_id,
@@ -146,44 +150,6 @@ class FlowBuilder:
             extra_query_parameters=plan.extra_query,
             extra_headers=plan.extra_headers,
             correlation_id=_correlation_id(plan),
-        )
-
-    def _mtls_pop_request(
-        self, plan: AcquisitionPlan, endpoint: str, certificate: BindingCertificate
-    ) -> ClientCredentialsRequest:
-        """Certificate credential, bound: the TLS certificate alone authenticates the client."""
-        return rfc8705.mtls_pop_request(
-            token_endpoint=endpoint,
-            client_id=self._planner.client_id,
-            scope=plan.scope,
-            certificate=certificate,
-            correlation_id=_correlation_id(plan),
-            claims=plan.claims,
-            client_capabilities=self._planner.client_capabilities,
-            extra_query_parameters=plan.extra_query,
-            extra_headers=plan.extra_headers,
-        )
-
-    def _jwt_pop_request(
-        self,
-        plan: AcquisitionPlan,
-        endpoint: str,
-        assertion: str,
-        certificate: BindingCertificate,
-    ) -> ClientCredentialsRequest:
-        """FIC leg 2, bound: the bound assertion presented over the certificate it came with."""
-        return rfc8705.jwt_pop_request(
-            token_endpoint=endpoint,
-            client_id=self._planner.client_id,
-            scope=plan.scope,
-            assertion=assertion,
-            certificate=certificate,
-            bound=True,
-            correlation_id=_correlation_id(plan),
-            claims=plan.claims,
-            client_capabilities=self._planner.client_capabilities,
-            extra_query_parameters=plan.extra_query,
-            extra_headers=plan.extra_headers,
         )
 
     def _mtls_endpoint(self, tenant: str) -> Flow[str]:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 
-from identity_web._acquisition._seams import AcquireOptions, CredentialSource
+from identity_web._acquisition._seams import AcquireOptions, CredentialSource, TokenRequestOptions
 from identity_web._binding import BindingCertificate
 from identity_web._errors import (
     ConfigurationError,
@@ -46,7 +45,8 @@ IDW10404 = (
     "'scope' should be of the form 'AppIdUri/.default' for app tokens, found {scope!r}. "
     "See https://aka.ms/ms-id-web/daemon-scenarios."
 )
-_EMPTY: Mapping[str, str] = MappingProxyType({})
+#: What a request without options means: no managed identity, no overrides.
+NO_OPTIONS = TokenRequestOptions()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +115,6 @@ class Planner:
         *,
         region: str | None = None,
     ) -> None:
-        self.app = app
         self.region = region
         self.credentials = credentials
         self.managed_identity = managed_identity
@@ -134,7 +133,8 @@ class Planner:
 
     def plan(self, scope: str, options: AcquireOptions | None, *, bound: bool) -> AcquisitionPlan:
         check_scope(scope)
-        if options is not None and options.managed_identity is not None:
+        options = options if options is not None else NO_OPTIONS
+        if options.managed_identity is not None:
             return self._managed_identity_plan(scope, options, options.managed_identity, bound)
         return self._client_plan(scope, options, bound)
 
@@ -150,7 +150,7 @@ class Planner:
         """The same request with the credential loaded again (after `credentials.reset()`)."""
         credential = self._credential()
         binding = self._binding(credential, plan.bound)
-        key = _key_with_binding(plan.key, binding)
+        key = replace(plan.key, binding=binding.x5t_s256 if binding is not None else "")
         return replace(plan, credential=credential, binding=binding, key=key)
 
     # -- managed identity -----------------------------------------------------------------
@@ -185,9 +185,7 @@ class Planner:
 
     # -- confidential client --------------------------------------------------------------
 
-    def _client_plan(
-        self, scope: str, options: AcquireOptions | None, bound: bool
-    ) -> AcquisitionPlan:
+    def _client_plan(self, scope: str, options: AcquireOptions, bound: bool) -> AcquisitionPlan:
         self._check_application()
         tenant = self._tenant(options)
         if bound:
@@ -204,10 +202,6 @@ class Planner:
             binding=binding.x5t_s256 if binding is not None else "",
             variant=variant,
         )
-        if options is None:
-            return AcquisitionPlan(
-                key, scope, bound, tenant, credential, binding, extra_query=extra_query
-            )
         return AcquisitionPlan(
             key,
             scope,
@@ -222,11 +216,9 @@ class Planner:
             extra_headers=tuple(options.extra_headers_parameters.items()),
         )
 
-    def _extra_query(
-        self, options: AcquireOptions | None
-    ) -> tuple[tuple[tuple[str, str], ...], str]:
+    def _extra_query(self, options: AcquireOptions) -> tuple[tuple[tuple[str, str], ...], str]:
         """AzureAd.ExtraQueryParameters merged with the call's (the call wins), and digest."""
-        extra = options.extra_query_parameters if options is not None else _EMPTY
+        extra = options.extra_query_parameters
         if not extra:
             return self._default_extra_query, self._default_variant
         merged = {**self.app_extra_query, **extra}
@@ -251,8 +243,8 @@ class Planner:
         entra.require_https(self.instance, what="authority (AzureAd.Instance)")
         self._application_checked = True
 
-    def _tenant(self, options: AcquireOptions | None) -> str:
-        override = options.tenant if options is not None else None
+    def _tenant(self, options: AcquireOptions) -> str:
+        override = options.tenant
         if override:
             entra.check_app_tenant(override, where="AcquireTokenOptions.Tenant")
             return override.strip("/")
@@ -290,10 +282,3 @@ class Planner:
         endpoint = entra.mtls_token_endpoint(self.login_endpoint(tenant), region=self.region)
         self._mtls_endpoints[tenant] = endpoint
         return endpoint
-
-
-def _key_with_binding(key: CacheKey, binding: BindingCertificate | None) -> CacheKey:
-    x5t = binding.x5t_s256 if binding is not None else ""
-    if x5t == key.binding:
-        return key
-    return CacheKey(key.authority, key.client_id, key.scope, key.token_type, x5t, key.variant)

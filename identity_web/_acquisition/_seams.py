@@ -1,6 +1,7 @@
-"""The typed seams the token acquirer is built on (transport, credentials, options).
+"""The typed seams the token acquirer is built on (credentials, options).
 
-The managed identity seam, shared with the FIC credential, is `identity_web._seams`.
+The transport and managed identity seams, shared with the FIC credential, are in
+`identity_web._seams`.
 """
 
 from __future__ import annotations
@@ -8,21 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from identity_web.credentials import LoadedCredential
-from identity_web.protocol._http import Flow
 from identity_web.protocol.imds import ManagedIdentitySelector
-
-T = TypeVar("T")
-
-
-class FlowRunner(Protocol):
-    """Runs sans-IO flows over the network (`identity_web.transport.HttpTransport`)."""
-
-    def run(self, flow: Flow[T]) -> T: ...
-
-    async def run_async(self, flow: Flow[T]) -> T: ...
 
 
 class CredentialSource(Protocol):

@@ -62,9 +62,6 @@ class ThreadSingleFlight(Generic[V]):
             with self._lock:
                 del self._calls[key]
 
-    def __len__(self) -> int:
-        return len(self._calls)
-
 
 class AsyncSingleFlight(Generic[V]):
     def __init__(self) -> None:
@@ -94,6 +91,3 @@ class AsyncSingleFlight(Generic[V]):
             del self._tasks[slot]
         if not task.cancelled():
             task.exception()  # mark retrieved: callers that were cancelled never will
-
-    def __len__(self) -> int:
-        return len(self._tasks)

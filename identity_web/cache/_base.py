@@ -61,9 +61,6 @@ class CacheEntry:
     correlation_id: str = ""
     binding_certificate: BindingCertificate | None = None
 
-    def is_usable(self, now: float) -> bool:
-        return now < self.expires_on - EXPIRY_MARGIN
-
     def wants_refresh(self, now: float) -> bool:
         return self.refresh_on is not None and now >= self.refresh_on
 

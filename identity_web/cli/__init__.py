@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from identity_web._errors import ConfigurationError, IdentityWebError, InvalidRequestError
 
@@ -31,13 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"identity_web.cli.{name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"identity_web.cli.{name}":
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(f"identity_web.cli.{name}").register(subparsers)
     _accept_verbose_everywhere(parser)
     return parser
 
@@ -85,13 +80,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        code: int = func(args)
-    except (ConfigurationError, InvalidRequestError) as error:
-        print(f"identity-web: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except IdentityWebError as error:
-        print(f"identity-web: {error}", file=sys.stderr)
-        return EXIT_FAILURE
+        return guarded(False, lambda: func(args))
     except KeyboardInterrupt:
         return EXIT_FAILURE
+
+
+def guarded(as_json: bool, command: Callable[[], int]) -> int:
+    """Run a command; expected failures become a message (JSON with --json) and an exit code:
+    2 for bad configuration or a request that cannot be made, 1 for any other failure."""
+    try:
+        return command()
+    except (ConfigurationError, InvalidRequestError) as error:
+        return _report(as_json, error, EXIT_USAGE)
+    except IdentityWebError as error:
+        return _report(as_json, error, EXIT_FAILURE)
+
+
+def _report(as_json: bool, error: IdentityWebError, code: int) -> int:
+    if as_json:
+        print(json.dumps({"error": type(error).__name__, "message": str(error)}))
+    else:
+        print(f"identity-web: {error}", file=sys.stderr)
     return code

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Callable
 from typing import Any
 
-from identity_web._errors import ConfigurationError, IdentityWebError, InvalidRequestError
 from identity_web._factory import TokenAcquirerFactory
+from identity_web.cli import EXIT_FAILURE, EXIT_OK, guarded
 from identity_web.downstream import DownstreamResponse
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
 
 
 def register(subparsers: Any) -> None:
@@ -83,21 +77,3 @@ def _print_text(response: DownstreamResponse) -> None:
     print(f"HTTP {response.status} ({auth})")
     body = body_value(response)
     print(json.dumps(body, indent=2) if not isinstance(body, str) else body)
-
-
-def guarded(as_json: bool, command: Callable[[], int]) -> int:
-    """Run a command; expected failures become a message (JSON with --json) and an exit code."""
-    try:
-        return command()
-    except (ConfigurationError, InvalidRequestError) as error:
-        return _report(as_json, error, EXIT_USAGE)
-    except IdentityWebError as error:
-        return _report(as_json, error, EXIT_FAILURE)
-
-
-def _report(as_json: bool, error: IdentityWebError, code: int) -> int:
-    if as_json:
-        print(json.dumps({"error": type(error).__name__, "message": str(error)}))
-    else:
-        print(f"identity-web: {error}", file=sys.stderr)
-    return code

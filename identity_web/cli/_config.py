@@ -8,12 +8,10 @@ import sys
 from typing import Any
 
 from identity_web._errors import ConfigurationError
+from identity_web.cli import EXIT_OK, EXIT_USAGE
 from identity_web.settings import load_settings
 from identity_web.settings._display import effective_settings, leaves, settings_sources
 from identity_web.settings._schema import schema_text
-
-EXIT_OK = 0
-EXIT_INVALID = 2
 
 
 def register(subparsers: Any) -> None:
@@ -34,7 +32,7 @@ def register(subparsers: Any) -> None:
 
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
-    return EXIT_INVALID
+    return EXIT_USAGE
 
 
 def _schema(_args: argparse.Namespace) -> int:
@@ -51,7 +49,7 @@ def _validate(args: argparse.Namespace) -> int:
             print(json.dumps({"valid": False, "errors": errors}, indent=2))
         else:
             print(f"identity-web: {error}", file=sys.stderr)
-        return EXIT_INVALID
+        return EXIT_USAGE
     settings = effective_settings(loaded.settings)
     sources = settings_sources(loaded, settings)
     if args.json:

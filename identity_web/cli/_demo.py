@@ -5,9 +5,8 @@ then goes through the public API only: `TokenAcquirerFactory` → `add_downstrea
 → `build()` → `DownstreamApi.call("MyApi")` against the emulator's `/whoami`, which answers
 what the resource verified (claims, `cnf`, the TLS client certificate's thumbprint).
 
-Scenarios live in `SCENARIOS`: a name, the credential source, the protocol scheme, the
-settings it writes and what it needs to be runnable. By default every runnable scenario runs;
-a scenario named explicitly that cannot run is reported as not ok with the reason.
+Scenarios live in `SCENARIOS`: a name, the credential source, the protocol scheme and the
+settings it writes. By default every scenario runs.
 """
 
 from __future__ import annotations
@@ -23,11 +22,9 @@ from typing import Any
 
 from identity_web._errors import IdentityWebError
 from identity_web._factory import TokenAcquirerFactory
-from identity_web.cli._call import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, guarded
-from identity_web.container import supported_credential_sources
+from identity_web.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, guarded
 from identity_web.downstream import DownstreamResponse
 from identity_web.emulator import Emulator, EmulatorManifest
-from identity_web.settings import CredentialSource
 
 API = "MyApi"
 BEARER = "Bearer"
@@ -48,14 +45,12 @@ Settings = dict[str, Any]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Scenario:
-    """One way to configure the same call. `settings` writes appsettings.json's content;
-    `unavailable` says why the scenario cannot run here (None: it can)."""
+    """One way to configure the same call; `settings` writes appsettings.json's content."""
 
     name: str
     credential_source: str
     protocol_scheme: str
     settings: Callable[[EmulatorManifest, str], Settings]
-    unavailable: Callable[[EmulatorManifest], str | None]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -148,49 +143,15 @@ def _fic_settings(manifest: EmulatorManifest, scheme: str) -> Settings:
     }
 
 
-# -- what each scenario needs ------------------------------------------------------------------
-
-
-def _always(_manifest: EmulatorManifest) -> str | None:
-    return None
-
-
-def _needs_imds(manifest: EmulatorManifest) -> str | None:
-    return None if manifest.imds_endpoint else "the emulator runs no IMDS endpoint"
-
-
-def _needs_fic(manifest: EmulatorManifest) -> str | None:
-    source = CredentialSource.SignedAssertionFromManagedIdentity
-    if source not in supported_credential_sources():
-        return f"SourceType {source.value} is not implemented yet"
-    if not any(app.federated_managed_identities for app in manifest.apps):
-        return "the emulator has no app federated with a managed identity"
-    return _needs_imds(manifest)
-
-
-def _scenario(
-    name: str,
-    source: str,
-    scheme: str,
-    settings: Callable[[EmulatorManifest, str], Settings],
-    unavailable: Callable[[EmulatorManifest], str | None],
-) -> Scenario:
-    return Scenario(name, source, scheme, settings, unavailable)
-
-
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
-        _scenario("cert-bearer", "Path", BEARER, _certificate_settings, _always),
-        _scenario("cert-mtls", "Path", MTLS_POP, _certificate_settings, _always),
-        _scenario("msi-bearer", "ManagedIdentity", BEARER, _managed_identity_settings, _needs_imds),
-        _scenario("msi-mtls", "ManagedIdentity", MTLS_POP, _managed_identity_settings, _needs_imds),
-        _scenario(
-            "fic-bearer", "SignedAssertionFromManagedIdentity", BEARER, _fic_settings, _needs_fic
-        ),
-        _scenario(
-            "fic-mtls", "SignedAssertionFromManagedIdentity", MTLS_POP, _fic_settings, _needs_fic
-        ),
+        Scenario("cert-bearer", "Path", BEARER, _certificate_settings),
+        Scenario("cert-mtls", "Path", MTLS_POP, _certificate_settings),
+        Scenario("msi-bearer", "ManagedIdentity", BEARER, _managed_identity_settings),
+        Scenario("msi-mtls", "ManagedIdentity", MTLS_POP, _managed_identity_settings),
+        Scenario("fic-bearer", "SignedAssertionFromManagedIdentity", BEARER, _fic_settings),
+        Scenario("fic-mtls", "SignedAssertionFromManagedIdentity", MTLS_POP, _fic_settings),
     )
 }
 
@@ -202,9 +163,6 @@ def run_scenario(
     scenario: Scenario, manifest: EmulatorManifest, work_dir: Path, environ: Mapping[str, str]
 ) -> Outcome:
     """Write the scenario's settings, call the resource through the public API, judge it."""
-    reason = scenario.unavailable(manifest)
-    if reason is not None:
-        return Outcome(scenario, reason=f"not available: {reason}")
     config_dir = work_dir / scenario.name
     config_dir.mkdir(parents=True, exist_ok=True)
     settings = scenario.settings(manifest, scenario.protocol_scheme)
@@ -255,11 +213,11 @@ def _judged(outcome: Outcome) -> Outcome:
     return dataclasses.replace(outcome, reason=reason)
 
 
-def selected(names: Sequence[str] | None, manifest: EmulatorManifest) -> list[Scenario]:
-    """The named scenarios, or every scenario runnable here."""
+def selected(names: Sequence[str] | None) -> list[Scenario]:
+    """The named scenarios (each once, in order), or every scenario."""
     if names:
         return [SCENARIOS[name] for name in dict.fromkeys(names)]
-    return [s for s in SCENARIOS.values() if s.unavailable(manifest) is None]
+    return list(SCENARIOS.values())
 
 
 def register(subparsers: Any) -> None:
@@ -267,8 +225,8 @@ def register(subparsers: Any) -> None:
         "demo",
         help="run the scenarios against the in-process emulator",
         description="Start the emulator, then run each scenario through TokenAcquirerFactory "
-        f"and DownstreamApi.call. Scenarios: {', '.join(SCENARIOS)}. Default: every scenario "
-        "this installation can run. Exit 0 iff every scenario is ok.",
+        f"and DownstreamApi.call. Scenarios: {', '.join(SCENARIOS)}. Default: every scenario. "
+        "Exit 0 iff every scenario is ok.",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per scenario")
     parser.add_argument(
@@ -294,7 +252,7 @@ def _demo(names: Sequence[str] | None, *, as_json: bool) -> int:
         manifest = emulator.manifest
         environ = manifest.env()
         outcomes = []
-        for scenario in selected(names, manifest):
+        for scenario in selected(names):
             outcome = run_scenario(scenario, manifest, Path(tmp), environ)
             outcomes.append(outcome)
             if as_json:

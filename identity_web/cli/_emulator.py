@@ -13,6 +13,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from identity_web._errors import ConfigurationError
+from identity_web.cli import EXIT_OK
 
 if TYPE_CHECKING:
     from identity_web.emulator import EmulatorConfig
@@ -30,10 +31,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "removed on shutdown."
         ),
     )
-    parser.add_argument("--manifest", type=Path, help="where to write the manifest JSON")
-    parser.add_argument("--env-file", type=Path, help="where to write the dotenv file")
-    parser.add_argument("--config", type=Path, help="emulator settings (JSON)")
-    parser.add_argument("--host", help="loopback address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--manifest", type=Path, metavar="PATH", help="where to write the manifest JSON"
+    )
+    parser.add_argument("--env-file", type=Path, metavar="PATH", help="where to write the env file")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="emulator settings (JSON)")
+    parser.add_argument("--host", metavar="HOST", help="loopback address (default 127.0.0.1)")
     parser.set_defaults(func=run)
 
 
@@ -85,4 +88,4 @@ def run(args: argparse.Namespace) -> int:
         emulator.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 0
+    return EXIT_OK

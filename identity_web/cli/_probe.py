@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from identity_web._errors import IdentityWebError
+from identity_web.cli import EXIT_FAILURE, EXIT_OK
 from identity_web.protocol._http import HttpRequest, HttpResponse
 from identity_web.protocol.imds import imds_base, imds_probe_request
 from identity_web.protocol.imds_v2 import platform_metadata_probe_request
@@ -28,8 +29,6 @@ from identity_web.protocol.mi_sources import (
 )
 from identity_web.transport import HttpTransport
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
 DEFAULT_TIMEOUT = 1.0
 
 SECRET_VARIABLES = frozenset({"IDENTITY_HEADER", "MSI_SECRET"})

@@ -2,7 +2,8 @@
 
 `CredentialsProvider(descriptions, loaders).get()` returns the first `ClientCredentials` entry
 that loads, as a `LoadedCredential` (`SecretCredential | CertificateCredential |
-AssertionCredential`). `builtin_loaders()` gives the loaders of this package.
+AssertionCredential`). `builtin_loaders()` gives the loaders that need nothing but a clock
+(Path, Base64Encoded, ClientSecret); the container also registers the two assertion loaders.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from identity_web.credentials._errors import (
     CredentialLoadError,
     IncompleteCredentialError,
     MalformedCredentialError,
+    ManagedIdentityAssertionError,
     MissingPrivateKeyError,
     NoCredentialLoadedError,
     UnsupportedCredentialSourceError,
@@ -68,6 +70,7 @@ __all__ = [
     "IncompleteCredentialError",
     "LoadedCredential",
     "MalformedCredentialError",
+    "ManagedIdentityAssertionError",
     "MissingPrivateKeyError",
     "NoCredentialLoadedError",
     "PathCertificateLoader",

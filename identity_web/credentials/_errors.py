@@ -77,6 +77,11 @@ class UnsupportedCredentialSourceError(CredentialLoadError):
     """No loader is registered for this SourceType."""
 
 
+class ManagedIdentityAssertionError(CredentialLoadError):
+    """The managed identity could not get the token used as the federated assertion
+    (`SignedAssertionFromManagedIdentity`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class CredentialAttempt:
     """One `ClientCredentials` entry that was tried (or skipped) and why it was not selected."""

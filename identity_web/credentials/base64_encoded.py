@@ -1,7 +1,7 @@
 """`SourceType: Base64Encoded` — a PKCS#12 (PFX) blob inlined in the settings as base64.
 
-`CertificatePassword` is optional, as for `Path`. The id is a SHA-256 prefix of the value, so
-it is stable but reveals nothing.
+`CertificatePassword` is optional, as for `Path`. The id is a keyed hash of the value
+(`_types.redacted`), stable within the process but revealing nothing.
 """
 
 from __future__ import annotations

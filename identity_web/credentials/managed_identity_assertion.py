@@ -26,11 +26,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
 
 from identity_web._errors import IdentityWebError, TokenAcquisitionError, TokenTypeMismatchError
-from identity_web._seams import ManagedIdentityTokens
-from identity_web.credentials._errors import CredentialLoadError
+from identity_web._seams import FlowRunner, ManagedIdentityTokens
+from identity_web.credentials._errors import ManagedIdentityAssertionError
 from identity_web.credentials._types import AssertionCredential, SignedAssertion
 from identity_web.credentials.signed_assertion_file import jwt_expiry
 from identity_web.protocol._http import Flow
@@ -40,23 +39,11 @@ from identity_web.settings import CredentialDescription
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 DEFAULT_TOKEN_EXCHANGE_URL = "api://AzureADTokenExchange"  # noqa: S105 - an audience URI
 DEFAULT_EXPIRY_MARGIN = 300.0
 SOURCE_TYPE = "SignedAssertionFromManagedIdentity"
 _DEFAULT_SUFFIX = "/.default"
 _MTLS_POP = "mtls_pop"
-
-
-class FlowRunner(Protocol):
-    """Runs a flow over the network (`identity_web.transport.HttpTransport`)."""
-
-    def run(self, flow: Flow[T]) -> T: ...
-
-
-class ManagedIdentityAssertionError(CredentialLoadError):
-    """The managed identity could not get the token used as the federated assertion."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +121,6 @@ class ManagedIdentityAssertionProvider:
             return None
         return signed
 
-    def forget(self) -> None:
-        """Drop the kept assertions: the next request runs leg 1 again."""
-        with self._lock:
-            self._cached.clear()
-
     def _signed(self, token: TokenResponse, *, bound: bool) -> SignedAssertion:
         """Fail closed: a bound request needs an `mtls_pop` token and its certificate; a Bearer
         request must not get a bound token."""
@@ -193,17 +175,12 @@ class SignedAssertionFromManagedIdentityLoader:
     def load(self, description: CredentialDescription) -> AssertionCredential:
         client_id = (description.managed_identity_client_id or "").strip() or None
         identity = ManagedIdentitySelection(user_assigned_client_id=client_id)
-        try:
-            provider = ManagedIdentityAssertionProvider(
-                self._client,
-                identity=identity,
-                token_exchange_url=description.token_exchange_url,
-                expiry_margin=self._margin,
-            )
-        except IdentityWebError as error:
-            raise ManagedIdentityAssertionError(
-                str(error), key="ManagedIdentityClientId"
-            ) from error
+        provider = ManagedIdentityAssertionProvider(
+            self._client,
+            identity=identity,
+            token_exchange_url=description.token_exchange_url,
+            expiry_margin=self._margin,
+        )
         if self._transport is not None:
             self._warm_up(provider, key="ManagedIdentityClientId" if client_id else "")
         return AssertionCredential(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import secrets
@@ -20,7 +19,7 @@ from identity_web.emulator._admin import AdminService
 from identity_web.emulator._config import EmulatorConfig
 from identity_web.emulator._demo_tenant import build_default_state, demo_resource
 from identity_web.emulator._directory import AppRegistration
-from identity_web.emulator._entra import LoginService, MtlsService, not_found
+from identity_web.emulator._entra import LoginService, MtlsService
 from identity_web.emulator._manifest import (
     AppManifest,
     EmulatorManifest,
@@ -35,43 +34,31 @@ from identity_web.emulator._recording import ScriptedResponse
 from identity_web.emulator._resource import ResourceService
 from identity_web.emulator._server import Listener, ServerTls, encrypted_key_pem
 from identity_web.emulator._state import EmulatorState
-from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse, Service
+from identity_web.emulator._wire import Service
+from identity_web.emulator.hosting import (
+    AppServiceService,
+    ArcService,
+    CloudShellService,
+    HostedIdentityService,
+    MachineLearningService,
+    ServiceFabricService,
+)
+from identity_web.emulator.imds import ImdsService
 
 logger = logging.getLogger(__name__)
 
-# Optional hosts written as separate modules: (listener name, module, class, TLS?). A missing
-# module means the host is absent; IMDS then answers 404 on its plain-HTTP port.
-_HOSTING = "identity_web.emulator.hosting"
-OPTIONAL_HOSTS = (
-    ("imds", "identity_web.emulator.imds", "ImdsService", False),
-    ("app_service", _HOSTING, "AppServiceService", False),
-    ("arc", _HOSTING, "ArcService", False),
-    ("cloud_shell", _HOSTING, "CloudShellService", False),
-    ("service_fabric", _HOSTING, "ServiceFabricService", True),
-    ("machine_learning", _HOSTING, "MachineLearningService", False),
+#: The managed identity endpoints of hosting platforms: (listener name, service, over TLS?).
+HOSTING_SERVICES: tuple[tuple[str, Callable[[EmulatorState], HostedIdentityService], bool], ...] = (
+    ("app_service", AppServiceService, False),
+    ("arc", ArcService, False),
+    ("cloud_shell", CloudShellService, False),
+    ("service_fabric", ServiceFabricService, True),
+    ("machine_learning", MachineLearningService, False),
 )
 
 
 class EmulatorStartError(IdentityWebError):
     """The emulator could not start (a port could not be bound, a file not written)."""
-
-
-class _NotFoundService:
-    def handle(self, request: EmulatorRequest) -> EmulatorResponse:
-        return not_found(request)
-
-
-def load_optional_service(
-    module_name: str, class_name: str
-) -> Callable[[EmulatorState], Service] | None:
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name == module_name:
-            return None
-        raise
-    factory = getattr(module, class_name, None)
-    return factory if callable(factory) else None
 
 
 class Emulator:
@@ -91,7 +78,7 @@ class Emulator:
         self._work_dir: Path | None = None
         self._owns_work_dir = False
         self._written: list[Path] = []
-        self._hosting: dict[str, Service] = {}
+        self._hosting: dict[str, HostedIdentityService] = {}
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -173,20 +160,12 @@ class Emulator:
         state.urls.mtls_base = f"{mtls.base_url}/"
         state.urls.resource_base = f"{resource.base_url}/"
         state.urls.admin_url = f"{login.base_url}/_emulator/"
-        self._bind_optional_hosts(state, host, tls)
-
-    def _bind_optional_hosts(self, state: EmulatorState, host: str, tls: ServerTls) -> None:
-        for name, module_name, class_name, secure in OPTIONAL_HOSTS:
-            factory = load_optional_service(module_name, class_name)
-            if factory is None and name != "imds":
-                continue
-            service = factory(state) if factory else _NotFoundService()
+        state.urls.imds_base = self._listen("imds", ImdsService(state), host, None).base_url
+        for name, factory, secure in HOSTING_SERVICES:
+            service = factory(state)
             listener = self._listen(name, service, host, tls if secure else None)
-            if name == "imds":
-                state.urls.imds_base = listener.base_url
-            else:
-                state.urls.extra[name] = listener.base_url
-                self._hosting[name] = service
+            state.urls.extra[name] = listener.base_url
+            self._hosting[name] = service
 
     def _listen(self, name: str, service: Service, host: str, tls: ServerTls | None) -> Listener:
         listener = Listener(name, host, service, tls)
@@ -275,10 +254,9 @@ class Emulator:
     def hosting_environment(self, name: str) -> dict[str, str]:
         """The variables a hosting platform (`app_service`, `arc`, …) would set for a client."""
         service = self._hosting.get(name)
-        environment = getattr(service, "environment", None)
-        if service is None or environment is None:
+        if service is None:
             raise KeyError(f"no hosting endpoint {name!r}; running: {sorted(self._hosting)}")
-        return dict(environment(self.state.urls.extra[name]))
+        return service.environment(self.state.urls.extra[name])
 
     def requests(self, endpoint: str | None = None) -> list[dict[str, Any]]:
         return self.state.request_log.entries(endpoint)

@@ -26,6 +26,9 @@ ENDPOINTS = (
     "imds.compute",
     "appservice.token",
     "arc.token",
+    "cloudshell.token",
+    "servicefabric.token",
+    "machinelearning.token",
 )
 
 MASK = "***"

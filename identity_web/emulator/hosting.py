@@ -40,7 +40,7 @@ from identity_web.emulator.imds import MI_APPIDACR
 TOKEN_PATH = "/msi/token"
 
 
-class _HostedIdentityService:
+class HostedIdentityService:
     """Shared token minting; subclasses check the platform's request shape."""
 
     endpoint_name = "hosting.token"
@@ -52,6 +52,10 @@ class _HostedIdentityService:
 
     def handle(self, request: EmulatorRequest) -> EmulatorResponse:
         return self.state.serve(self.endpoint_name, request, self._answer)
+
+    def environment(self, base_url: str) -> dict[str, str]:
+        """The variables the platform sets for a client of the endpoint at `base_url`."""
+        raise NotImplementedError
 
     def _answer(self, request: EmulatorRequest) -> EmulatorResponse:
         raise NotImplementedError
@@ -109,7 +113,7 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-class AppServiceService(_HostedIdentityService):
+class AppServiceService(HostedIdentityService):
     """App Service / Functions (api-version 2019-08-01, `X-IDENTITY-HEADER`)."""
 
     endpoint_name = "appservice.token"
@@ -137,7 +141,7 @@ class AppServiceService(_HostedIdentityService):
         )
 
 
-class ArcService(_HostedIdentityService):
+class ArcService(HostedIdentityService):
     """The Azure Arc agent (himds): a 401 challenge naming a key file, then Basic auth.
 
     Key files are written (mode 0600) into `key_directory`, which stands for
@@ -197,7 +201,7 @@ class ArcService(_HostedIdentityService):
         return True
 
 
-class CloudShellService(_HostedIdentityService):
+class CloudShellService(HostedIdentityService):
     """Cloud Shell: POST with a form body `resource=…`, system-assigned only."""
 
     endpoint_name = "cloudshell.token"
@@ -218,7 +222,7 @@ class CloudShellService(_HostedIdentityService):
         )
 
 
-class ServiceFabricService(_HostedIdentityService):
+class ServiceFabricService(HostedIdentityService):
     """Service Fabric: served over TLS; the client pins the server certificate's SHA-1."""
 
     endpoint_name = "servicefabric.token"
@@ -244,7 +248,7 @@ class ServiceFabricService(_HostedIdentityService):
         return self._respond(dict(request.query), request.query.get("resource", ""))
 
 
-class MachineLearningService(_HostedIdentityService):
+class MachineLearningService(HostedIdentityService):
     """Azure Machine Learning (api-version 2017-09-01, `secret` header, `clientid`)."""
 
     endpoint_name = "machinelearning.token"

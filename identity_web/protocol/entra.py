@@ -27,7 +27,7 @@ from identity_web.protocol.oauth2 import LIBRARY_HEADERS, STS_RETRY, parse_error
 REGION_AUTO_DETECT = "TryAutoDetect"
 
 PUBLIC_CLOUD_HOSTS = frozenset(
-    {"login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"}
+    {"login.microsoftonline.com", "login.windows.net", "login.microsoft.com"}
 )
 PUBLIC_MTLS_HOST = "mtlsauth.microsoft.com"
 

@@ -288,13 +288,13 @@ def mtls_token_request(
 
     No client secret or assertion: the TLS client certificate authenticates the identity.
     """
-    return mtls_pop_request(
+    base = ClientCredentialsRequest(
         token_endpoint=credential.token_endpoint,
         client_id=credential.client_id,
         scope=mtls_scope(resource),
-        certificate=credential.binding,
         claims=claims,
     )
+    return mtls_pop_request(base, credential.binding)
 
 
 def mtls_token_flow(

@@ -110,15 +110,14 @@ class LinearRetryPolicy:
 
     Used for the non-IMDS managed identity sources (`MANAGED_IDENTITY_DEFAULT_STATUSES`, 3
     retries, 1 s; Service Fabric without 404) and for the ESTS token leg of IMDS v2 (5xx,
-    1 retry, only when the server sent no `Retry-After`).
+    1 retry, only when the server sent no `Retry-After`). A `Retry-After` header replaces the
+    delay (capped at `max_retry_after`); a send without an answer is not retried.
     """
 
     statuses: frozenset[int] = MANAGED_IDENTITY_DEFAULT_STATUSES
     retries: int = 3
     delay: float = 1.0
-    honour_retry_after: bool = True
     retry_when_retry_after: bool = True
-    retry_without_response: bool = False
     max_retry_after: float = 60.0
     deadline: float = 60.0
     scale: float = 1.0
@@ -126,22 +125,13 @@ class LinearRetryPolicy:
     def next_delay(
         self, attempt: int, response: HttpResponse | None, elapsed: float
     ) -> float | None:
-        if attempt > self.retries:
-            return None
-        if response is None:
-            return self._scaled(self.delay, elapsed) if self.retry_without_response else None
-        if response.status not in self.statuses:
+        if attempt > self.retries or response is None or response.status not in self.statuses:
             return None
         hinted = retry_after_seconds(response)
         if hinted is not None and not self.retry_when_retry_after:
             return None
-        delay = self.delay
-        if hinted is not None and self.honour_retry_after:
-            delay = min(hinted, self.max_retry_after)
+        delay = self.delay if hinted is None else min(hinted, self.max_retry_after)
         logger.debug("managed identity endpoint answered %d; retry %d", response.status, attempt)
-        return self._scaled(delay, elapsed)
-
-    def _scaled(self, delay: float, elapsed: float) -> float | None:
         return _fits(delay * self.scale, elapsed, self.deadline)
 
 
@@ -153,11 +143,6 @@ def imds_policy(scale: float = 1.0) -> ImdsRetryPolicy:
 def imds_v2_metadata_policy(scale: float = 1.0) -> ImdsRetryPolicy:
     """`getplatformmetadata`: as IMDS, but a 404 is final (it means "this host is v1 only")."""
     return ImdsRetryPolicy(statuses=IMDS_RETRY_STATUSES - {404}, scale=scale)
-
-
-def imds_probe_policy(scale: float = 1.0) -> ImdsRetryPolicy:
-    """Probes: no retry at all, so that an absent IMDS is reported quickly."""
-    return ImdsRetryPolicy(retries=0, gone_retries=0, no_answer_retries=0, scale=scale)
 
 
 def managed_identity_default_policy(scale: float = 1.0) -> LinearRetryPolicy:

@@ -42,24 +42,10 @@ class CaseInsensitiveMapping(Mapping[str, Any]):
     def __repr__(self) -> str:
         return f"CaseInsensitiveMapping({list(self._data)!r})"
 
-    def to_dict(self) -> dict[str, Any]:
-        """A plain deep copy (dicts and lists)."""
-        return _plain(self._data)  # type: ignore[no-any-return]
-
 
 def _view(value: Any) -> Any:
     if isinstance(value, Mapping) and not isinstance(value, CaseInsensitiveMapping):
         return CaseInsensitiveMapping(value)
     if isinstance(value, list):
         return tuple(_view(item) for item in value)
-    return value
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, CaseInsensitiveMapping):
-        return value.to_dict()
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
     return value

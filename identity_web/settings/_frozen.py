@@ -35,10 +35,6 @@ class FrozenMap(Mapping[str, Any]):
     def __repr__(self) -> str:
         return f"FrozenMap({self._data!r})"
 
-    def __or__(self, other: Mapping[str, Any]) -> dict[str, Any]:
-        """`frozen | {"k": "v"}` gives a new plain dict (the frozen one is unchanged)."""
-        return {**self._data, **other}
-
 
 class HiddenValuesMap(FrozenMap):
     """A `FrozenMap` whose repr names the keys but never shows a value."""

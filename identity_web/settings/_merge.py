@@ -10,7 +10,8 @@ The rules follow .NET's configuration providers, where a configuration is a flat
 * a scalar never erases an object or a list beneath it (in .NET both would coexist and binding
   an object uses the children), while an object or list replaces a scalar.
 
-Only explicit arguments (`Layer(replace_lists=True)`) replace lists instead of merging them.
+Only explicit arguments (`Merged.add(..., replace_lists=True)`) replace lists instead of
+merging them.
 """
 
 from __future__ import annotations

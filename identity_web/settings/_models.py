@@ -277,14 +277,6 @@ class ManagedIdentityOptions(SettingsModel):
             )
         return self
 
-    @property
-    def is_system_assigned(self) -> bool:
-        return not (
-            self.user_assigned_client_id
-            or self.user_assigned_object_id
-            or self.user_assigned_resource_id
-        )
-
 
 class AcquireTokenOptions(SettingsModel):
     """Token acquisition options of a downstream API (`AcquireTokenOptions`)."""

@@ -144,10 +144,6 @@ class SslContextCache:
             self._contexts.move_to_end(key)
             return context
 
-    def clear(self) -> None:
-        with self._lock:
-            self._contexts.clear()
-
 
 _contexts = SslContextCache()
 

@@ -59,7 +59,6 @@ class ClientKey:
 
 
 AsyncKey = tuple[ClientKey, asyncio.AbstractEventLoop]
-Traceback = TracebackType | None
 
 
 class HttpTransport:

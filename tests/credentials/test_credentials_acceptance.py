@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from dependency_injector import providers
 
 from identity_web import TokenAcquirerFactory
-from identity_web.container import IdentityWebContainer, supported_credential_sources
+from identity_web.container import IdentityWebContainer
 from identity_web.credentials import (
     Base64EncodedCertificateLoader,
     CertificateCredential,
@@ -64,7 +64,7 @@ def credentials_of() -> Iterator[Callable[[IdentityWebSettings], CredentialsProv
 
 
 def test_the_container_implements_exactly_these_sources() -> None:
-    assert supported_credential_sources() == IMPLEMENTED
+    assert set(IdentityWebContainer.credential_loaders.kwargs) == IMPLEMENTED
 
 
 @pytest.mark.parametrize("source", NOT_YET, ids=lambda source: source.value)

@@ -6,7 +6,7 @@ import pytest
 
 from identity_web._downstream._options import apply_overrides, for_app_verb, with_claims
 from identity_web._errors import ConfigurationError
-from identity_web.settings import DownstreamApiOptions
+from identity_web.settings import DownstreamApiOptions, ManagedIdentityOptions
 
 CONFIGURED = DownstreamApiOptions.model_validate(
     {
@@ -114,5 +114,4 @@ def test_managed_identity_is_replaced_as_a_whole_and_kept_otherwise() -> None:
     assert identity is not None
     assert (identity.user_assigned_client_id, identity.user_assigned_object_id) == (None, "oid")
     system = apply_overrides(configured, {"AcquireTokenOptions": {"ManagedIdentity": {}}}, api="A")
-    assert system.acquire_token_options.managed_identity is not None
-    assert system.acquire_token_options.managed_identity.is_system_assigned
+    assert system.acquire_token_options.managed_identity == ManagedIdentityOptions()

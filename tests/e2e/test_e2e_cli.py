@@ -14,7 +14,7 @@ import pytest
 from e2e_helpers import certificate_config
 
 from identity_web.cli import main
-from identity_web.cli._demo import JSON_KEYS, SCENARIOS, Outcome, run_scenario
+from identity_web.cli._demo import JSON_KEYS, SCENARIOS, Outcome, Scenario, run_scenario
 from identity_web.emulator import Emulator, EmulatorManifest
 
 #: The keys of `identity-web demo --json`, in order, exactly as CONTRACTS.md prints them.
@@ -162,16 +162,24 @@ def test_demo_text_table_and_unknown_scenario() -> None:
     assert "known: cert-bearer" in unknown.stderr
 
 
-def test_an_unavailable_scenario_is_reported_not_ok_with_its_reason(
+_CERTIFICATE_SETTINGS = SCENARIOS["cert-mtls"].settings
+
+
+def _unknown_client(manifest: EmulatorManifest, scheme: str) -> dict[str, Any]:
+    """The cert-mtls settings with a client id the emulator does not know."""
+    settings = _CERTIFICATE_SETTINGS(manifest, scheme)
+    settings["AzureAd"]["ClientId"] = "00000000-0000-0000-0000-000000000001"
+    return settings
+
+
+def test_a_failing_scenario_is_reported_not_ok_with_its_reason(
     manifest: EmulatorManifest, tmp_path: Path
 ) -> None:
-    scenario = SCENARIOS["cert-mtls"]
-    blocked = type(scenario)(
-        "blocked", "Path", "MTLS_POP", scenario.settings, lambda _m: "not here"
-    )
-    outcome: Outcome = run_scenario(blocked, manifest, tmp_path, manifest.env())
+    failing = Scenario("failing", "Path", "MTLS_POP", _unknown_client)
+    outcome: Outcome = run_scenario(failing, manifest, tmp_path, manifest.env())
     assert not outcome.ok
-    assert outcome.reason == "not available: not here"
+    assert outcome.reason.startswith("ServiceError: ")
+    assert "AADSTS700016" in outcome.reason
     assert outcome.as_json()["ok"] is False
     assert outcome.as_json()["status"] is None
 
@@ -179,11 +187,8 @@ def test_an_unavailable_scenario_is_reported_not_ok_with_its_reason(
 def test_demo_exits_1_when_a_scenario_is_not_ok(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    scenario = SCENARIOS["cert-mtls"]
-    blocked = type(scenario)(
-        "cert-mtls", "Path", "MTLS_POP", scenario.settings, lambda _m: "blocked by the test"
-    )
-    monkeypatch.setitem(SCENARIOS, "cert-mtls", blocked)
+    failing = Scenario("cert-mtls", "Path", "MTLS_POP", _unknown_client)
+    monkeypatch.setitem(SCENARIOS, "cert-mtls", failing)
     code = main(["demo", "--json", "--scenario", "cert-bearer", "--scenario", "cert-mtls"])
     out = capsys.readouterr().out
     lines = [json.loads(line) for line in out.splitlines()]

@@ -8,6 +8,7 @@ import emulator_testkit as kit
 import pytest
 
 from identity_web.emulator._demo_tenant import build_default_state
+from identity_web.emulator._emulator import HOSTING_SERVICES
 from identity_web.emulator._jwt import decode
 from identity_web.emulator._recording import FaultPlan, RequestLog, ScriptedResponse
 from identity_web.emulator._server import ServerTls, encrypted_key_pem
@@ -132,3 +133,9 @@ def test_server_tls_loads_without_memfd(
         b"pw",
     )
     assert tls.context.verify_mode.name == "CERT_OPTIONAL"
+
+
+def test_faults_can_be_scripted_for_every_hosting_endpoint_before_it_is_used() -> None:
+    fresh = build_default_state()
+    names = {factory(fresh).endpoint_name for _, factory, _ in HOSTING_SERVICES}
+    assert names <= fresh.fault_endpoints

@@ -133,15 +133,6 @@ def test_bound_assertion_is_not_reused_once_its_certificate_nears_expiry() -> No
     assert len(client.calls) == 2
 
 
-def test_forget_drops_the_kept_assertions() -> None:
-    client = ScriptedManagedIdentity()
-    provider = ManagedIdentityAssertionProvider(client)
-    assertion(provider, bound=False, now=NOW)
-    provider.forget()
-    assertion(provider, bound=False, now=NOW)
-    assert len(client.calls) == 2
-
-
 # -- fail closed at leg 1 --------------------------------------------------------------------
 
 

@@ -216,6 +216,17 @@ def test_certificate_is_reused_but_metadata_is_read_every_time(
     assert len(host.state.request_log.entries("imds.getplatformmetadata")) == 2
 
 
+def test_clear_certificates_makes_the_next_bound_request_issue_a_new_one(
+    host: FakeHost, fixed_key: rsa.RSAPrivateKey
+) -> None:
+    client = mi_client(fixed_key)
+    driver = driver_for(host)
+    acquire(driver, client)
+    client.clear_certificates()
+    acquire(driver, client)
+    assert host.issued() == 2
+
+
 def test_certificate_partitioned_per_identity(host: FakeHost, fixed_key: rsa.RSAPrivateKey) -> None:
     client = mi_client(fixed_key)
     user = next(mi for mi in host.state.managed_identities if mi.kind == "UserAssigned")

@@ -6,11 +6,12 @@ import pytest
 from mi_testkit import FakeDriver, NoAnswerError, response, scripted
 
 from identity_web.protocol._http import HttpRequest
+from identity_web.protocol.imds import imds_probe_request
+from identity_web.protocol.imds_v2 import platform_metadata_probe_request
 from identity_web.protocol.retry import (
     ImdsRetryPolicy,
     LinearRetryPolicy,
     imds_policy,
-    imds_probe_policy,
     imds_v2_metadata_policy,
     managed_identity_default_policy,
     retry_after_seconds,
@@ -81,9 +82,10 @@ def test_scale_shrinks_delays_but_not_counts() -> None:
     assert len(delays(imds_policy(0.001), [410] * 20)) == 7
 
 
-def test_probe_policy_never_retries() -> None:
-    assert delays(imds_probe_policy(), [500, 500]) == []
-    assert delays(imds_probe_policy(), [None]) == []
+def test_probe_requests_are_never_retried() -> None:
+    base = "http://127.0.0.1:9"
+    assert imds_probe_request(base, 1.0).retry is None
+    assert platform_metadata_probe_request(base, 1.0).retry is None
 
 
 @pytest.mark.parametrize("status", [404, 408, 429, 500, 503, 504])

@@ -78,12 +78,12 @@ def test_assertion_request_sends_assertion_and_its_type_but_no_secret() -> None:
 def test_mtls_pop_request_has_token_type_and_no_client_assertion(
     certificate: BindingCertificate,
 ) -> None:
-    request = mtls_pop_request(
+    base = ClientCredentialsRequest(
         token_endpoint=MTLS_ENDPOINT,
         client_id="app-id",
         scope="https://graph.microsoft.com/.default",
-        certificate=certificate,
     )
+    request = mtls_pop_request(base, certificate)
     http = build_token_request(request)
     assert dict(http.form or {}) == {
         "client_id": "app-id",
@@ -103,12 +103,12 @@ def test_bound_request_without_certificate_is_refused() -> None:
 
 
 def test_certificate_is_never_presented_over_plain_http(certificate: BindingCertificate) -> None:
-    request = mtls_pop_request(
+    base = ClientCredentialsRequest(
         token_endpoint="http://mtlsauth.microsoft.com/t/oauth2/v2.0/token",
         client_id="a",
         scope="s/.default",
-        certificate=certificate,
     )
+    request = mtls_pop_request(base, certificate)
     with pytest.raises(TokenAcquisitionError, match="non-HTTPS"):
         build_token_request(request)
 
@@ -264,13 +264,10 @@ def test_non_json_error_body_gets_a_clear_message() -> None:
 def test_flow_yields_one_request_and_returns_the_parsed_token(
     certificate: BindingCertificate,
 ) -> None:
-    request = mtls_pop_request(
-        token_endpoint=MTLS_ENDPOINT,
-        client_id="a",
-        scope="s/.default",
-        certificate=certificate,
-        correlation_id="corr-9",
+    base = ClientCredentialsRequest(
+        token_endpoint=MTLS_ENDPOINT, client_id="a", scope="s/.default", correlation_id="corr-9"
     )
+    request = mtls_pop_request(base, certificate)
     flow = client_credentials_flow(request, now=NOW)
     http = next(flow)
     assert http.tls_identity is certificate

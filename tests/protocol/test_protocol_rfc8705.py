@@ -1,4 +1,4 @@
-"""RFC 8705 helpers: cnf, thumbprints and the FIC jwt-pop request shape."""
+"""RFC 8705 helpers: thumbprints and the FIC jwt-pop request shape."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import base64
 import hashlib
 
 from identity_web._binding import BindingCertificate
-from identity_web.protocol.oauth2 import build_token_request
+from identity_web.protocol.oauth2 import ClientCredentialsRequest, build_token_request
 from identity_web.protocol.rfc7523 import JWT_POP
-from identity_web.protocol.rfc8705 import cnf_claim, cnf_matches, jwt_pop_request, x5t_s256
+from identity_web.protocol.rfc8705 import jwt_pop_request, x5t_s256
 
 
 def test_x5t_s256_is_base64url_sha256_of_the_der_without_padding(
@@ -20,31 +20,20 @@ def test_x5t_s256_is_base64url_sha256_of_the_der_without_padding(
     assert "=" not in expected
 
 
-def test_cnf_matches_only_the_same_certificate(
-    certificate: BindingCertificate, ec_certificate: BindingCertificate
-) -> None:
-    claims = {"cnf": cnf_claim(certificate)}
-    assert cnf_matches(claims, certificate.der)
-    assert not cnf_matches(claims, ec_certificate.der)
-    assert not cnf_matches({}, certificate.der)
-    assert not cnf_matches({"cnf": {"x5t#S256": 5}}, certificate.der)
-
-
 def test_fic_leg_two_presents_the_assertion_over_its_certificate(
     certificate: BindingCertificate,
 ) -> None:
-    for bound, token_type in ((True, "mtls_pop"), (False, None)):
-        request = jwt_pop_request(
-            token_endpoint="https://mtlsauth.microsoft.com/t/oauth2/v2.0/token",
-            client_id="leg2",
-            scope="https://vault.azure.net/.default",
-            assertion="leg1.token.jwt",
-            certificate=certificate,
-            bound=bound,
-        )
-        http = build_token_request(request)
-        form = dict(http.form or {})
-        assert form["client_assertion_type"] == JWT_POP
-        assert form["client_assertion"] == "leg1.token.jwt"
-        assert form.get("token_type") == token_type
-        assert http.tls_identity is certificate
+    base = ClientCredentialsRequest(
+        token_endpoint="https://mtlsauth.microsoft.com/t/oauth2/v2.0/token",
+        client_id="leg2",
+        scope="https://vault.azure.net/.default",
+        client_secret="never-sent-with-a-bound-assertion",
+    )
+    request = jwt_pop_request(base, "leg1.token.jwt", certificate)
+    http = build_token_request(request)
+    form = dict(http.form or {})
+    assert form["client_assertion_type"] == JWT_POP
+    assert form["client_assertion"] == "leg1.token.jwt"
+    assert form["token_type"] == "mtls_pop"
+    assert "client_secret" not in form
+    assert http.tls_identity is certificate

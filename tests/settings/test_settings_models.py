@@ -195,7 +195,6 @@ def test_managed_identity_empty_object_is_system_assigned_and_distinct_from_abse
     identity = present.acquire_token_options.managed_identity
     assert identity == ManagedIdentityOptions()
     assert identity is not None
-    assert identity.is_system_assigned
     assert identity.user_assigned_client_id is None
     assert absent.acquire_token_options.managed_identity is None
 
@@ -203,7 +202,7 @@ def test_managed_identity_empty_object_is_system_assigned_and_distinct_from_abse
 def test_managed_identity_accepts_one_user_assigned_id() -> None:
     options = ManagedIdentityOptions.model_validate({"UserAssignedResourceId": "/subscriptions/x"})
     assert options.user_assigned_resource_id == "/subscriptions/x"
-    assert not options.is_system_assigned
+    assert options != ManagedIdentityOptions()
     problems = problems_of(
         {
             "Api": {
