@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import logging
+import os
 import subprocess
 import sys
 import tomllib
@@ -126,3 +127,23 @@ def test_verbose_flag_may_follow_the_subcommand(tmp_path: Path) -> None:
     after = run(sys.executable, "-m", "identity_web", "config", "validate", "-vv", cwd=tmp_path)
     assert after.returncode == 0
     assert " DEBUG identity_web.settings._loader: Loaded settings from " in after.stderr
+
+
+def test_a_closed_output_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`identity-web config schema | head -1` must not end in a BrokenPipeError traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the command writes anything
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "identity_web", "config", "schema"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in done.stderr
+    assert done.returncode == 1
