@@ -9,7 +9,6 @@ installed) must not pay for them.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -28,6 +27,7 @@ from identity_web._errors import (
     TokenAcquisitionError,
     TokenTypeMismatchError,
 )
+from identity_web._lazy import lazy_attributes as _lazy_attributes
 
 if TYPE_CHECKING:
     from identity_web._binding import BindingCertificate
@@ -125,14 +125,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value: object = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups are plain module attributes
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_attributes(__name__, _LAZY, globals())

@@ -10,8 +10,9 @@ The names below are imported on first use, so that loading the pytest plugin
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from identity_web._lazy import lazy_attributes as _lazy_attributes
 
 if TYPE_CHECKING:
     from identity_web.emulator._config import EmulatorConfig
@@ -40,14 +41,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value: object = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups are plain module attributes
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_attributes(__name__, _LAZY, globals())
