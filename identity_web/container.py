@@ -37,6 +37,9 @@ from identity_web.credentials import (
     ClientSecretLoader,
     CredentialsProvider,
     PathCertificateLoader,
+    StoreWithDistinguishedNameLoader,
+    StoreWithSubjectNameLoader,
+    StoreWithThumbprintLoader,
 )
 from identity_web.credentials.managed_identity_assertion import (
     SignedAssertionFromManagedIdentityLoader,
@@ -112,6 +115,15 @@ class IdentityWebContainer(containers.DeclarativeContainer):
                 Base64EncodedCertificateLoader, clock=clock
             ),
             CredentialSource.ClientSecret: providers.Factory(ClientSecretLoader),
+            CredentialSource.StoreWithThumbprint: providers.Factory(
+                StoreWithThumbprintLoader, clock=clock, environ=environ
+            ),
+            CredentialSource.StoreWithDistinguishedName: providers.Factory(
+                StoreWithDistinguishedNameLoader, clock=clock, environ=environ
+            ),
+            CredentialSource.StoreWithSubjectName: providers.Factory(
+                StoreWithSubjectNameLoader, clock=clock, environ=environ
+            ),
             CredentialSource.SignedAssertionFilePath: providers.Factory(
                 SignedAssertionFilePathLoader, environ=environ, clock=clock
             ),

@@ -3,7 +3,8 @@
 `CredentialsProvider(descriptions, loaders).get()` returns the first `ClientCredentials` entry
 that loads, as a `LoadedCredential` (`SecretCredential | CertificateCredential |
 AssertionCredential`). `builtin_loaders()` gives the loaders that need nothing but a clock
-(Path, Base64Encoded, ClientSecret); the container also registers the two assertion loaders.
+(Path, Base64Encoded, ClientSecret, the three StoreWith*); the container also registers the two
+assertion loaders.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ from identity_web.credentials._types import (
 from identity_web.credentials.base64_encoded import Base64EncodedCertificateLoader
 from identity_web.credentials.client_secret import ClientSecretLoader
 from identity_web.credentials.path import PathCertificateLoader
+from identity_web.credentials.store_with_distinguished_name import StoreWithDistinguishedNameLoader
+from identity_web.credentials.store_with_subject_name import StoreWithSubjectNameLoader
+from identity_web.credentials.store_with_thumbprint import StoreWithThumbprintLoader
 from identity_web.settings import CredentialSource
 
 
@@ -50,6 +54,9 @@ def builtin_loaders(
         CredentialSource.Path: PathCertificateLoader(clock=clock),
         CredentialSource.Base64Encoded: Base64EncodedCertificateLoader(clock=clock),
         CredentialSource.ClientSecret: ClientSecretLoader(),
+        CredentialSource.StoreWithThumbprint: StoreWithThumbprintLoader(clock=clock),
+        CredentialSource.StoreWithDistinguishedName: StoreWithDistinguishedNameLoader(clock=clock),
+        CredentialSource.StoreWithSubjectName: StoreWithSubjectNameLoader(clock=clock),
     }
 
 
@@ -76,6 +83,9 @@ __all__ = [
     "PathCertificateLoader",
     "SecretCredential",
     "SignedAssertion",
+    "StoreWithDistinguishedNameLoader",
+    "StoreWithSubjectNameLoader",
+    "StoreWithThumbprintLoader",
     "UnsupportedCredentialSourceError",
     "WrongPasswordError",
     "builtin_loaders",

@@ -34,6 +34,9 @@ IMPLEMENTED = {
     CredentialSource.Path,
     CredentialSource.Base64Encoded,
     CredentialSource.ClientSecret,
+    CredentialSource.StoreWithThumbprint,
+    CredentialSource.StoreWithDistinguishedName,
+    CredentialSource.StoreWithSubjectName,
     CredentialSource.SignedAssertionFilePath,
     CredentialSource.SignedAssertionFromManagedIdentity,
 }
