@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         AuthorizationHeaderInformation,
         TokenSource,
     )
+    from identity_web._version import __version__ as __version__
     from identity_web.acquisition import TokenAcquirer, TokenRequestOptions
     from identity_web.credentials import (
         CertificateExpiredError,
@@ -83,6 +84,7 @@ _LAZY: dict[str, str] = {
     "TokenSource": "identity_web._results",
     "UnsupportedCredentialSourceError": _CREDENTIAL_ERRORS,
     "WrongPasswordError": _CREDENTIAL_ERRORS,
+    "__version__": "identity_web._version",
 }
 
 __all__ = [

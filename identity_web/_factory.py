@@ -14,17 +14,25 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar, Self
 
+import httpx
+
+from identity_web import adapters
 from identity_web._errors import IdentityWebError
 from identity_web.acquisition import TokenAcquirer
 from identity_web.container import IdentityWebContainer
 from identity_web.downstream import DownstreamApi
 from identity_web.headers import AuthorizationHeaderProvider
 from identity_web.settings import DEFAULT_SECTION, IdentityWebSettings, load_settings
+
+if TYPE_CHECKING:
+    from identity_web.adapters.azure_core import AsyncIdentityWebCredential, IdentityWebCredential
+    from identity_web.adapters.httpx_client import HeaderAuth
+    from identity_web.adapters.requests_client import RequestsHeaderAuth
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +53,38 @@ class ServiceProvider:
     @property
     def container(self) -> IdentityWebContainer:
         return self._container
+
+    # -- bridges to the ecosystem (identity_web.adapters; docs/ecosystem.md) -----------------
+
+    def token_credential(
+        self, name: str | None = None, *, additionally_allowed_tenants: Collection[str] = ()
+    ) -> IdentityWebCredential:
+        """An azure-core `TokenCredential` + `SupportsTokenInfo` (Bearer; needs `[azure]`)."""
+        return adapters.token_credential(self, name, additionally_allowed_tenants)
+
+    def async_token_credential(
+        self, name: str | None = None, *, additionally_allowed_tenants: Collection[str] = ()
+    ) -> AsyncIdentityWebCredential:
+        """An azure-core `AsyncTokenCredential` + `AsyncSupportsTokenInfo` (needs `[azure]`)."""
+        return adapters.async_token_credential(self, name, additionally_allowed_tenants)
+
+    def httpx_auth(self, name: str | None = None, *, scope: str | None = None) -> HeaderAuth:
+        """An `httpx.Auth` attaching section `name`'s (or `scope`'s) Bearer header."""
+        return adapters.httpx_auth(self, name, scope)
+
+    def requests_auth(
+        self, name: str | None = None, *, scope: str | None = None
+    ) -> RequestsHeaderAuth:
+        """A `requests.auth.AuthBase` attaching the Bearer header (needs `[requests]`)."""
+        return adapters.requests_auth(self, name, scope)
+
+    def http_client(self, name: str) -> httpx.Client:
+        """An `httpx.Client` for section `name`, auth attached, bound for `MTLS_POP`."""
+        return adapters.http_client(self, name, self._container.ca_bundle())
+
+    def async_http_client(self, name: str) -> httpx.AsyncClient:
+        """An `httpx.AsyncClient` for section `name`, auth attached, bound for `MTLS_POP`."""
+        return adapters.async_http_client(self, name, self._container.ca_bundle())
 
     def close(self) -> None:
         """Close the HTTP clients (idempotent)."""

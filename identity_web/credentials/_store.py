@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -112,8 +113,9 @@ class StoreQuery:
     matches: Callable[[x509.Certificate], bool]
 
 
-class CertificateStore:
-    """Reads a store directory and picks the newest valid certificate that matches a query."""
+class StoreLoader(ABC):
+    """A `StoreWith*` loader: reads the store directory and picks the newest valid certificate
+    that matches the entry's `query` (`clock`: epoch seconds; `environ`: where `HOME` is read)."""
 
     def __init__(
         self,
@@ -124,7 +126,12 @@ class CertificateStore:
         self._clock = clock
         self._environ = environ
 
-    def load(self, description: CredentialDescription, query: StoreQuery) -> CertificateCredential:
+    @abstractmethod
+    def query(self, description: CredentialDescription) -> StoreQuery:
+        """What this SourceType looks for, from the entry's settings."""
+
+    def load(self, description: CredentialDescription) -> CertificateCredential:
+        query = self.query(description)
         if not query.value.strip():
             raise IncompleteCredentialError(
                 f"SourceType {query.source} needs {query.key}",

@@ -9,13 +9,10 @@ same subject written RFC 4514's way round).
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Mapping
 
 from cryptography import x509
 
-from identity_web.credentials._store import CertificateStore, StoreQuery
-from identity_web.credentials._types import CertificateCredential
+from identity_web.credentials._store import StoreLoader, StoreQuery
 from identity_web.settings import CredentialDescription
 
 KEY = "CertificateDistinguishedName"
@@ -35,15 +32,10 @@ def subject_components(certificate: x509.Certificate) -> list[str]:
     return _components(certificate.subject.rfc4514_string())
 
 
-class StoreWithDistinguishedNameLoader:
+class StoreWithDistinguishedNameLoader(StoreLoader):
     """Loads the newest valid store certificate whose subject is `CertificateDistinguishedName`."""
 
-    def __init__(
-        self, *, clock: Callable[[], float] = time.time, environ: Mapping[str, str] | None = None
-    ) -> None:
-        self._store = CertificateStore(clock=clock, environ=environ)
-
-    def load(self, description: CredentialDescription) -> CertificateCredential:
+    def query(self, description: CredentialDescription) -> StoreQuery:
         value = (description.certificate_distinguished_name or "").strip()
         wanted = _components(value)
 
@@ -51,11 +43,10 @@ class StoreWithDistinguishedNameLoader:
             subject = subject_components(certificate)
             return wanted in (subject, subject[::-1])
 
-        query = StoreQuery(
+        return StoreQuery(
             source="StoreWithDistinguishedName",
             key=KEY,
             value=value,
             criterion=f"subject '{value}'",
             matches=matches,
         )
-        return self._store.load(description, query)

@@ -6,13 +6,9 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
-
 from cryptography import x509
 
-from identity_web.credentials._store import CertificateStore, StoreQuery
-from identity_web.credentials._types import CertificateCredential
+from identity_web.credentials._store import StoreLoader, StoreQuery
 from identity_web.settings import CredentialDescription
 
 KEY = "CertificateSubjectName"
@@ -23,22 +19,16 @@ def subject_text(certificate: x509.Certificate) -> str:
     return ", ".join(rdn.rfc4514_string() for rdn in reversed(certificate.subject.rdns))
 
 
-class StoreWithSubjectNameLoader:
+class StoreWithSubjectNameLoader(StoreLoader):
     """Loads the newest valid store certificate whose subject contains `CertificateSubjectName`."""
 
-    def __init__(
-        self, *, clock: Callable[[], float] = time.time, environ: Mapping[str, str] | None = None
-    ) -> None:
-        self._store = CertificateStore(clock=clock, environ=environ)
-
-    def load(self, description: CredentialDescription) -> CertificateCredential:
+    def query(self, description: CredentialDescription) -> StoreQuery:
         value = (description.certificate_subject_name or "").strip()
         wanted = value.casefold()
-        query = StoreQuery(
+        return StoreQuery(
             source="StoreWithSubjectName",
             key=KEY,
             value=value,
             criterion=f"a subject containing '{value}'",
             matches=lambda certificate: wanted in subject_text(certificate).casefold(),
         )
-        return self._store.load(description, query)

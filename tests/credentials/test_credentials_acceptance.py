@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from certgen import make_self_signed, pfx_bytes, utcnow, write_pfx
 from cryptography.hazmat.primitives import serialization
-from dependency_injector import providers
 
 from identity_web import TokenAcquirerFactory
 from identity_web.container import IdentityWebContainer
@@ -47,23 +46,6 @@ def settings_with(*entries: dict[str, object]) -> IdentityWebSettings:
     return IdentityWebSettings.from_mapping(
         {"AzureAd": {"ClientId": "app", "TenantId": "t", "ClientCredentials": list(entries)}}
     )
-
-
-@pytest.fixture
-def credentials_of() -> Iterator[Callable[[IdentityWebSettings], CredentialsProvider]]:
-    """`credentials_of(settings)`: the container's own CredentialsProvider for these settings."""
-    containers: list[IdentityWebContainer] = []
-
-    def make(settings: IdentityWebSettings) -> CredentialsProvider:
-        container = IdentityWebContainer(settings=settings)
-        container.environ.override(providers.Object({}))
-        containers.append(container)
-        provider: CredentialsProvider = container.credentials()
-        return provider
-
-    yield make
-    for container in containers:
-        container.shutdown_resources()
 
 
 def test_the_container_implements_exactly_these_sources() -> None:

@@ -3,7 +3,7 @@ on Linux and a configured directory; the newest valid matching certificate wins.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,9 +11,7 @@ from certgen import DAY, Issued, make_self_signed, utcnow, write_pem, write_pfx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
-from dependency_injector import providers
 
-from identity_web.container import IdentityWebContainer
 from identity_web.credentials import (
     CertificateCredential,
     CredentialsProvider,
@@ -60,23 +58,19 @@ def in_dotnet_store(home: Path, issued: Issued) -> Path:
 
 
 @pytest.fixture
-def load() -> Iterator[Callable[..., CredentialsProvider]]:
-    """`load(entry, environ)`: the container's CredentialsProvider for one entry."""
-    containers: list[IdentityWebContainer] = []
+def load(
+    credentials_of: Callable[[IdentityWebSettings], CredentialsProvider],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[..., CredentialsProvider]:
+    """`load(entry, environ)`: the container's provider for one entry, with `environ` set."""
 
     def make(entry: dict[str, object], environ: dict[str, str]) -> CredentialsProvider:
-        settings = IdentityWebSettings.from_mapping(
-            {"AzureAd": {"ClientId": "app", "TenantId": "t", "ClientCredentials": [entry]}}
-        )
-        container = IdentityWebContainer(settings=settings)
-        container.environ.override(providers.Object(environ))
-        containers.append(container)
-        provider: CredentialsProvider = container.credentials()
-        return provider
+        for key, value in environ.items():
+            monkeypatch.setenv(key, value)
+        app = {"ClientId": "app", "TenantId": "t", "ClientCredentials": [entry]}
+        return credentials_of(IdentityWebSettings.from_mapping({"AzureAd": app}))
 
-    yield make
-    for container in containers:
-        container.shutdown_resources()
+    return make
 
 
 def loaded(provider: CredentialsProvider) -> CertificateCredential:
