@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 from azure.core import AsyncPipelineClient, PipelineClient
-from azure.core.credentials import AccessTokenInfo, SupportsTokenInfo, TokenCredential
+from azure.core.credentials import (
+    AccessTokenInfo,
+    SupportsTokenInfo,
+    TokenCredential,
+    TokenRequestOptions,
+)
 from azure.core.credentials_async import AsyncSupportsTokenInfo, AsyncTokenCredential
 from azure.core.exceptions import ClientAuthenticationError
 from azure.core.pipeline.policies import (
@@ -213,3 +218,17 @@ def test_a_sections_tenant_is_kept_when_the_sdk_names_that_tenant(
     paths = [e["path"] for e in token_requests(emulator.requests())]
     assert len(paths) == 2
     assert all(path.startswith(f"/{other}/") for path in paths)
+
+
+def test_get_token_info_reads_the_options_and_refuses_a_pop_request(
+    manifest: EmulatorManifest, emulator: Emulator
+) -> None:
+    with build(certificate_config(manifest), manifest) as services:
+        credential = services.token_credential()
+        with pytest.raises(ValueError, match="Bearer tokens only"):
+            credential.get_token_info(manifest.resource.scope, options={"pop": True})
+        assert token_requests(emulator.requests()) == []
+        options: TokenRequestOptions = {"tenant_id": manifest.tenant_id, "enable_cae": True}
+        info = credential.get_token_info(manifest.resource.scope, options=options)
+    assert info.token_type == "Bearer"
+    assert len(token_requests(emulator.requests())) == 1

@@ -121,6 +121,42 @@ def test_http_client_calls_the_section_with_its_base_url_and_scheme(
         assert (seen["scheme"], seen["client_cert_x5t_s256"]) == ("Bearer", None)
 
 
+def test_http_client_binds_managed_identity_calls_to_the_imds_certificate(
+    manifest: EmulatorManifest,
+) -> None:
+    config = certificate_config(
+        manifest, ProtocolScheme="MTLS_POP", AcquireTokenOptions={"ManagedIdentity": {}}
+    )
+    with build(config, manifest) as services, services.http_client(API) as client:
+        response = client.get("whoami")
+        header = bound_header(services)
+    assert response.status_code == 200
+    seen = response.json()
+    assert seen["scheme"] == "mtls_pop"
+    assert seen["cnf_x5t_s256"] == seen["client_cert_x5t_s256"]
+    assert seen["cnf_x5t_s256"] == header.binding_certificate.x5t_s256
+
+
+def test_no_lock_is_held_while_a_request_is_out(manifest: EmulatorManifest) -> None:
+    """A flow suspended at its yield (its request on the wire) blocks no other request."""
+    url = f"{manifest.resource.base_url}whoami"
+    with build(certificate_config(manifest), manifest) as services:
+        auth = services.httpx_auth(API)
+        suspended = auth.sync_auth_flow(httpx.Request("GET", url))
+        assert next(suspended).headers["Authorization"].startswith("Bearer ")
+        statuses: list[int] = []
+
+        def other_request() -> None:
+            with httpx.Client(verify=trust(manifest), auth=auth) as client:
+                statuses.append(client.get(url).status_code)
+
+        thread = threading.Thread(target=other_request)
+        thread.start()
+        thread.join(timeout=30)
+        suspended.close()
+    assert statuses == [200]
+
+
 async def test_async_http_client_sends_bound_calls(
     manifest: EmulatorManifest, emulator: Emulator
 ) -> None:
