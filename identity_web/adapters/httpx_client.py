@@ -2,8 +2,9 @@
 
 `HeaderAuth` asks the authorization header provider for every request, so the header is
 renewed as the token is (the provider answers from the cache until the token is due for a
-refresh). Its two flows differ only in calling the provider with or without `await`, and hold
-no lock: the provider's single-flight makes concurrent first callers share one acquisition.
+refresh), and answers a 401 claims challenge with a token for those claims and one retry. Its
+two flows differ only in calling the provider with or without `await`, and hold no lock: the
+provider's single-flight makes concurrent first callers share one acquisition.
 
 A bound (`MTLS_POP`) token must travel on a TLS connection that presents its certificate. The
 auth therefore hands the certificate to the transport in the request's extensions, and
@@ -24,6 +25,7 @@ from typing import Generic, TypedDict, TypeVar
 import httpx
 
 from identity_web._binding import BindingCertificate
+from identity_web._downstream._challenge import decode_claims, www_authenticate_params
 from identity_web._errors import InvalidRequestError
 from identity_web._results import AuthorizationHeaderInformation
 from identity_web.headers import AuthorizationHeaderProvider
@@ -52,23 +54,53 @@ def authorize(request: httpx.Request, information: AuthorizationHeaderInformatio
 
 
 class HeaderAuth(httpx.Auth):
-    """Attaches the Authorization header of a downstream API section (sync and async)."""
+    """Attaches the Authorization header of a downstream API section (sync and async).
+
+    A 401 claims challenge (Continuous Access Evaluation) gets a token with those claims and
+    one retry, as `DownstreamApi` does; a second challenge is returned to the caller.
+    """
+
+    requires_request_body = True  # the retry sends the same body again
 
     def __init__(self, headers: AuthorizationHeaderProvider, options: DownstreamApiOptions) -> None:
         self._headers = headers
         self._options = options
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
-        yield authorize(request, self._headers.create_authorization_header(self._options))
+        response = yield authorize(
+            request, self._headers.create_authorization_header(self._options)
+        )
+        challenged = with_challenge_claims(self._options, response)
+        if challenged is not None:
+            yield authorize(request, self._headers.create_authorization_header(challenged))
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        information = await self._headers.create_authorization_header_async(self._options)
-        yield authorize(request, information)
+        header = await self._headers.create_authorization_header_async(self._options)
+        response = yield authorize(request, header)
+        challenged = with_challenge_claims(self._options, response)
+        if challenged is not None:
+            yield authorize(
+                request, await self._headers.create_authorization_header_async(challenged)
+            )
 
     def __repr__(self) -> str:
         return f"HeaderAuth(scopes={list(self._options.scopes)!r})"
+
+
+def with_challenge_claims(
+    options: DownstreamApiOptions, response: httpx.Response
+) -> DownstreamApiOptions | None:
+    """The section's options with the claims of a 401 claims challenge, or None (no retry)."""
+    if response.status_code != 401:
+        return None
+    raw = www_authenticate_params(response.headers.get("www-authenticate", "")).get("claims")
+    claims = decode_claims(raw) if raw else None
+    if claims is None:
+        return None
+    token_options = options.acquire_token_options.model_copy(update={"claims": claims})
+    return options.model_copy(update={"acquire_token_options": token_options})
 
 
 def binding_of(request: httpx.Request) -> BindingCertificate | None:

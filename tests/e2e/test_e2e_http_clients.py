@@ -4,6 +4,8 @@ of `http_client` / `async_http_client`, Bearer and mTLS PoP, over real TLS to th
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import ssl
 import threading
 import time
@@ -80,6 +82,51 @@ def test_the_header_is_renewed_when_the_token_expires(
     assert (first.status_code, second.status_code) == (200, 200)
     assert first.json()["scheme"] == second.json()["scheme"] == "Bearer"
     assert len(token_requests(emulator.requests())) == 2
+
+
+CLAIMS = '{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}'
+CHALLENGE = {
+    "status": 401,
+    "headers": {
+        "WWW-Authenticate": 'Bearer error="insufficient_claims", '
+        f'claims="{base64.b64encode(CLAIMS.encode()).decode()}"'
+    },
+}
+
+
+def test_httpx_auth_answers_a_claims_challenge_once_with_a_token_for_those_claims(
+    manifest: EmulatorManifest, emulator: Emulator
+) -> None:
+    emulator.inject_faults("resource", [CHALLENGE])
+    with build(certificate_config(manifest), manifest) as services:
+        auth = services.httpx_auth(API)
+        with httpx.Client(verify=trust(manifest), auth=auth) as client:
+            response = client.post(f"{manifest.resource.base_url}items", json={"n": 1})
+            emulator.inject_faults("resource", [CHALLENGE, CHALLENGE])
+            again = client.get(f"{manifest.resource.base_url}whoami")
+    assert response.status_code == 200
+    assert response.json()["body"] == {"n": 1}  # the retry sent the body again
+    assert again.status_code == 401  # a second challenge is the caller's
+    tokens = token_requests(emulator.requests())
+    assert [json.loads(t["form"].get("claims", "{}")) for t in tokens] == [
+        {},
+        json.loads(CLAIMS),
+        json.loads(CLAIMS),
+    ]
+
+
+async def test_a_bound_async_client_answers_a_claims_challenge_with_a_new_bound_token(
+    manifest: EmulatorManifest, emulator: Emulator
+) -> None:
+    emulator.inject_faults("resource", [CHALLENGE])
+    config = certificate_config(manifest, ProtocolScheme="MTLS_POP")
+    async with build(config, manifest) as services, services.async_http_client(API) as client:
+        response = await client.get("whoami")
+    assert response.status_code == 200
+    assert response.json()["scheme"] == "mtls_pop"
+    tokens = token_requests(emulator.requests())
+    assert [t["endpoint"] for t in tokens] == ["entra.mtls_token", "entra.mtls_token"]
+    assert "claims" in tokens[1]["form"]
 
 
 def test_requests_auth_from_threads_shares_one_acquisition(
