@@ -35,7 +35,7 @@ from identity_web.settings import AcquireTokenOptions, IdentityWebSettings
 try:
     from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
     from azure.core.exceptions import ClientAuthenticationError
-except ImportError as error:  # pragma: no cover - the dev extra installs azure-core
+except ImportError as error:
     raise missing("azure-core", "azure") from error
 
 __all__ = ["AsyncIdentityWebCredential", "IdentityWebCredential"]

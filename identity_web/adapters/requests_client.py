@@ -15,7 +15,7 @@ from identity_web.settings import DownstreamApiOptions
 try:
     import requests
     from requests.auth import AuthBase
-except ImportError as error:  # pragma: no cover - the dev extra installs requests
+except ImportError as error:
     raise missing("requests", "requests") from error
 
 __all__ = ["MTLS_POP_REFUSED", "RequestsHeaderAuth"]
