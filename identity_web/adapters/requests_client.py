@@ -12,13 +12,13 @@ from identity_web.adapters._sections import missing
 from identity_web.headers import AuthorizationHeaderProvider
 from identity_web.settings import DownstreamApiOptions
 
+__all__ = ["MTLS_POP_REFUSED", "RequestsHeaderAuth"]
+
 try:
     import requests
     from requests.auth import AuthBase
 except ImportError as error:
     raise missing("requests", "requests") from error
-
-__all__ = ["MTLS_POP_REFUSED", "RequestsHeaderAuth"]
 
 MTLS_POP_REFUSED = (
     "requests presents client certificates only from files, and identity-web never writes a "
