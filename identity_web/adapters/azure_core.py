@@ -80,7 +80,7 @@ class CredentialCore:
                 f"identity-web credentials take exactly one scope per token request (got "
                 f"{len(scopes)}), e.g. 'https://storage.azure.com/.default'"
             )
-        update: dict[str, object] = {"claims": claims or None}
+        update: dict[str, object] = {"claims": claims or self._options.claims}
         if self._options.managed_identity is None:
             update["tenant"] = self._resolve_tenant(tenant_id)
         return TokenRequest(scopes[0].strip(), self._options.model_copy(update=update))
