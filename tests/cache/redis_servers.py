@@ -99,6 +99,7 @@ class RedisServer:
     ) -> None:
         self.directory = directory
         self.port = free_port()
+        self.bus_port = free_port()  # the cluster bus (default port + 10000 may not exist)
         self.acl = acl
         self.tls = tls
         self.cluster = cluster
@@ -129,7 +130,7 @@ class RedisServer:
             lines += ["user default off", f"user {ACL_USER} on >{ACL_PASSWORD} ~* &* +@all"]
         if self.cluster:
             lines += ["cluster-enabled yes", "cluster-config-file nodes.conf"]
-            lines += ["cluster-node-timeout 2000"]
+            lines += ["cluster-node-timeout 2000", f"cluster-port {self.bus_port}"]
         return "\n".join([*lines, *self.extra]) + "\n"
 
     def start(self) -> RedisServer:
@@ -186,7 +187,7 @@ def form_cluster(nodes: list[RedisServer]) -> None:
         last = 16383 if index == len(nodes) - 1 else (index + 1) * share - 1
         node.admin().execute_command("CLUSTER", "ADDSLOTSRANGE", index * share, last)
     for node in nodes[1:]:
-        nodes[0].admin().execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
+        nodes[0].admin().execute_command("CLUSTER", "MEET", "127.0.0.1", node.port, node.bus_port)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         states = [node.admin().execute_command("CLUSTER", "INFO") for node in nodes]
