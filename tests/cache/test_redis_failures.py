@@ -93,7 +93,7 @@ def test_evicted_keys_are_misses(redis_server: RedisServer) -> None:
 def test_a_read_only_replica_refuses_writes_without_an_exception(
     redis_factory: Callable[..., RedisServer], caplog: pytest.LogCaptureFixture
 ) -> None:
-    primary = redis_factory()
+    primary = redis_factory(extra=("repl-diskless-sync-delay 0",))
     replica = redis_factory(extra=(f"replicaof 127.0.0.1 {primary.port}",))
     cache_at(primary.url).set(app_key("from-primary"), token_entry("from-primary"))
     cache = cache_at(replica.url)
