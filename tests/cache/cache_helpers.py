@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import datetime
+import functools
 import time
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from identity_web._binding import BindingCertificate
 from identity_web.cache import CacheEntry, CacheKey, build_token_cache
 from identity_web.cache._setup import CacheSetup
+from identity_web.emulator._pki import CertificateAuthority, name
 from identity_web.settings import IdentityWebSettings
 
 
@@ -52,19 +50,13 @@ def token_entry(
     )
 
 
-def certificate(name: str = "app") -> BindingCertificate:
-    """A self-signed certificate with its key (EC P-256: quick to make)."""
+@functools.cache
+def _authority() -> CertificateAuthority:
+    return CertificateAuthority.create("cache test CA", days=1)
+
+
+def certificate(common_name: str = "app") -> BindingCertificate:
+    """A client certificate with its key (EC P-256: quick to make); a new thumbprint each call."""
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    built = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .sign(key, hashes.SHA256())
-    )
-    return BindingCertificate.create(built, key)
+    issued = _authority().issue(key.public_key(), name(common_name), days=2)
+    return BindingCertificate.create(issued, key)

@@ -7,8 +7,6 @@ the same port.
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import os
 import shutil
 import signal
@@ -20,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
+
+from identity_web.emulator._pki import CertificateAuthority, loopback_san, name, new_rsa_key, pem
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 ACL_USER = "tokens"
@@ -44,37 +41,15 @@ class TlsFiles:
 
 
 def make_tls_files(directory: Path) -> TlsFiles:
-    """A CA and a server certificate for 127.0.0.1 / localhost, made with cryptography."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "redis test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .sign(ca_key, hashes.SHA256())
+    """A CA and a server certificate for 127.0.0.1 / localhost (the emulator's PKI helpers)."""
+    authority = CertificateAuthority.create("redis test CA", days=1)
+    key = new_rsa_key()
+    server = authority.issue(
+        key.public_key(), name("127.0.0.1"), days=1, server_auth=True, san=loopback_san()
     )
     files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
-    files.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files.ca.write_bytes(authority.pem)
+    files.cert.write_bytes(pem(server))
     files.key.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,

@@ -5,7 +5,7 @@ The real stack: settings with a `TokenCache` section → container → acquirer 
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 import pytest
 from redis_servers import RedisServer
@@ -13,36 +13,34 @@ from redis_servers import RedisServer
 from identity_web import ServiceProvider, TokenAcquirerFactory
 from identity_web.cache import DistributedTokenCache
 from identity_web.emulator import Emulator, EmulatorManifest
-from identity_web.settings import IdentityWebSettings
+from identity_web.settings import load_settings
 
 API = "MyApi"
 
 
-def replica(manifest: EmulatorManifest, redis_url: str, **api: Any) -> ServiceProvider:
+def replica(
+    manifest: EmulatorManifest, redis_url: str, scheme: str, directory: Path
+) -> ServiceProvider:
+    """One replica, configured the way containers usually are: environment variables only."""
     app = manifest.apps[0]
-    config = {
-        "AzureAd": {
-            "Instance": manifest.instance,
-            "TenantId": manifest.tenant_id,
-            "ClientId": app.client_id,
-            "ClientCredentials": [
-                {
-                    "SourceType": "Path",
-                    "CertificateDiskPath": app.certificate_pfx_path,
-                    "CertificatePassword": app.certificate_pfx_password,
-                }
-            ],
-        },
-        "TokenCache": {"Type": "Redis", "ConnectionString": redis_url, "KeyPrefix": "fleet"},
-        API: {
-            "BaseUrl": manifest.resource.base_url,
-            "RelativePath": "whoami",
-            "Scopes": [manifest.resource.scope],
-            "RequestAppToken": True,
-            **api,
-        },
+    variables = {
+        "AzureAd__Instance": manifest.instance,
+        "AzureAd__TenantId": manifest.tenant_id,
+        "AzureAd__ClientId": app.client_id,
+        "AzureAd__ClientCredentials__0__SourceType": "Path",
+        "AzureAd__ClientCredentials__0__CertificateDiskPath": app.certificate_pfx_path,
+        "AzureAd__ClientCredentials__0__CertificatePassword": app.certificate_pfx_password or "",
+        "TokenCache__Type": "Redis",
+        "TokenCache__ConnectionString": redis_url,
+        "TokenCache__KeyPrefix": "fleet",
+        f"{API}__BaseUrl": manifest.resource.base_url,
+        f"{API}__RelativePath": "whoami",
+        f"{API}__Scopes__0": manifest.resource.scope,
+        f"{API}__RequestAppToken": "true",
+        f"{API}__ProtocolScheme": scheme,
     }
-    factory = TokenAcquirerFactory(IdentityWebSettings.from_mapping(config), environ=manifest.env())
+    settings = load_settings(directory, environ=variables).settings
+    factory = TokenAcquirerFactory(settings, environ=manifest.env())
     factory.add_downstream_api(API)
     return factory.build()
 
@@ -57,13 +55,13 @@ def token_requests(emulator: Emulator) -> list[str]:
 
 @pytest.mark.parametrize("scheme", ["Bearer", "MTLS_POP"])
 def test_a_second_replica_is_served_the_first_replicas_token(
-    identity_web_emulator_clean: Emulator, redis_server: RedisServer, scheme: str
+    identity_web_emulator_clean: Emulator, redis_server: RedisServer, scheme: str, tmp_path: Path
 ) -> None:
     emulator = identity_web_emulator_clean
     manifest = emulator.manifest
     with (
-        replica(manifest, redis_server.url, ProtocolScheme=scheme) as first,
-        replica(manifest, redis_server.url, ProtocolScheme=scheme) as second,
+        replica(manifest, redis_server.url, scheme, tmp_path) as first,
+        replica(manifest, redis_server.url, scheme, tmp_path) as second,
     ):
         assert isinstance(first.container.token_cache(), DistributedTokenCache)
         assert first.downstream_api.call(API).status == 200
