@@ -25,6 +25,7 @@ from identity_web.emulator._pki import CertificateAuthority, loopback_san, name,
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 ACL_USER = "tokens"
 ACL_PASSWORD = "s3cret-acl-password"
+SENTINEL_SERVICE = "tokens-primary"
 
 
 def free_port() -> int:
@@ -70,6 +71,7 @@ class RedisServer:
         acl: bool = False,
         tls: TlsFiles | None = None,
         cluster: bool = False,
+        sentinel_for: RedisServer | None = None,
         extra: tuple[str, ...] = (),
     ) -> None:
         self.directory = directory
@@ -78,6 +80,7 @@ class RedisServer:
         self.acl = acl
         self.tls = tls
         self.cluster = cluster
+        self.sentinel_for = sentinel_for
         self.extra = extra
         self.process: subprocess.Popen[bytes] | None = None
         directory.mkdir(parents=True, exist_ok=True)
@@ -103,6 +106,11 @@ class RedisServer:
             lines.append(f"port {self.port}")
         if self.acl:
             lines += ["user default off", f"user {ACL_USER} on >{ACL_PASSWORD} ~* &* +@all"]
+        if self.sentinel_for is not None:
+            lines += [
+                f"sentinel monitor {SENTINEL_SERVICE} 127.0.0.1 {self.sentinel_for.port} 1",
+                f"sentinel down-after-milliseconds {SENTINEL_SERVICE} 1000",
+            ]
         if self.cluster:
             lines += ["cluster-enabled yes", "cluster-config-file nodes.conf"]
             lines += ["cluster-node-timeout 2000", f"cluster-port {self.bus_port}"]
@@ -113,6 +121,7 @@ class RedisServer:
         config.write_text(self._config())
         with (self.directory / "redis.log").open("ab") as log:
             command = [REDIS_SERVER, str(config)]  # our own binary and config file
+            command += ["--sentinel"] if self.sentinel_for is not None else []
             self.process = subprocess.Popen(command, stdout=log, stderr=log)  # noqa: S603
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -1,4 +1,4 @@
-"""A three-node Redis Cluster: entries and locks spread over the slots; a dead node is a miss."""
+"""Redis Cluster (three nodes; a dead node is a miss) and Sentinel (the primary it names)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 from cache_helpers import app_key, setup_for, token_entry
-from redis_servers import RedisServer, form_cluster
+from redis_servers import SENTINEL_SERVICE, RedisServer, form_cluster
 
 from identity_web.cache import RedisCoordinator
 
@@ -55,3 +55,19 @@ def test_entries_and_locks_across_the_cluster(
     assert time.monotonic() - started < 15
     assert None in results  # the dead node's slots are misses, nothing raised
     assert any("failed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_sentinel_url_finds_the_primary(redis_factory: Callable[..., RedisServer]) -> None:
+    primary = redis_factory()
+    sentinel = redis_factory(sentinel_for=primary)
+    url = f"redis+sentinel://127.0.0.1:{sentinel.port}/{SENTINEL_SERVICE}/0"
+    writer, reader = setup_for(url).cache, setup_for(url, DisableL1Cache=True).cache
+    writer.set(app_key(), token_entry("through-sentinel"))
+    assert reader.get(app_key()).access_token == "through-sentinel"  # type: ignore[union-attr]
+    assert primary.admin().dbsize() == 1  # written on the primary the sentinel named
+
+    async def read_async() -> str | None:
+        found = await reader.get_async(app_key())
+        return None if found is None else found.access_token
+
+    assert asyncio.run(read_async()) == "through-sentinel"
