@@ -8,6 +8,7 @@ is imported here and only here, and this module only when `TokenCache.Type` is R
 from __future__ import annotations
 
 import asyncio
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -98,14 +99,19 @@ class RedisClients:
         self.endpoint = endpoint
         self._options = options or ClientOptions()
         self._sync: Any = None
+        self._sync_lock = threading.Lock()
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
         )
 
     def sync(self) -> Any:
-        if self._sync is None:
-            self._sync = sync_client(self.endpoint, self._options)
-        return self._sync
+        client = self._sync
+        if client is None:
+            with self._sync_lock:
+                if self._sync is None:
+                    self._sync = sync_client(self.endpoint, self._options)
+                client = self._sync
+        return client
 
     def for_running_loop(self) -> Any:
         """redis.asyncio connections belong to the loop that opened them: one client per loop."""

@@ -138,3 +138,34 @@ def test_tls_with_acl(
     with caplog.at_level(logging.WARNING):
         assert untrusting.get(app_key()) is None
     assert any("certificate verify failed" in message for message in warnings(caplog))
+
+
+def test_async_reads_of_a_hung_server_never_block_the_event_loop(
+    redis_server: RedisServer,
+) -> None:
+    cache = cache_at(redis_server.url, DisableL1Cache=True)
+    redis_server.pause()
+
+    async def scenario() -> tuple[object, int, float]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        started = time.perf_counter()
+        found = await cache.get_async(app_key())
+        elapsed = time.perf_counter() - started
+        task.cancel()
+        return found, ticks, elapsed
+
+    try:
+        found, ticks, elapsed = asyncio.run(scenario())
+    finally:
+        redis_server.resume()
+    assert found is None
+    assert 0.8 < elapsed < 2.5  # the 1 s socket timeout, awaited
+    assert ticks >= elapsed * 100 * 0.5  # the loop kept running meanwhile
