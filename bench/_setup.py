@@ -49,7 +49,10 @@ class BenchEnv:
 
     def ours(self, *, mtls: bool = False) -> ServiceProvider:
         """Our services: client secret + Bearer, or certificate (PFX) + MTLS_POP."""
-        config = self.certificate_config() if mtls else self.secret_config()
+        return self.build(self.certificate_config() if mtls else self.secret_config())
+
+    def build(self, config: dict[str, Any]) -> ServiceProvider:
+        """Our services for a configuration written the way a user writes it."""
         settings = IdentityWebSettings.from_mapping(config)
         factory = TokenAcquirerFactory(settings, environ=self.manifest.env())
         factory.add_downstream_api(API)

@@ -13,7 +13,9 @@ Providers, in the order data flows:
   SignedAssertionFilePath); `credentials` — the provider that selects the first
   `ClientCredentials` entry that loads;
 * `transport` — a resource: the HTTP transport and its client pool, closed on shutdown;
-* `token_cache`, `managed_identity`, `token_acquirer`, `authorization_header_provider`;
+* `token_caches` — a resource: the `TokenCache` section's cache and its cross-process
+  coordinator (`token_cache`, `cache_coordinator`), closed on shutdown;
+* `managed_identity`, `token_acquirer`, `authorization_header_provider`;
 * `downstream_apis` (name → options, validated) and `downstream_api`.
 """
 
@@ -23,7 +25,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from dependency_injector import containers, providers
@@ -31,7 +33,7 @@ from dependency_injector import containers, providers
 from identity_web._errors import ConfigurationError, ConfigurationProblem
 from identity_web._managed_identity import ManagedIdentityClient
 from identity_web.acquisition import TokenAcquirer
-from identity_web.cache import InMemoryTokenCache
+from identity_web.cache import CacheSetup, build_token_cache
 from identity_web.credentials import (
     Base64EncodedCertificateLoader,
     ClientSecretLoader,
@@ -92,6 +94,21 @@ def _transport(ca_bundle: str | None) -> Iterator[HttpTransport]:
         transport.close()
 
 
+def _token_caches(
+    settings: IdentityWebSettings,
+    environ: Mapping[str, str],
+    ca_bundle: str | None,
+    clock: Callable[[], float],
+) -> Iterator[CacheSetup]:
+    setup = build_token_cache(settings.token_cache, environ=environ, ca_file=ca_bundle, clock=clock)
+    try:
+        yield setup
+    finally:
+        close = getattr(setup.cache, "close", None)
+        if close is not None:
+            close()
+
+
 def _client_credentials_path(settings: IdentityWebSettings) -> str:
     return f"{settings.section}.ClientCredentials"
 
@@ -142,7 +159,11 @@ class IdentityWebContainer(containers.DeclarativeContainer):
         key_path=providers.Callable(_client_credentials_path, settings),
     )
 
-    token_cache = providers.ThreadSafeSingleton(InMemoryTokenCache, clock=clock)
+    token_caches = providers.Resource(
+        _token_caches, settings, environ=environ, ca_bundle=ca_bundle, clock=clock
+    )
+    token_cache = token_caches.provided.cache
+    cache_coordinator = token_caches.provided.coordinator
 
     token_acquirer = providers.ThreadSafeSingleton(
         TokenAcquirer,

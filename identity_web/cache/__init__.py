@@ -1,23 +1,57 @@
-"""Token caches: the `TokenCache` protocol, `CacheKey`, `CacheEntry`, `InMemoryTokenCache`.
+"""Token caches: the `TokenCache` protocol, `CacheKey`, `CacheEntry`, the memory cache, and the
+Redis-backed `DistributedTokenCache` with its cross-process `RedisCoordinator`.
 
-A distributed (Redis) level plugs in behind the same protocol later: `CacheKey.as_string()` is
-its key and `CacheEntry` holds only plain values apart from the in-process binding certificate.
+`build_token_cache(settings.token_cache, environ=...)` returns the configured cache and its
+coordinator. The Redis classes are imported on first use: redis-py is needed only when
+`TokenCache.Type` is Redis. See docs/cache.md.
 """
 
+from typing import TYPE_CHECKING
+
+from identity_web._lazy import lazy_attributes as _lazy_attributes
 from identity_web.cache._base import (
     EXPIRY_MARGIN,
+    MTLS_POP,
     CacheEntry,
     CacheKey,
     TokenCache,
     variant_digest,
 )
+from identity_web.cache._coordinator import (
+    ON_YOUR_OWN,
+    DistributedCoordinator,
+    LocalCoordinator,
+    LockPolicy,
+    RedisCoordinator,
+    Turn,
+)
+from identity_web.cache._layered import DistributedTokenCache
 from identity_web.cache._memory import InMemoryTokenCache
+from identity_web.cache._setup import CacheSetup, build_token_cache
+
+if TYPE_CHECKING:
+    from identity_web.cache._redis import RedisStore
+
+_LAZY = {"RedisStore": "identity_web.cache._redis"}
 
 __all__ = [
     "EXPIRY_MARGIN",
+    "MTLS_POP",
+    "ON_YOUR_OWN",
     "CacheEntry",
     "CacheKey",
+    "CacheSetup",
+    "DistributedCoordinator",
+    "DistributedTokenCache",
     "InMemoryTokenCache",
+    "LocalCoordinator",
+    "LockPolicy",
+    "RedisCoordinator",
+    "RedisStore",
     "TokenCache",
+    "Turn",
+    "build_token_cache",
     "variant_digest",
 ]
+
+__getattr__, __dir__ = _lazy_attributes(__name__, _LAZY, globals())

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from identity_web._binding import BindingCertificate
+
+#: `CacheKey.token_type` of bound tokens (Bearer keys hold "bearer").
+MTLS_POP = "mtls_pop"
 
 #: A token is not handed out when it expires within this many seconds (MSAL uses 5 minutes).
 EXPIRY_MARGIN = 300.0
@@ -19,8 +23,10 @@ class CacheKey:
 
     `token_type` is `"bearer"` or `"mtls_pop"`, so Bearer and bound tokens never mix; `binding`
     is the `x5t#S256` of the binding certificate when it is known before the request (a
-    certificate credential), so a renewed certificate misses. `variant` is a short digest of
-    request options that change the token (extra query parameters), or "".
+    certificate credential), so a renewed certificate misses. `credential_bound` is true when
+    the credential itself was presented over mTLS (a Bearer token obtained with a bound
+    credential). `variant` is a short digest of request options that change the token (extra
+    query parameters), or "".
     """
 
     authority: str
@@ -29,11 +35,29 @@ class CacheKey:
     token_type: str
     binding: str = ""
     variant: str = ""
+    credential_bound: bool = False
 
     def as_string(self) -> str:
-        """A flat, stable text form (for a distributed cache)."""
-        parts = (self.authority, self.client_id, self.scope, self.token_type)
-        return "|".join((*parts, self.binding, self.variant))
+        """A flat, stable, unambiguous text form (a JSON array; the distributed cache's key)."""
+        return json.dumps(
+            [
+                self.authority,
+                self.client_id,
+                self.scope,
+                self.token_type,
+                self.binding,
+                self.variant,
+                self.credential_bound,
+            ],
+            separators=(",", ":"),
+        )
+
+    @property
+    def shareable(self) -> bool:
+        """May a token under this key be served to another process? Not when it is bound to a
+        key only this process holds: an mTLS PoP key without a thumbprint is bound to a
+        certificate the flow chose (IMDS v2, FIC leg 1), which never leaves this process."""
+        return self.token_type != MTLS_POP or bool(self.binding)
 
 
 def variant_digest(pairs: Iterable[tuple[str, str]]) -> str:
@@ -64,12 +88,30 @@ class CacheEntry:
     def wants_refresh(self, now: float) -> bool:
         return self.refresh_on is not None and now >= self.refresh_on
 
+    def usable(self, now: float) -> bool:
+        """Not within `EXPIRY_MARGIN` of expiry."""
+        return now < self.expires_on - EXPIRY_MARGIN
+
 
 class TokenCache(Protocol):
-    """Where app tokens are kept. `get` must be cheap and safe to call from any thread."""
+    """Where app tokens are kept; every method is safe to call from any thread.
+
+    `peek` never does I/O (the in-process level only: the cache-hit path of sync and async
+    callers). `get`/`set`/`remove` may wait on a distributed level (bounded by its timeouts);
+    the `_async` methods never block the event loop. No method raises for a cache failure: a
+    level that cannot answer is a miss.
+    """
+
+    def peek(self, key: CacheKey) -> CacheEntry | None: ...
 
     def get(self, key: CacheKey) -> CacheEntry | None: ...
 
+    async def get_async(self, key: CacheKey) -> CacheEntry | None: ...
+
     def set(self, key: CacheKey, entry: CacheEntry) -> None: ...
 
+    async def set_async(self, key: CacheKey, entry: CacheEntry) -> None: ...
+
     def remove(self, key: CacheKey) -> None: ...
+
+    async def remove_async(self, key: CacheKey) -> None: ...

@@ -30,6 +30,17 @@ class InMemoryTokenCache:
     def get(self, key: CacheKey) -> CacheEntry | None:
         return self._entries.get(key)
 
+    peek = get
+
+    async def get_async(self, key: CacheKey) -> CacheEntry | None:
+        return self._entries.get(key)
+
+    async def set_async(self, key: CacheKey, entry: CacheEntry) -> None:
+        self.set(key, entry)
+
+    async def remove_async(self, key: CacheKey) -> None:
+        self.remove(key)
+
     def set(self, key: CacheKey, entry: CacheEntry) -> None:
         with self._lock:
             self._entries.pop(key, None)

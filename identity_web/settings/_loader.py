@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from identity_web._errors import ConfigurationError, ConfigurationProblem
+from identity_web.settings._cache import SECTION as TOKEN_CACHE
+from identity_web.settings._cache import TokenCacheOptions
 from identity_web.settings._checks import nested_model
 from identity_web.settings._files import FileInvalid, read_dotenv, read_json, read_yaml
 from identity_web.settings._merge import Merged
@@ -145,6 +147,8 @@ def _display(path: KeyPath, settings: IdentityWebSettings) -> str:
     model: type[SettingsModel] | None = None
     if top.casefold() == settings.section.casefold():
         parts, model = [settings.section], MicrosoftIdentityApplicationOptions
+    elif top.casefold() == TOKEN_CACHE.casefold():
+        parts, model = [TOKEN_CACHE], TokenCacheOptions
     elif top.casefold() == DOWNSTREAM_APIS.casefold() and rest:
         parts, rest, model = [top, rest[0]], rest[1:], DownstreamApiOptions
     elif top.casefold() in {name.casefold() for name in settings.downstream_api_names()}:

@@ -15,6 +15,7 @@ from identity_web._errors import ConfigurationProblem
 _SECRET_WORDS = (
     *("secret", "password", "base64encodedvalue", "authorization", "apikey"),
     *("subscriptionkey", "cookie", "authtoken", "accesstoken"),
+    *("connectionstring", "encryptionkey"),  # TokenCache: may hold a Redis password; an AES key
 )
 
 # pydantic messages that deserve a word about what is allowed.

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from identity_web._errors import ConfigurationError, ConfigurationProblem
+from identity_web.settings._cache import SECTION as TOKEN_CACHE
+from identity_web.settings._cache import TokenCacheOptions
 from identity_web.settings._checks import SectionInvalid, validate_section
 from identity_web.settings._cimap import CaseInsensitiveMapping
 from identity_web.settings._models import DownstreamApiOptions, MicrosoftIdentityApplicationOptions
@@ -42,6 +44,7 @@ class IdentityWebSettings:
     )
     raw: CaseInsensitiveMapping = field(default_factory=CaseInsensitiveMapping, repr=False)
     section: str = DEFAULT_SECTION
+    token_cache: TokenCacheOptions = field(default_factory=TokenCacheOptions)
 
     @classmethod
     def from_mapping(
@@ -60,7 +63,13 @@ class IdentityWebSettings:
             )
         except SectionInvalid as invalid:
             problems += invalid.problems
-        settings = cls(azure_ad=azure_ad, raw=raw, section=section)
+        token_cache = TokenCacheOptions()
+        try:
+            cache_path = [raw.actual_key(TOKEN_CACHE) or TOKEN_CACHE]
+            token_cache = validate_section(TokenCacheOptions, raw.get(TOKEN_CACHE), cache_path)
+        except SectionInvalid as invalid:
+            problems += invalid.problems
+        settings = cls(azure_ad=azure_ad, raw=raw, section=section, token_cache=token_cache)
         for name in settings.downstream_api_names():
             try:
                 settings.downstream_api(name)

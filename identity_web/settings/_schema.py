@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from identity_web.settings._cache import SECTION as TOKEN_CACHE
+from identity_web.settings._cache import TokenCacheOptions
 from identity_web.settings._models import DownstreamApiOptions, MicrosoftIdentityApplicationOptions
 from identity_web.settings._root import DEFAULT_SECTION, DOWNSTREAM_APIS
 
@@ -21,7 +23,11 @@ _REF = "#/$defs/{model}"
 def build_schema() -> dict[str, Any]:
     """The schema as a dict (draft 2020-12)."""
     refs, definitions = models_json_schema(
-        [(MicrosoftIdentityApplicationOptions, "validation"), (DownstreamApiOptions, "validation")],
+        [
+            (MicrosoftIdentityApplicationOptions, "validation"),
+            (DownstreamApiOptions, "validation"),
+            (TokenCacheOptions, "validation"),
+        ],
         by_alias=True,
         ref_template=_REF,
     )
@@ -41,6 +47,7 @@ def build_schema() -> dict[str, Any]:
         "properties": {
             "$schema": {"type": "string"},
             DEFAULT_SECTION: app_ref,
+            TOKEN_CACHE: refs[(TokenCacheOptions, "validation")],
             DOWNSTREAM_APIS: {
                 "type": "object",
                 "description": "Downstream APIs by name.",

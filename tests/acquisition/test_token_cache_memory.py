@@ -56,4 +56,6 @@ def test_entry_repr_hides_the_token_and_variant_digest_is_order_free() -> None:
     assert "secret-token" not in repr(entry())
     assert variant_digest([("a", "1"), ("b", "2")]) == variant_digest([("b", "2"), ("a", "1")])
     assert variant_digest([]) == ""
-    assert key().as_string() == "https://login/t|c|api://r/.default|bearer||"
+    assert key().as_string() == '["https://login/t","c","api://r/.default","bearer","","",false]'
+    # Unambiguous: a separator inside one field cannot forge another key.
+    assert key(scope="a|bearer").as_string() != key(scope="a", token_type="|bearer").as_string()
