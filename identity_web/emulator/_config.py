@@ -29,6 +29,9 @@ class EmulatorConfig:
     - `bound_tokens_disabled`: resources that are not enrolled for certificate-bound tokens
       (AADSTS392196); `extra_resources`: more application id URIs to register.
     - `pfx_password`: password of the demo PFX file (null: a PFX without password).
+    - `loopback_mtls_alias`: the OpenID configuration served to `127.0.0.1` names the loopback
+      mTLS listener in `mtls_endpoint_aliases` (discovery, the path for non-Entra
+      authorities); off, it has no alias. Production login names always get Entra's alias.
     """
 
     host: str = "127.0.0.1"
@@ -44,6 +47,7 @@ class EmulatorConfig:
     bound_tokens_disabled: tuple[str, ...] = ("https://management.azure.com",)
     extra_resources: tuple[str, ...] = ()
     pfx_password: str | None = dataclasses.field(default="emulator-pfx-password", repr=False)
+    loopback_mtls_alias: bool = True
 
     @classmethod
     def from_file(cls, path: Path, overrides: Mapping[str, Any] | None = None) -> EmulatorConfig:

@@ -6,6 +6,7 @@ import json
 import logging
 import secrets
 import shutil
+import ssl
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -15,6 +16,7 @@ from typing import Any
 
 from identity_web._binding import BindingCertificate
 from identity_web._errors import IdentityWebError
+from identity_web.emulator import _hosts as hosts
 from identity_web.emulator._admin import AdminService
 from identity_web.emulator._config import EmulatorConfig
 from identity_web.emulator._demo_tenant import build_default_state, demo_resource
@@ -153,9 +155,11 @@ class Emulator:
         )
         state.add_trust_listener(tls.trust)
         host = self.config.host
-        login = self._listen("login", LoginService(state, AdminService(state)), host, tls)
-        mtls = self._listen("mtlsauth", MtlsService(state), host, tls)
-        resource = self._listen("resource", ResourceService(state), host, tls)
+        login_tls = tls.context_for(state.login_certificate)
+        login = self._listen("login", LoginService(state, AdminService(state)), host, login_tls)
+        mtls_tls = tls.context_for(state.mtls_certificate)
+        mtls = self._listen("mtlsauth", MtlsService(state), host, mtls_tls)
+        resource = self._listen("resource", ResourceService(state), host, tls.context)
         state.urls.login_base = f"{login.base_url}/"
         state.urls.mtls_base = f"{mtls.base_url}/"
         state.urls.resource_base = f"{resource.base_url}/"
@@ -163,11 +167,13 @@ class Emulator:
         state.urls.imds_base = self._listen("imds", ImdsService(state), host, None).base_url
         for name, factory, secure in HOSTING_SERVICES:
             service = factory(state)
-            listener = self._listen(name, service, host, tls if secure else None)
+            listener = self._listen(name, service, host, tls.context if secure else None)
             state.urls.extra[name] = listener.base_url
             self._hosting[name] = service
 
-    def _listen(self, name: str, service: Service, host: str, tls: ServerTls | None) -> Listener:
+    def _listen(
+        self, name: str, service: Service, host: str, tls: ssl.SSLContext | None
+    ) -> Listener:
         listener = Listener(name, host, service, tls)
         self._listeners.append(listener)
         return listener
@@ -190,6 +196,7 @@ class Emulator:
         atomic_write(client_bundle, state.ca.pem + pem(state.imds_issuer.certificate))
         apps = tuple(self._app_manifest(directory, app, i) for i, app in enumerate(state.apps))
         resource = demo_resource(state)
+        routes = self._route_targets()
         return EmulatorManifest(
             ca_bundle=str(ca_bundle.resolve()),
             client_ca_bundle=str(client_bundle.resolve()),
@@ -207,7 +214,14 @@ class Emulator:
             ),
             admin_url=state.urls.admin_url,
             hosting_endpoints=dict(state.urls.extra),
+            resolve=hosts.resolve_map(**routes),
+            resolve_wildcards=hosts.wildcard_map(mtls=routes["mtls"]),
         )
+
+    def _route_targets(self) -> dict[str, str]:
+        """The loopback `address:port` the resolve map sends each kind of host to."""
+        by_name = {listener.name: listener.address for listener in self._listeners}
+        return {"login": by_name["login"], "mtls": by_name["mtlsauth"], "imds": by_name["imds"]}
 
     def _app_manifest(self, directory: Path, app: AppRegistration, index: int) -> AppManifest:
         credential = self.state.app_credentials.get(app.client_id)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 
+from identity_web.emulator import _hosts as hosts
 from identity_web.emulator._directory import ManagedIdentity
 from identity_web.emulator._imds_common import (
     SERVER_HEADER,
@@ -133,7 +134,14 @@ class ImdsService:
         return self.v2.platform_metadata(request, self.cu_id)
 
     def _issue(self, request: EmulatorRequest) -> EmulatorResponse:
-        return self.v2.issue_credential(request, self.cu_id)
+        return self.v2.issue_credential(request, self.cu_id, self.mtls_endpoint(request))
+
+    def mtls_endpoint(self, request: EmulatorRequest) -> str:
+        """`mtls_authentication_endpoint`: the regional public-cloud mTLS host when IMDS was
+        addressed as 169.254.169.254, else the loopback mTLS listener."""
+        if hosts.host_name(request.host) == hosts.IMDS_ADDRESS:
+            return f"https://{self.region}.{hosts.PUBLIC_CLOUD.mtls}"
+        return self.state.mtls_authentication_endpoint
 
     @property
     def cu_id(self) -> dict[str, str]:

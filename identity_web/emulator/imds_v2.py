@@ -137,7 +137,7 @@ class ImdsV2Endpoints:
         )
 
     def issue_credential(
-        self, request: EmulatorRequest, cu_id: Mapping[str, str]
+        self, request: EmulatorRequest, cu_id: Mapping[str, str], mtls_endpoint: str
     ) -> EmulatorResponse:
         identity = self._identity(request)
         if isinstance(identity, EmulatorResponse):
@@ -156,9 +156,11 @@ class ImdsV2Endpoints:
             )
         except CsrRejectedError as error:
             return invalid_request(f"Invalid CSR: {error}")
-        return imds_json(200, self._credential(identity, key))
+        return imds_json(200, self._credential(identity, key, mtls_endpoint))
 
-    def _credential(self, identity: ManagedIdentity, key: rsa.RSAPublicKey) -> dict[str, str]:
+    def _credential(
+        self, identity: ManagedIdentity, key: rsa.RSAPublicKey, mtls_endpoint: str
+    ) -> dict[str, str]:
         subject = x509.Name(
             [
                 x509.NameAttribute(NameOID.COMMON_NAME, identity.client_id),
@@ -174,7 +176,7 @@ class ImdsV2Endpoints:
             "tenant_id": self.state.tenant_id,
             "certificate": base64.b64encode(der).decode("ascii"),
             "identity_type": identity.kind,
-            "mtls_authentication_endpoint": self.state.mtls_authentication_endpoint,
+            "mtls_authentication_endpoint": mtls_endpoint,
         }
 
 

@@ -21,6 +21,7 @@ from cryptography.x509.oid import NameOID
 from identity_web._binding import BindingCertificate, b64url
 from identity_web.emulator import Emulator
 from identity_web.emulator._pki import CertificateAuthority
+from identity_web.protocol.imds_v2 import PlatformMetadata, build_csr
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 JWT_POP = "urn:ietf:params:oauth:client-assertion-type:jwt-pop"
@@ -188,3 +189,31 @@ def assert_ests_error(
     assert f"Correlation ID: {body['correlation_id']}" in description
     assert f"Timestamp: {body['timestamp']}" in description
     return dict(body)
+
+
+def platform_metadata(emulator: Emulator) -> dict[str, Any]:
+    """The system-assigned identity's `getplatformmetadata` answer."""
+    url = f"{emulator.manifest.imds_endpoint}/metadata/identity/getplatformmetadata"
+    response = httpx.get(
+        url, params={"cred-api-version": "2.0"}, headers={"Metadata": "true"}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def csr(emulator: Emulator, key: rsa.RSAPrivateKey) -> str:
+    """An IMDS v2 CSR for the system-assigned identity, built by the client's builder."""
+    meta = platform_metadata(emulator)
+    metadata = PlatformMetadata(
+        meta["clientId"], meta["tenantId"], meta["cuId"], meta["attestationEndpoint"]
+    )
+    return build_csr(key, metadata)
+
+
+def issue_credential_body(
+    emulator: Emulator, key: rsa.RSAPrivateKey | None = None, attestation_token: str | None = None
+) -> dict[str, str]:
+    body = {"csr": csr(emulator, key or new_key())}
+    if attestation_token is not None:
+        body["attestation_token"] = attestation_token
+    return body

@@ -33,6 +33,7 @@ MANIFEST_KEYS = {
     "managed_identities",
     "admin_url",
 }
+ADDED_KEYS = {"hosting_endpoints", "resolve", "resolve_wildcards"}
 APP_KEYS = {
     "client_id",
     "client_secret",
@@ -72,8 +73,8 @@ def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], Path, 
 
 
 def _assert_contract_shape(manifest: dict[str, Any]) -> None:
-    """Every key and value form of CONTRACTS.md (`hosting_endpoints` is the one addition)."""
-    assert set(manifest) - {"hosting_endpoints"} == MANIFEST_KEYS
+    """Every key and value form of CONTRACTS.md, plus the additions (extend, never rename)."""
+    assert set(manifest) - ADDED_KEYS == MANIFEST_KEYS
     assert re.fullmatch(rf"https://{PORT}/", manifest["instance"])
     assert re.fullmatch(rf"https://{PORT}/", manifest["mtls_token_endpoint_base"])
     assert re.fullmatch(rf"http://{PORT}", manifest["imds_endpoint"])
