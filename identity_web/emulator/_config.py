@@ -29,6 +29,8 @@ class EmulatorConfig:
     - `bound_tokens_disabled`: resources that are not enrolled for certificate-bound tokens
       (AADSTS392196); `extra_resources`: more application id URIs to register.
     - `pfx_password`: password of the demo PFX file (null: a PFX without password).
+    - `demo_mtls_client_auth`: the demo app is enabled for mTLS client authentication
+      (off: the mTLS token endpoint answers it with AADSTS51000).
     - `loopback_mtls_alias`: the OpenID configuration served to `127.0.0.1` names the loopback
       mTLS listener in `mtls_endpoint_aliases` (discovery, the path for non-Entra
       authorities); off, it has no alias. Production login names always get Entra's alias.
@@ -48,6 +50,7 @@ class EmulatorConfig:
     extra_resources: tuple[str, ...] = ()
     pfx_password: str | None = dataclasses.field(default="emulator-pfx-password", repr=False)
     loopback_mtls_alias: bool = True
+    demo_mtls_client_auth: bool = True
 
     @classmethod
     def from_file(cls, path: Path, overrides: Mapping[str, Any] | None = None) -> EmulatorConfig:

@@ -237,6 +237,7 @@ class Emulator:
             certificate_pfx_path=str(pfx_path) if pfx_path else None,
             certificate_pfx_password=password if credential is not None else None,
             federated_managed_identities=tuple(app.federated_managed_identities),
+            mtls_client_auth_enabled=app.mtls_client_auth_enabled,
         )
 
     def write_files(self, manifest_path: Path | None, env_path: Path | None) -> None:

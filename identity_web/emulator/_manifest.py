@@ -32,6 +32,7 @@ class AppManifest:
     certificate_pfx_path: str | None
     certificate_pfx_password: str | None = field(repr=False)
     federated_managed_identities: tuple[str, ...] = ()
+    mtls_client_auth_enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True)

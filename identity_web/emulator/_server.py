@@ -203,7 +203,11 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def _write(self, response: EmulatorResponse) -> None:
-        self.send_response(response.status)
+        self.log_request(response.status)
+        self.send_response_only(response.status)
+        self.send_header("Date", self.date_time_string())
+        if not any(name.lower() == "server" for name in response.headers):
+            self.send_header("Server", self.version_string())
         for name, value in response.headers.items():
             if name.lower() not in ("content-length", "connection"):
                 self.send_header(name, value)

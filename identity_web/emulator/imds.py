@@ -21,12 +21,15 @@ import uuid
 from identity_web.emulator import _hosts as hosts
 from identity_web.emulator._directory import ManagedIdentity
 from identity_web.emulator._imds_common import (
+    IDENTITY_API_VERSIONS,
     SERVER_HEADER,
     Handler,
+    api_version_error,
     ests_error,
     imds_json,
     invalid_request,
     select_identity,
+    version_error,
 )
 from identity_web.emulator._state import EmulatorState
 from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse
@@ -123,8 +126,9 @@ class ImdsService:
         return EmulatorResponse.text(404, "Not Found", SERVER_HEADER)
 
     def _token(self, request: EmulatorRequest) -> EmulatorResponse:
-        if not request.query.get("api-version"):
-            return invalid_request("Required query variable 'api-version' is missing")
+        refused = version_error(request.query, "api-version", IDENTITY_API_VERSIONS)
+        if refused is not None:
+            return refused
         identity = select_identity(self.state, request.query)
         if isinstance(identity, EmulatorResponse):
             return identity
@@ -148,6 +152,8 @@ class ImdsService:
         return {"vmId": self.vm_id}
 
     def _compute(self, request: EmulatorRequest) -> EmulatorResponse:
+        if refused := api_version_error(request.query):
+            return refused
         return imds_json(
             200,
             {
@@ -160,6 +166,8 @@ class ImdsService:
         )
 
     def _location(self, request: EmulatorRequest) -> EmulatorResponse:
+        if refused := api_version_error(request.query):
+            return refused
         if request.query.get("format", "").lower() != "text":
             return imds_json(200, self.region)
         return EmulatorResponse.text(200, self.region, SERVER_HEADER)

@@ -24,7 +24,13 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID, ObjectIdentifier, SignatureAlgorithmOID
 
 from identity_web.emulator._directory import ManagedIdentity
-from identity_web.emulator._imds_common import imds_json, invalid_request, select_identity
+from identity_web.emulator._imds_common import (
+    CRED_API_VERSIONS,
+    imds_json,
+    invalid_request,
+    select_identity,
+    version_error,
+)
 from identity_web.emulator._state import EmulatorState
 from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse
 
@@ -116,8 +122,9 @@ class ImdsV2Endpoints:
 
     def _identity(self, request: EmulatorRequest) -> ManagedIdentity | EmulatorResponse:
         """The selected identity, or the 400 both credential endpoints answer."""
-        if not request.query.get("cred-api-version"):
-            return invalid_request("Required query variable 'cred-api-version' is missing")
+        refused = version_error(request.query, "cred-api-version", CRED_API_VERSIONS)
+        if refused is not None:
+            return refused
         return select_identity(self.state, request.query)
 
     def platform_metadata(

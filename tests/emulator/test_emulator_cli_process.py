@@ -84,7 +84,8 @@ def _assert_contract_shape(manifest: dict[str, Any]) -> None:
     assert re.fullmatch(rf"https://{PORT}/", manifest["resource"]["base_url"])
     assert re.fullmatch(r"api://[0-9a-f-]{36}/\.default", manifest["resource"]["scope"])
     (app,) = manifest["apps"]
-    assert set(app) == APP_KEYS
+    assert set(app) == APP_KEYS | {"mtls_client_auth_enabled"}
+    assert app["mtls_client_auth_enabled"] is True
     assert app["client_secret"]
     assert isinstance(app["certificate_pfx_password"], str)
     identities = manifest["managed_identities"]
