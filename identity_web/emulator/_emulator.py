@@ -18,6 +18,7 @@ from identity_web._binding import BindingCertificate
 from identity_web._errors import IdentityWebError
 from identity_web.emulator import _hosts as hosts
 from identity_web.emulator._admin import AdminService
+from identity_web.emulator._attestation import AttestationMode, AttestationService
 from identity_web.emulator._config import EmulatorConfig
 from identity_web.emulator._demo_tenant import build_default_state, demo_resource
 from identity_web.emulator._directory import AppRegistration
@@ -165,6 +166,8 @@ class Emulator:
         state.urls.resource_base = f"{resource.base_url}/"
         state.urls.admin_url = f"{login.base_url}/_emulator/"
         state.urls.imds_base = self._listen("imds", ImdsService(state), host, None).base_url
+        authority = self._listen("attestation", AttestationService(state), host, tls.context)
+        state.attestation.endpoint = authority.base_url
         for name, factory, secure in HOSTING_SERVICES:
             service = factory(state)
             listener = self._listen(name, service, host, tls.context if secure else None)
@@ -216,6 +219,8 @@ class Emulator:
             hosting_endpoints=dict(state.urls.extra),
             resolve=hosts.resolve_map(**routes),
             resolve_wildcards=hosts.wildcard_map(mtls=routes["mtls"]),
+            attestation_endpoint=state.attestation.endpoint,
+            attestation_mode=str(state.attestation_mode),
         )
 
     def _route_targets(self) -> dict[str, str]:
@@ -292,8 +297,13 @@ class Emulator:
     def clear_faults(self) -> None:
         self.state.faults.clear()
 
+    def set_attestation_mode(self, mode: str) -> None:
+        """`required` | `optional` | `off` for IMDS v2 `issuecredential` from now on."""
+        self.state.attestation_mode = AttestationMode(mode)
+
     def reset(self) -> None:
-        """Clear the log and the faults and undo clock shifts."""
+        """Clear the log and the faults, undo clock shifts, and restore the attestation mode."""
         self.clear_requests()
         self.clear_faults()
         self.state.clock.reset()
+        self.set_attestation_mode(self.config.attestation_mode)

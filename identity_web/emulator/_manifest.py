@@ -60,6 +60,8 @@ class EmulatorManifest:
     hosting_endpoints: dict[str, str] = field(default_factory=dict)
     resolve: dict[str, str] = field(default_factory=dict)
     resolve_wildcards: dict[str, str] = field(default_factory=dict)
+    attestation_endpoint: str = ""
+    attestation_mode: str = "optional"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

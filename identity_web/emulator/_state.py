@@ -48,6 +48,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from identity_web._binding import BindingCertificate, b64url
 from identity_web.emulator import _hosts as hosts
 from identity_web.emulator import _jwt
+from identity_web.emulator._attestation import AttestationAuthority, AttestationMode
 from identity_web.emulator._config import EmulatorConfig
 from identity_web.emulator._directory import (
     AppRegistration,
@@ -136,6 +137,8 @@ class EmulatorState:
         self.app_credentials: dict[str, BindingCertificate] = {}
         self.managed_identities: list[ManagedIdentity] = []
         self.resources = ResourceRegistry()
+        self.attestation = AttestationAuthority(self.clock.now)
+        self.attestation_mode = AttestationMode(self.config.attestation_mode)
         self.request_log = RequestLog(self.clock.now)
         self.faults = FaultPlan()
         self.fault_endpoints: set[str] = set(ENDPOINTS)

@@ -33,7 +33,13 @@ MANIFEST_KEYS = {
     "managed_identities",
     "admin_url",
 }
-ADDED_KEYS = {"hosting_endpoints", "resolve", "resolve_wildcards"}
+ADDED_KEYS = {
+    "hosting_endpoints",
+    "resolve",
+    "resolve_wildcards",
+    "attestation_endpoint",
+    "attestation_mode",
+}
 APP_KEYS = {
     "client_id",
     "client_secret",
