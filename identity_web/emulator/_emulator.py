@@ -7,8 +7,8 @@ import logging
 import secrets
 import shutil
 import ssl
-import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +38,7 @@ from identity_web.emulator._resource import ResourceService
 from identity_web.emulator._server import Listener, ServerTls, encrypted_key_pem
 from identity_web.emulator._state import EmulatorState
 from identity_web.emulator._wire import Service
+from identity_web.emulator._workdir import create_work_dir
 from identity_web.emulator.hosting import (
     AppServiceService,
     ArcService,
@@ -79,7 +80,7 @@ class Emulator:
         self._listeners: list[Listener] = []
         self._manifest: EmulatorManifest | None = None
         self._work_dir: Path | None = None
-        self._owns_work_dir = False
+        self._remove_work_dir: Callable[[], None] | None = None
         self._written: list[Path] = []
         self._hosting: dict[str, HostedIdentityService] = {}
 
@@ -127,8 +128,9 @@ class Emulator:
         for path in self._written:
             path.unlink(missing_ok=True)
         self._written.clear()
-        if self._owns_work_dir and self._work_dir is not None:
-            shutil.rmtree(self._work_dir, ignore_errors=True)
+        if self._remove_work_dir is not None:
+            self._remove_work_dir()
+            self._remove_work_dir = None
         self._work_dir = None
 
     def __enter__(self) -> Emulator:
@@ -187,8 +189,10 @@ class Emulator:
         if self.config.work_dir is not None:
             self.config.work_dir.mkdir(parents=True, exist_ok=True)
             return self.config.work_dir
-        self._owns_work_dir = True
-        return Path(tempfile.mkdtemp(prefix="identity-web-emulator-"))
+        directory = create_work_dir()
+        # Removed on stop(), or at interpreter exit if the emulator is still running then.
+        self._remove_work_dir = weakref.finalize(self, _remove_tree, directory)
+        return directory
 
     def _write_work_files(self) -> EmulatorManifest:
         state = self.state
@@ -307,3 +311,7 @@ class Emulator:
         self.clear_faults()
         self.state.clock.reset()
         self.set_attestation_mode(self.config.attestation_mode)
+
+
+def _remove_tree(directory: Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
