@@ -117,7 +117,7 @@ ASSERTION_MALFORMED = Aadsts(
     50027, 400, "invalid_request", "JWT token is invalid or malformed. {detail}"
 )
 ASSERTION_WRONG_AUDIENCE = Aadsts(
-    50012,
+    700023,
     401,
     "invalid_client",
     "Client assertion audience claim does not match Realm issuer. Audience '{audience}'; "

@@ -8,11 +8,15 @@ import json
 import os
 import re
 import ssl
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -217,3 +221,23 @@ def issue_credential_body(
     if attestation_token is not None:
         body["attestation_token"] = attestation_token
     return body
+
+
+def start_process(
+    ready: Path, *arguments: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`python -m identity_web emulator ARGUMENTS`, returned once `ready` (a file it writes)
+    exists; the test fails with the emulator's stderr if it exits or takes over 20 s."""
+    process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "identity_web", "emulator", *arguments],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 20
+    while not ready.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"emulator did not start: {process.communicate()[1].decode()}")
+        time.sleep(0.05)
+    return process

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import emulator_testkit as kit
 import httpx
 import pytest
 
@@ -54,28 +55,8 @@ PORT = r"127\.0\.0\.1:\d+"
 
 def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], Path, Path]:
     manifest, env_file = tmp_path / "manifest.json", tmp_path / "emulator.env"
-    process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-        [
-            sys.executable,
-            "-m",
-            "identity_web",
-            "emulator",
-            "--manifest",
-            str(manifest),
-            "--env-file",
-            str(env_file),
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 20
-    while not env_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"emulator did not start: {process.communicate()[1].decode()}")
-        time.sleep(0.05)
-    return process, manifest, env_file
+    arguments = ("--manifest", str(manifest), "--env-file", str(env_file), *extra)
+    return kit.start_process(env_file, *arguments), manifest, env_file
 
 
 def _assert_contract_shape(manifest: dict[str, Any]) -> None:

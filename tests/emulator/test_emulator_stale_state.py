@@ -8,10 +8,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import pytest
+import emulator_testkit as kit
 
 from identity_web.emulator._workdir import (
     PID_FILE,
@@ -28,18 +27,7 @@ def _environment(tmp: Path) -> dict[str, str]:
 def _start(tmp: Path, name: str) -> tuple[subprocess.Popen[bytes], Path]:
     """`identity-web emulator` with its temporary files under `tmp`; returns its state dir."""
     manifest = tmp / f"{name}.json"
-    process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-        [sys.executable, "-m", "identity_web", "emulator", "--manifest", str(manifest)],
-        env=_environment(tmp),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 20
-    while not manifest.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"emulator did not start: {process.communicate()[1].decode()}")
-        time.sleep(0.05)
+    process = kit.start_process(manifest, "--manifest", str(manifest), env=_environment(tmp))
     state_dir = Path(json.loads(manifest.read_text())["ca_bundle"]).parent
     return process, state_dir
 

@@ -140,6 +140,15 @@ def test_demo_app_enrolment_is_configurable_and_in_the_manifest() -> None:
 # --- client certificate chains with an intermediate ---------------------------------------------
 
 
+def _assertion_form(emulator: Emulator, client_id: str, assertion: str) -> dict[str, str]:
+    return kit.form(
+        emulator,
+        client_id=client_id,
+        client_assertion_type=kit.JWT_BEARER,
+        client_assertion=assertion,
+    )
+
+
 def _subject(name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
 
@@ -169,12 +178,7 @@ def test_certificate_from_an_intermediate_authenticates_with_its_chain(
         signed = kit.assertion(renewed, app.client_id, kit.token_url(emulator), key_id="x5c")
         by_assertion = http.post(
             kit.token_url(emulator),
-            data=kit.form(
-                emulator,
-                client_id=app.client_id,
-                client_assertion_type=kit.JWT_BEARER,
-                client_assertion=signed,
-            ),
+            data=_assertion_form(emulator, app.client_id, signed),
         )
     assert pop.status_code == 200, pop.text
     assert kit.claims_of(pop.json()["access_token"])["cnf"]["x5t#S256"] == renewed.x5t_s256
@@ -194,12 +198,7 @@ def test_x5c_without_the_intermediate_does_not_authenticate(emulator: Emulator) 
     with kit.client(emulator) as http:
         response = http.post(
             kit.token_url(emulator),
-            data=kit.form(
-                emulator,
-                client_id=app.client_id,
-                client_assertion_type=kit.JWT_BEARER,
-                client_assertion=signed,
-            ),
+            data=_assertion_form(emulator, app.client_id, signed),
         )
     kit.assert_ests_error(response, status=401, code=700027, error="invalid_client")
 
