@@ -61,6 +61,7 @@ def _int_bytes(value: int) -> bytes:
 
 
 def rsa_jwk(key: rsa.RSAPublicKey) -> dict[str, str]:
+    """The public JWK members of an RSA key (`kty`, `n`, `e`)."""
     numbers = key.public_numbers()
     return {"kty": "RSA", "n": b64url(_int_bytes(numbers.n)), "e": b64url(_int_bytes(numbers.e))}
 
@@ -75,7 +76,7 @@ class AttestationAuthority:
         self.endpoint = UNBOUND_ENDPOINT
 
     def jwks(self) -> dict[str, Any]:
-        jwk = {**rsa_jwk(self._key.public_key()), "kid": self.kid, "alg": "RS256", "use": "sig"}
+        jwk = {**rsa_jwk(self._key.public_key()), "use": "sig", "alg": "RS256", "kid": self.kid}
         return {"keys": [jwk]}
 
     def issue(self, key: rsa.RSAPublicKey) -> str:

@@ -78,6 +78,8 @@ def openid_configuration(
     URLs on that host and the cloud's mTLS host as alias. Addressed as `127.0.0.1`, the URLs
     are the loopback listeners', and the alias (the loopback mTLS listener) is there only while
     `EmulatorConfig.loopback_mtls_alias` is on: the discovery path for non-Entra authorities.
+    `issuer` is always the one the tokens carry (loopback), so a validator that discovers it
+    accepts them.
     """
     if cloud is None:
         login_base, instance_name = state.urls.login_base, "identity-web-emulator"
@@ -88,7 +90,7 @@ def openid_configuration(
     login = f"{login_base}{tenant}"
     issuer_tenant = "{tenantid}" if tenant.lower() in MULTI_TENANT_ALIASES else tenant
     document: dict[str, Any] = {
-        "issuer": f"{login_base}{issuer_tenant}/v2.0",
+        "issuer": f"{state.urls.login_base}{issuer_tenant}/v2.0",
         "token_endpoint": f"{login}/oauth2/v2.0/token",
         "jwks_uri": f"{login}/discovery/v2.0/keys",
         "authorization_endpoint": f"{login}/oauth2/v2.0/authorize",

@@ -48,7 +48,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from identity_web._binding import BindingCertificate, b64url
 from identity_web.emulator import _hosts as hosts
 from identity_web.emulator import _jwt
-from identity_web.emulator._attestation import AttestationAuthority, AttestationMode
+from identity_web.emulator._attestation import AttestationAuthority, AttestationMode, rsa_jwk
 from identity_web.emulator._config import EmulatorConfig
 from identity_web.emulator._directory import (
     AppRegistration,
@@ -91,15 +91,7 @@ class SigningKey:
         return cls(new_rsa_key(), b64url(uuid.uuid4().bytes))
 
     def jwk(self) -> dict[str, Any]:
-        numbers = self.key.public_key().public_numbers()
-        return {
-            "kty": "RSA",
-            "use": "sig",
-            "alg": "RS256",
-            "kid": self.kid,
-            "n": b64url(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
-            "e": b64url(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")),
-        }
+        return {**rsa_jwk(self.key.public_key()), "use": "sig", "alg": "RS256", "kid": self.kid}
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self.jwk()]}

@@ -64,7 +64,7 @@ class TokenService:
         _check_grant_type(form.get("grant_type", ""))
         pop = form.get("token_type", "").lower() == "mtls_pop"
         if pop and not self._mtls:
-            raise codes.MTLS_POP_ON_LOGIN_HOST.fail(mtls_endpoint=self._state.mtls_token_endpoint)
+            raise codes.MTLS_POP_ON_LOGIN_HOST.fail(mtls_endpoint=self._mtls_alias(request, tenant))
         audience = resource_of_scope(form.get("scope"))
         context = TokenRequestContext(
             tenant=tenant,
@@ -77,6 +77,13 @@ class TokenService:
         identity = authenticate(self._state, context)
         resource = self._resource(audience, pop)
         return _Grant(identity, resource, audience, context.tls_thumbprint if pop else None)
+
+    def _mtls_alias(self, request: EmulatorRequest, tenant: str) -> str:
+        """The mTLS token endpoint the OpenID configuration of the addressed host names."""
+        cloud = hosts.cloud_of_login(request.host)
+        if cloud is None:
+            return self._state.mtls_token_endpoint
+        return f"https://{cloud.mtls}/{tenant}/oauth2/v2.0/token"
 
     def _resource(self, audience: str, pop: bool) -> Resource:
         resource = self._state.resources.find(audience)

@@ -12,6 +12,7 @@ import pytest
 from cryptography import x509
 
 from identity_web.emulator import Emulator, EmulatorConfig
+from identity_web.emulator import _hosts as hosts
 
 LOGIN_HOSTS = {
     "login.microsoftonline.com": "mtlsauth.microsoft.com",
@@ -63,7 +64,8 @@ def test_login_hosts_publish_what_entra_publishes(
         "token_endpoint": f"https://{mtls}/{tenant}/oauth2/v2.0/token"
     }
     assert config["token_endpoint"] == f"https://{login}/{tenant}/oauth2/v2.0/token"
-    assert config["issuer"] == f"https://{login}/{tenant}/v2.0"
+    assert config["jwks_uri"] == f"https://{login}/{tenant}/discovery/v2.0/keys"
+    assert config["issuer"] == emulator.state.issuer  # what the tokens carry
     assert "self_signed_tls_client_auth" in config["token_endpoint_auth_methods_supported"]
     assert "tls_client_auth" not in config["token_endpoint_auth_methods_supported"]
     assert "tls_client_certificate_bound_access_tokens" not in config
@@ -183,3 +185,35 @@ def test_env_file_carries_the_resolve_map(emulator: Emulator, tmp_path: Path) ->
     assert resolve["login.microsoftonline.com:443"] == emulator.manifest.instance[8:-1]
     pairs = dict(item.split("=") for item in env["IDENTITY_WEB_CONNECT_TO"].split(","))
     assert pairs == resolve
+
+
+def test_mtls_pop_sent_to_a_login_name_names_that_clouds_mtls_endpoint(emulator: Emulator) -> None:
+    tenant = emulator.manifest.tenant_id
+    with kit.client(emulator) as http:
+        response = by_name(
+            http,
+            emulator,
+            "POST",
+            "login.microsoftonline.us",
+            f"/{tenant}/oauth2/v2.0/token",
+            data=kit.form(emulator, token_type="mtls_pop"),
+        )
+    body = kit.assert_ests_error(response, status=400, code=9900001, error="invalid_request")
+    assert (
+        f"https://mtlsauth.microsoftonline.us/{tenant}/oauth2/v2.0/token"
+        in (body["error_description"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [
+        ("login.microsoftonline.com", "login.microsoftonline.com"),
+        ("Login.MicrosoftOnline.com:443", "login.microsoftonline.com"),
+        ("169.254.169.254:80", "169.254.169.254"),
+        ("[::1]:8443", "::1"),
+        ("127.0.0.1", "127.0.0.1"),
+    ],
+)
+def test_host_header_names(header: str, name: str) -> None:
+    assert hosts.host_name(header) == name
