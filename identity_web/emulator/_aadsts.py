@@ -117,7 +117,7 @@ ASSERTION_MALFORMED = Aadsts(
     50027, 400, "invalid_request", "JWT token is invalid or malformed. {detail}"
 )
 ASSERTION_WRONG_AUDIENCE = Aadsts(
-    50012,
+    700023,
     401,
     "invalid_client",
     "Client assertion audience claim does not match Realm issuer. Audience '{audience}'; "
@@ -183,6 +183,20 @@ FIC_SUBJECT_MISMATCH = Aadsts(
     "No matching federated identity record found for presented assertion subject '{subject}'.",
 )
 
+MTLS_CLIENT_AUTH_DISABLED = Aadsts(
+    51000,
+    400,
+    "invalid_request",  # the real status and `error` value are not in the reference
+    "The requested feature(s) MtlsClientAuth is/are disabled for application '{client_id}'.",
+)
+CERTIFICATE_OUTSIDE_VALIDITY = Aadsts(
+    1000502,
+    401,
+    "invalid_client",
+    "The certificate '{thumbprint}' used to sign the client assertion is outside its validity "
+    "window (valid from {not_before} to {not_after}).",
+)
+
 # --- the emulator's own choices (no real code known) ------------------------------------------
 MTLS_POP_ON_LOGIN_HOST = Aadsts(
     9900001,
@@ -242,6 +256,8 @@ ALL = (
     FIC_ISSUER_MISMATCH,
     FIC_AUDIENCE_MISMATCH,
     FIC_SUBJECT_MISMATCH,
+    MTLS_CLIENT_AUTH_DISABLED,
+    CERTIFICATE_OUTSIDE_VALIDITY,
     MTLS_POP_ON_LOGIN_HOST,
     CLIENT_CERTIFICATE_REQUIRED,
     CREDENTIAL_NOT_ALLOWED_FOR_POP,

@@ -13,7 +13,7 @@ from cryptography import x509
 
 from identity_web.emulator import _aadsts as codes
 from identity_web.emulator import _jwt
-from identity_web.emulator._directory import TOKEN_EXCHANGE_AUDIENCE, AppRegistration
+from identity_web.emulator._directory import TOKEN_EXCHANGE_AUDIENCES, AppRegistration
 from identity_web.emulator._pki import thumbprint_s256
 from identity_web.emulator._state import EmulatorState
 from identity_web.emulator._validation import InvalidTokenError, JwksValidator, check_lifetime
@@ -75,7 +75,8 @@ def verify_app_assertion(
 def signing_certificate(
     state: EmulatorState, app: AppRegistration, header: Mapping[str, Any], now: float
 ) -> x509.Certificate:
-    """The registered certificate named by `x5t#S256` / `x5t`, or an SN/I match from `x5c`."""
+    """The registered certificate named by `x5t#S256` / `x5t` (valid now: else AADSTS1000502),
+    or an SN/I match from `x5c` whose chain (leaf, then intermediates) reaches the emulator CA."""
     x5t_s256 = header.get("x5t#S256")
     x5t = header.get("x5t")
     found = app.certificate_by_thumbprint(
@@ -83,42 +84,65 @@ def signing_certificate(
         x5t=x5t if isinstance(x5t, str) else None,
     )
     if found is not None:
+        _check_validity(found, now)
         return found
-    leaf = _x5c_leaf(header.get("x5c"))
-    if leaf is not None and matches_subject_and_issuer(state, app, leaf, now):
+    chain = _x5c_chain(header.get("x5c"))
+    leaf = chain[0] if chain else None
+    if (
+        leaf is not None
+        and state.ca.issued_through(leaf, chain[1:])
+        and matches_subject_and_issuer(app, leaf, now)
+    ):
         return leaf
     shown = x5t_s256 or x5t or (thumbprint_s256(leaf) if leaf else "none")
     raise codes.UNKNOWN_KEY.fail(thumbprint=str(shown), client_id=app.client_id)
 
 
-def matches_subject_and_issuer(
-    state: EmulatorState, app: AppRegistration, certificate: x509.Certificate, now: float
-) -> bool:
-    """SN/I: same subject and issuer as a registered certificate, issued by a trusted CA, valid."""
-    if not state.ca.issued(certificate):
-        return False
+def _valid_at(certificate: x509.Certificate, now: float) -> bool:
     moment = dt.datetime.fromtimestamp(now, dt.UTC)
-    if not certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc:
-        return False
-    return any(
+    return certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc
+
+
+def _check_validity(certificate: x509.Certificate, now: float) -> None:
+    if not _valid_at(certificate, now):
+        raise codes.CERTIFICATE_OUTSIDE_VALIDITY.fail(
+            thumbprint=thumbprint_s256(certificate),
+            not_before=codes.timestamp(certificate.not_valid_before_utc.timestamp()),
+            not_after=codes.timestamp(certificate.not_valid_after_utc.timestamp()),
+        )
+
+
+def matches_subject_and_issuer(
+    app: AppRegistration, certificate: x509.Certificate, now: float
+) -> bool:
+    """SN/I: valid now, with the subject and issuer of a registered certificate. The caller
+    has established that the certificate chains to a trusted CA."""
+    return _valid_at(certificate, now) and any(
         registered.subject == certificate.subject and registered.issuer == certificate.issuer
         for registered in app.certificates
     )
 
 
-def _x5c_leaf(x5c: object) -> x509.Certificate | None:
-    if not isinstance(x5c, list) or not x5c or not isinstance(x5c[0], str):
-        return None
+def _x5c_chain(x5c: object) -> list[x509.Certificate]:
+    """The `x5c` certificates, leaf first; empty when the header is missing or unreadable."""
+    if not isinstance(x5c, list) or not all(isinstance(item, str) for item in x5c):
+        return []
     try:
-        return x509.load_der_x509_certificate(base64.b64decode(x5c[0]))
+        return [x509.load_der_x509_certificate(base64.b64decode(item)) for item in x5c]
     except ValueError:
-        return None
+        return []
 
 
 def _audience_ok(audience: object, accepted: Sequence[str]) -> bool:
     values = audience if isinstance(audience, list) else [audience]
     wanted = {a.rstrip("/").lower() for a in accepted}
     return any(isinstance(v, str) and v.rstrip("/").lower() in wanted for v in values)
+
+
+def _exchange_audience_ok(audience: object) -> bool:
+    """Entra compares a federated credential's audience exactly (case and all)."""
+    values = audience if isinstance(audience, list) else [audience]
+    return any(value in TOKEN_EXCHANGE_AUDIENCES for value in values)
 
 
 def _check_assertion_time(claims: Mapping[str, Any], check: AssertionCheck) -> None:
@@ -149,7 +173,7 @@ def verify_federated_assertion(
         raise codes.FIC_NO_MATCH.fail(detail=error.reason) from error
     if claims.get("iss") != state.issuer:
         raise codes.FIC_ISSUER_MISMATCH.fail(issuer=str(claims.get("iss")))
-    if not _audience_ok(claims.get("aud"), exchange_audiences(state)):
+    if not _exchange_audience_ok(claims.get("aud")):
         raise codes.FIC_AUDIENCE_MISMATCH.fail(audience=str(claims.get("aud")))
     _check_assertion_time(claims, check)
     subject = str(claims.get("sub") or "")
@@ -184,9 +208,3 @@ def require_bound(decoded: _jwt.DecodedJwt) -> None:
         raise codes.ASSERTION_CNF_MISMATCH.fail(
             expected="none (the assertion has no cnf)", actual="-"
         )
-
-
-def exchange_audiences(state: EmulatorState) -> list[str]:
-    """`api://AzureADTokenExchange` and its app id (the sources do not pin down which ESTS uses)."""
-    resource = state.resources.find(TOKEN_EXCHANGE_AUDIENCE)
-    return [TOKEN_EXCHANGE_AUDIENCE] + ([resource.app_id] if resource else [])

@@ -8,7 +8,9 @@ Which credentials a request may use depends on the host and the requested token 
 | mtlsauth | (Bearer) | the same, or the TLS client certificate (Bearer over mTLS), or jwt-pop |
 | mtlsauth | mtls_pop | the TLS client certificate alone, or a jwt-pop assertion bound to it |
 
-The login host never authenticates by the TLS certificate it may see (it only logs it).
+The login host never authenticates by the TLS certificate it may see (it only logs it). An app
+must be enabled for mTLS client authentication (`AppRegistration.mtls_client_auth_enabled`) to
+use the mtlsauth host at all (AADSTS51000); managed identities need no enrolment.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ def authenticate(state: EmulatorState, context: TokenRequestContext) -> ClientId
     identity = None if app else state.find_managed_identity(client_id=client_id)
     if app is None and identity is None:
         raise codes.UNKNOWN_CLIENT.fail(client_id=client_id, tenant=context.tenant)
+    if context.mtls_host and app is not None and not app.mtls_client_auth_enabled:
+        raise codes.MTLS_CLIENT_AUTH_DISABLED.fail(client_id=app.client_id)
     _check_pop_credentials(context)
     if context.form.get("client_assertion"):
         return _by_assertion(state, app, client_id, context)
@@ -174,10 +178,13 @@ def _by_tls_certificate(
 def _app_certificate_ok(
     state: EmulatorState, app: AppRegistration, certificate: x509.Certificate, now: float
 ) -> bool:
+    """Registered by thumbprint, or SN/I. The TLS handshake has already verified the chain the
+    client sent (leaf and intermediates) against the emulator's trust (its CAs and the
+    registered certificates, which are not CAs), so a certificate here chains to a trusted CA."""
     thumbprint = thumbprint_s256(certificate)
     if thumbprint in app.thumbprints():
         return True
-    return assertions.matches_subject_and_issuer(state, app, certificate, now)
+    return assertions.matches_subject_and_issuer(app, certificate, now)
 
 
 def _imds_certificate_ok(

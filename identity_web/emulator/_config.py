@@ -29,6 +29,13 @@ class EmulatorConfig:
     - `bound_tokens_disabled`: resources that are not enrolled for certificate-bound tokens
       (AADSTS392196); `extra_resources`: more application id URIs to register.
     - `pfx_password`: password of the demo PFX file (null: a PFX without password).
+    - `attestation_mode`: `required` | `optional` | `off`, what IMDS v2 `issuecredential`
+      demands of `attestation_token` (see `_attestation`). `optional` until the client attests.
+    - `demo_mtls_client_auth`: the demo app is enabled for mTLS client authentication
+      (off: the mTLS token endpoint answers it with AADSTS51000).
+    - `loopback_mtls_alias`: the OpenID configuration served to `127.0.0.1` names the loopback
+      mTLS listener in `mtls_endpoint_aliases` (discovery, the path for non-Entra
+      authorities); off, it has no alias. Production login names always get Entra's alias.
     """
 
     host: str = "127.0.0.1"
@@ -44,6 +51,9 @@ class EmulatorConfig:
     bound_tokens_disabled: tuple[str, ...] = ("https://management.azure.com",)
     extra_resources: tuple[str, ...] = ()
     pfx_password: str | None = dataclasses.field(default="emulator-pfx-password", repr=False)
+    loopback_mtls_alias: bool = True
+    demo_mtls_client_auth: bool = True
+    attestation_mode: str = "optional"
 
     @classmethod
     def from_file(cls, path: Path, overrides: Mapping[str, Any] | None = None) -> EmulatorConfig:
@@ -73,6 +83,21 @@ class EmulatorConfig:
             if key in values:
                 values[key] = tuple(values[key])
         try:
-            return cls(**values)
+            config = cls(**values)
         except TypeError as error:
             raise ConfigurationError(str(error), source=source) from error
+        config.check()
+        return config
+
+    def check(self) -> None:
+        """Raise `ConfigurationError` naming a field whose value is not allowed."""
+        modes = ("required", "optional", "off")
+        if self.attestation_mode not in modes:
+            raise ConfigurationError(
+                [
+                    ConfigurationProblem(
+                        "attestation_mode",
+                        f"{self.attestation_mode!r} is not one of {', '.join(modes)}",
+                    )
+                ]
+            )

@@ -45,6 +45,7 @@ def populate_demo_tenant(state: EmulatorState) -> None:
     )
     state.managed_identities.extend([system, user])
     app = create_app(state, "identity-web demo app")
+    app.mtls_client_auth_enabled = state.config.demo_mtls_client_auth
     app.federated_managed_identities.extend([system.client_id, user.client_id])
     _register_resources(state)
 

@@ -15,6 +15,13 @@ from identity_web.emulator._pki import thumbprint_s256, thumbprint_sha1
 ManagedIdentityKind = Literal["SystemAssigned", "UserAssigned"]
 
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
+#: The audiences Entra accepts on a federated identity credential: the public cloud's and its
+#: sovereign twins (Azure US Government, Azure operated by 21Vianet).
+TOKEN_EXCHANGE_AUDIENCES = (
+    TOKEN_EXCHANGE_AUDIENCE,
+    "api://AzureADTokenExchangeUSGov",
+    "api://AzureADTokenExchangeChina",
+)
 
 
 def new_guid() -> str:
@@ -28,7 +35,8 @@ class AppRegistration:
     `certificates` are the registered public certificates (no private keys: the identity
     provider never has them). `federated_managed_identities` lists the client ids of managed
     identities whose `api://AzureADTokenExchange` tokens this app accepts as client assertions
-    (a federated identity credential).
+    (a federated identity credential). `mtls_client_auth_enabled` is the app's enrolment for
+    the mTLS token endpoint: False yields AADSTS51000 there.
     """
 
     client_id: str
@@ -37,6 +45,7 @@ class AppRegistration:
     certificates: list[x509.Certificate] = field(default_factory=list, repr=False)
     federated_managed_identities: list[str] = field(default_factory=list)
     object_id: str = field(default_factory=new_guid)
+    mtls_client_auth_enabled: bool = True
 
     def certificate_by_thumbprint(
         self, *, x5t_s256: str | None = None, x5t: str | None = None
@@ -156,5 +165,5 @@ def default_resources(demo_app_id: str) -> list[Resource]:
         Resource(new_guid(), ("https://vault.azure.net",), "Azure Key Vault", True),
         Resource(new_guid(), ("https://graph.microsoft.com",), "Microsoft Graph", True),
         Resource(new_guid(), ("https://management.azure.com",), "Azure Resource Manager", False),
-        Resource(new_guid(), (TOKEN_EXCHANGE_AUDIENCE,), "AzureADTokenExchange", True),
+        Resource(new_guid(), TOKEN_EXCHANGE_AUDIENCES, "AzureADTokenExchange", True),
     ]

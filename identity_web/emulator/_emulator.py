@@ -6,8 +6,9 @@ import json
 import logging
 import secrets
 import shutil
-import tempfile
+import ssl
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -15,7 +16,9 @@ from typing import Any
 
 from identity_web._binding import BindingCertificate
 from identity_web._errors import IdentityWebError
+from identity_web.emulator import _hosts as hosts
 from identity_web.emulator._admin import AdminService
+from identity_web.emulator._attestation import AttestationMode, AttestationService
 from identity_web.emulator._config import EmulatorConfig
 from identity_web.emulator._demo_tenant import build_default_state, demo_resource
 from identity_web.emulator._directory import AppRegistration
@@ -35,6 +38,7 @@ from identity_web.emulator._resource import ResourceService
 from identity_web.emulator._server import Listener, ServerTls, encrypted_key_pem
 from identity_web.emulator._state import EmulatorState
 from identity_web.emulator._wire import Service
+from identity_web.emulator._workdir import create_work_dir
 from identity_web.emulator.hosting import (
     AppServiceService,
     ArcService,
@@ -76,7 +80,7 @@ class Emulator:
         self._listeners: list[Listener] = []
         self._manifest: EmulatorManifest | None = None
         self._work_dir: Path | None = None
-        self._owns_work_dir = False
+        self._remove_work_dir: Callable[[], None] | None = None
         self._written: list[Path] = []
         self._hosting: dict[str, HostedIdentityService] = {}
 
@@ -124,8 +128,9 @@ class Emulator:
         for path in self._written:
             path.unlink(missing_ok=True)
         self._written.clear()
-        if self._owns_work_dir and self._work_dir is not None:
-            shutil.rmtree(self._work_dir, ignore_errors=True)
+        if self._remove_work_dir is not None:
+            self._remove_work_dir()
+            self._remove_work_dir = None
         self._work_dir = None
 
     def __enter__(self) -> Emulator:
@@ -153,21 +158,27 @@ class Emulator:
         )
         state.add_trust_listener(tls.trust)
         host = self.config.host
-        login = self._listen("login", LoginService(state, AdminService(state)), host, tls)
-        mtls = self._listen("mtlsauth", MtlsService(state), host, tls)
-        resource = self._listen("resource", ResourceService(state), host, tls)
+        login_tls = tls.context_for(state.login_certificate)
+        login = self._listen("login", LoginService(state, AdminService(state)), host, login_tls)
+        mtls_tls = tls.context_for(state.mtls_certificate)
+        mtls = self._listen("mtlsauth", MtlsService(state), host, mtls_tls)
+        resource = self._listen("resource", ResourceService(state), host, tls.context)
         state.urls.login_base = f"{login.base_url}/"
         state.urls.mtls_base = f"{mtls.base_url}/"
         state.urls.resource_base = f"{resource.base_url}/"
         state.urls.admin_url = f"{login.base_url}/_emulator/"
         state.urls.imds_base = self._listen("imds", ImdsService(state), host, None).base_url
+        authority = self._listen("attestation", AttestationService(state), host, tls.context)
+        state.attestation.endpoint = authority.base_url
         for name, factory, secure in HOSTING_SERVICES:
             service = factory(state)
-            listener = self._listen(name, service, host, tls if secure else None)
+            listener = self._listen(name, service, host, tls.context if secure else None)
             state.urls.extra[name] = listener.base_url
             self._hosting[name] = service
 
-    def _listen(self, name: str, service: Service, host: str, tls: ServerTls | None) -> Listener:
+    def _listen(
+        self, name: str, service: Service, host: str, tls: ssl.SSLContext | None
+    ) -> Listener:
         listener = Listener(name, host, service, tls)
         self._listeners.append(listener)
         return listener
@@ -178,8 +189,10 @@ class Emulator:
         if self.config.work_dir is not None:
             self.config.work_dir.mkdir(parents=True, exist_ok=True)
             return self.config.work_dir
-        self._owns_work_dir = True
-        return Path(tempfile.mkdtemp(prefix="identity-web-emulator-"))
+        directory = create_work_dir()
+        # Removed on stop(), or at interpreter exit if the emulator is still running then.
+        self._remove_work_dir = weakref.finalize(self, _remove_tree, directory)
+        return directory
 
     def _write_work_files(self) -> EmulatorManifest:
         state = self.state
@@ -190,6 +203,7 @@ class Emulator:
         atomic_write(client_bundle, state.ca.pem + pem(state.imds_issuer.certificate))
         apps = tuple(self._app_manifest(directory, app, i) for i, app in enumerate(state.apps))
         resource = demo_resource(state)
+        routes = self._route_targets()
         return EmulatorManifest(
             ca_bundle=str(ca_bundle.resolve()),
             client_ca_bundle=str(client_bundle.resolve()),
@@ -207,7 +221,16 @@ class Emulator:
             ),
             admin_url=state.urls.admin_url,
             hosting_endpoints=dict(state.urls.extra),
+            resolve=hosts.resolve_map(**routes),
+            resolve_wildcards=hosts.wildcard_map(mtls=routes["mtls"]),
+            attestation_endpoint=state.attestation.endpoint,
+            attestation_mode=str(state.attestation_mode),
         )
+
+    def _route_targets(self) -> dict[str, str]:
+        """The loopback `address:port` the resolve map sends each kind of host to."""
+        by_name = {listener.name: listener.address for listener in self._listeners}
+        return {"login": by_name["login"], "mtls": by_name["mtlsauth"], "imds": by_name["imds"]}
 
     def _app_manifest(self, directory: Path, app: AppRegistration, index: int) -> AppManifest:
         credential = self.state.app_credentials.get(app.client_id)
@@ -223,6 +246,7 @@ class Emulator:
             certificate_pfx_path=str(pfx_path) if pfx_path else None,
             certificate_pfx_password=password if credential is not None else None,
             federated_managed_identities=tuple(app.federated_managed_identities),
+            mtls_client_auth_enabled=app.mtls_client_auth_enabled,
         )
 
     def write_files(self, manifest_path: Path | None, env_path: Path | None) -> None:
@@ -277,8 +301,17 @@ class Emulator:
     def clear_faults(self) -> None:
         self.state.faults.clear()
 
+    def set_attestation_mode(self, mode: str) -> None:
+        """`required` | `optional` | `off` for IMDS v2 `issuecredential` from now on."""
+        self.state.attestation_mode = AttestationMode(mode)
+
     def reset(self) -> None:
-        """Clear the log and the faults and undo clock shifts."""
+        """Clear the log and the faults, undo clock shifts, and restore the attestation mode."""
         self.clear_requests()
         self.clear_faults()
         self.state.clock.reset()
+        self.set_attestation_mode(self.config.attestation_mode)
+
+
+def _remove_tree(directory: Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from identity_web.emulator import _aadsts as codes
+from identity_web.emulator import _hosts as hosts
 from identity_web.emulator._state import EmulatorState
 from identity_web.emulator._token_service import MULTI_TENANT_ALIASES, TokenService
 from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse, Service
@@ -57,23 +58,39 @@ class LoginService:
 
     def _openid(self, request: EmulatorRequest, tenant: str) -> EmulatorResponse:
         state = self._state
-        if tenant.lower() in MULTI_TENANT_ALIASES:
-            shown, issuer = tenant, f"{state.urls.login_base}{{tenantid}}/v2.0"
-        elif state.is_tenant(tenant):
-            shown, issuer = state.tenant_id, state.issuer
-        else:
+        if tenant.lower() not in MULTI_TENANT_ALIASES and not state.is_tenant(tenant):
             failure = codes.TENANT_NOT_FOUND.fail(tenant=tenant)
             return codes.error_response(
                 failure, request, now=state.clock.now(), error_uri_base=state.urls.login_base
             )
-        return EmulatorResponse.json(200, openid_configuration(state, shown, issuer))
+        shown = tenant if tenant.lower() in MULTI_TENANT_ALIASES else state.tenant_id
+        return EmulatorResponse.json(
+            200, openid_configuration(state, shown, hosts.cloud_of_login(request.host))
+        )
 
 
-def openid_configuration(state: EmulatorState, tenant: str, issuer: str) -> dict[str, Any]:
-    """The tenant's OpenID configuration, with the RFC 8705 §5 `mtls_endpoint_aliases`."""
-    login = f"{state.urls.login_base}{tenant}"
-    return {
-        "issuer": issuer,
+def openid_configuration(
+    state: EmulatorState, tenant: str, cloud: hosts.Cloud | None = None
+) -> dict[str, Any]:
+    """The tenant's OpenID configuration, with the RFC 8705 §5 `mtls_endpoint_aliases`.
+
+    Addressed by a production login name (`cloud`), it is what Entra publishes for that cloud:
+    URLs on that host and the cloud's mTLS host as alias. Addressed as `127.0.0.1`, the URLs
+    are the loopback listeners', and the alias (the loopback mTLS listener) is there only while
+    `EmulatorConfig.loopback_mtls_alias` is on: the discovery path for non-Entra authorities.
+    `issuer` is always the one the tokens carry (loopback), so a validator that discovers it
+    accepts them.
+    """
+    if cloud is None:
+        login_base, instance_name = state.urls.login_base, "identity-web-emulator"
+        mtls_base = state.urls.mtls_base if state.config.loopback_mtls_alias else None
+    else:
+        login_base, instance_name = f"https://{cloud.login}/", cloud.instance_name
+        mtls_base = f"https://{cloud.mtls}/"
+    login = f"{login_base}{tenant}"
+    issuer_tenant = "{tenantid}" if tenant.lower() in MULTI_TENANT_ALIASES else tenant
+    document: dict[str, Any] = {
+        "issuer": f"{state.urls.login_base}{issuer_tenant}/v2.0",
         "token_endpoint": f"{login}/oauth2/v2.0/token",
         "jwks_uri": f"{login}/discovery/v2.0/keys",
         "authorization_endpoint": f"{login}/oauth2/v2.0/authorize",
@@ -84,12 +101,7 @@ def openid_configuration(state: EmulatorState, tenant: str, issuer: str) -> dict
             "private_key_jwt",
             "client_secret_basic",
             "self_signed_tls_client_auth",
-            "tls_client_auth",
         ],
-        "mtls_endpoint_aliases": {
-            "token_endpoint": f"{state.urls.mtls_base}{tenant}/oauth2/v2.0/token"
-        },
-        "tls_client_certificate_bound_access_tokens": True,
         "response_modes_supported": ["query", "fragment", "form_post"],
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "subject_types_supported": ["pairwise"],
@@ -98,10 +110,15 @@ def openid_configuration(state: EmulatorState, tenant: str, issuer: str) -> dict
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid", "cnf"],
         "request_uri_parameter_supported": False,
         "tenant_region_scope": None,
-        "cloud_instance_name": "identity-web-emulator",
+        "cloud_instance_name": instance_name,
         "cloud_graph_host_name": "graph.windows.net",
         "msgraph_host": "graph.microsoft.com",
     }
+    if mtls_base is not None:
+        document["mtls_endpoint_aliases"] = {
+            "token_endpoint": f"{mtls_base}{tenant}/oauth2/v2.0/token"
+        }
+    return document
 
 
 class MtlsService:

@@ -12,6 +12,17 @@ from identity_web.emulator._state import EmulatorState
 from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse
 
 SERVER_HEADER = {"Server": "IMDS/150.870.65.1854"}
+#: IMDS's published api-versions, oldest first (learn.microsoft.com, "Azure Instance Metadata
+#: Service", supported API versions). `/identity` exists from 2018-02-01 on.
+API_VERSIONS = (
+    "2017-03-01", "2017-04-02", "2017-08-01", "2017-10-01", "2017-12-01", "2018-02-01",
+    "2018-04-02", "2018-10-01", "2019-02-01", "2019-03-11", "2019-04-30", "2019-06-01",
+    "2019-06-04", "2019-08-01", "2019-08-15", "2019-11-01", "2020-06-01", "2020-07-15",
+    "2020-09-01", "2020-10-01", "2020-12-01", "2021-01-01", "2021-02-01", "2021-03-01",
+    "2021-05-01", "2021-10-01", "2021-11-01", "2021-11-15", "2021-12-13", "2023-07-01",
+)  # fmt: skip
+IDENTITY_API_VERSIONS = API_VERSIONS[API_VERSIONS.index("2018-02-01") :]
+CRED_API_VERSIONS = ("2.0",)
 Handler = Callable[[EmulatorRequest], EmulatorResponse]
 
 
@@ -21,6 +32,37 @@ def imds_json(status: int, payload: Any) -> EmulatorResponse:
 
 def invalid_request(description: str, status: int = 400) -> EmulatorResponse:
     return imds_json(status, {"error": "invalid_request", "error_description": description})
+
+
+def api_version_error(query: Mapping[str, str]) -> EmulatorResponse | None:
+    """The 400 `/metadata/instance` answers a missing or unknown `api-version` with: IMDS's
+    own shape, `error` text plus the newest versions (learn.microsoft.com IMDS "Errors")."""
+    version = query.get("api-version")
+    if version in API_VERSIONS:
+        return None
+    reason = "was not specified in the request" if not version else "is invalid"
+    return imds_json(
+        400,
+        {
+            "error": f"Bad request. api-version {reason}. For more information refer to "
+            "aka.ms/azureimds",
+            "newest-versions": list(reversed(API_VERSIONS[-3:])),
+        },
+    )
+
+
+def version_error(
+    query: Mapping[str, str], name: str, supported: tuple[str, ...]
+) -> EmulatorResponse | None:
+    """The 400 an identity endpoint answers a missing or unsupported version with."""
+    version = query.get(name)
+    if version in supported:
+        return None
+    if not version:
+        return invalid_request(f"Required query variable '{name}' is missing")
+    return invalid_request(
+        f"Invalid {name} '{version}'. Supported versions: {', '.join(supported)}"
+    )
 
 
 def ests_error(

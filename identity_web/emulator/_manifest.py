@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from identity_web._binding import BindingCertificate
+from identity_web.emulator._hosts import CONNECT_TO_VARIABLE, connect_to
 from identity_web.emulator._pki import pem
 
 
@@ -31,6 +32,7 @@ class AppManifest:
     certificate_pfx_path: str | None
     certificate_pfx_password: str | None = field(repr=False)
     federated_managed_identities: tuple[str, ...] = ()
+    mtls_client_auth_enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,10 @@ class EmulatorManifest:
     managed_identities: tuple[ManagedIdentityManifest, ...]
     admin_url: str
     hosting_endpoints: dict[str, str] = field(default_factory=dict)
+    resolve: dict[str, str] = field(default_factory=dict)
+    resolve_wildcards: dict[str, str] = field(default_factory=dict)
+    attestation_endpoint: str = ""
+    attestation_mode: str = "optional"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -72,6 +78,8 @@ class EmulatorManifest:
             "REQUESTS_CA_BUNDLE": self.ca_bundle,
             "AZURE_POD_IDENTITY_AUTHORITY_HOST": self.imds_endpoint,
         }
+        if self.resolve:
+            variables[CONNECT_TO_VARIABLE] = connect_to(self.resolve)
         if manifest_path is not None:
             variables["IDENTITY_WEB_EMULATOR_MANIFEST"] = str(manifest_path.resolve())
         return variables

@@ -51,12 +51,13 @@ def thumbprint_sha1(certificate: x509.Certificate) -> str:
     return b64url(hashlib.sha1(der(certificate), usedforsecurity=False).digest())
 
 
-def loopback_san() -> list[x509.GeneralName]:
-    """SAN for every emulator TLS host: IP 127.0.0.1, IP ::1 and DNS localhost."""
+def loopback_san(*names: str) -> list[x509.GeneralName]:
+    """SAN for an emulator TLS host: IP 127.0.0.1, IP ::1, DNS localhost, and `names`."""
     return [
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         x509.IPAddress(ipaddress.ip_address("::1")),
         x509.DNSName("localhost"),
+        *(x509.DNSName(name) for name in names),
     ]
 
 
@@ -69,22 +70,21 @@ class CertificateAuthority:
 
     @classmethod
     def create(cls, common_name: str, *, days: float = 3650) -> CertificateAuthority:
+        """A self-signed root that may sign one level of intermediates."""
         key = new_rsa_key()
         subject = name(common_name, "identity-web emulator")
-        now = dt.datetime.now(dt.UTC)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _BACKDATE)
-            .not_valid_after(now + dt.timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_ca_key_usage(), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        )
+        builder = _ca_builder(subject, subject, key, days=days, path_length=1)
         return cls(builder.sign(key, hashes.SHA256()), key)
+
+    def intermediate(self, common_name: str, *, days: float = 365) -> CertificateAuthority:
+        """A subordinate CA signed by this one (for client certificate chains)."""
+        key = new_rsa_key()
+        subject = name(common_name, "identity-web emulator")
+        builder = _ca_builder(subject, self.certificate.subject, key, days=days, path_length=0)
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), False
+        )
+        return CertificateAuthority(builder.sign(self.key, hashes.SHA256()), key)
 
     @property
     def pem(self) -> bytes:
@@ -127,13 +127,62 @@ class CertificateAuthority:
 
     def issued(self, certificate: x509.Certificate) -> bool:
         """True when `certificate` carries this CA's name as issuer and its signature verifies."""
-        if certificate.issuer != self.certificate.subject:
-            return False
-        try:
-            certificate.verify_directly_issued_by(self.certificate)
-        except (InvalidSignature, ValueError, TypeError):
-            return False
-        return True
+        return _signed_by(certificate, self.certificate)
+
+    def issued_through(
+        self, certificate: x509.Certificate, intermediates: Sequence[x509.Certificate]
+    ) -> bool:
+        """True when this CA issued `certificate` directly or through one of `intermediates`
+        (a CA certificate this CA issued)."""
+        if self.issued(certificate):
+            return True
+        return any(
+            _is_ca(intermediate)
+            and self.issued(intermediate)
+            and _signed_by(certificate, intermediate)
+            for intermediate in intermediates
+        )
+
+
+def _signed_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if certificate.issuer != issuer.subject:
+        return False
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        return False
+    return constraints.value.ca
+
+
+def _ca_builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    key: rsa.RSAPrivateKey,
+    *,
+    days: float,
+    path_length: int,
+) -> x509.CertificateBuilder:
+    now = dt.datetime.now(dt.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _BACKDATE)
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(_ca_key_usage(), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+    )
 
 
 def _ca_key_usage() -> x509.KeyUsage:

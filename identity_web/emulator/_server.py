@@ -36,7 +36,8 @@ MAX_BODY = 16 * 1024 * 1024
 
 
 class ServerTls:
-    """The one server-side `SSLContext` shared by every TLS listener of an emulator."""
+    """The server-side `SSLContext`s of an emulator's TLS listeners: one per server
+    certificate (`context` for the first, `context_for(certificate)` for more), one trust."""
 
     def __init__(
         self,
@@ -46,7 +47,16 @@ class ServerTls:
         key_password: bytes,
     ) -> None:
         self._lock = threading.Lock()
-        self._trusted: set[bytes] = set()
+        self._trusted: list[bytes] = []
+        self._key_pem = key_pem
+        self._key_password = key_password
+        self._contexts: list[ssl.SSLContext] = []
+        self.context = self.context_for(certificate)
+        for item in trusted:
+            self.trust(item)
+
+    def context_for(self, certificate: x509.Certificate) -> ssl.SSLContext:
+        """A context that presents `certificate` and trusts what every other context trusts."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.verify_mode = ssl.CERT_OPTIONAL
@@ -55,10 +65,12 @@ class ServerTls:
         context.options |= ssl.OP_NO_TICKET
         context.num_tickets = 0
         context.set_alpn_protocols(["http/1.1"])
-        _load_cert_chain(context, certificate, key_pem, key_password)
-        self.context = context
-        for item in trusted:
-            self.trust(item)
+        _load_cert_chain(context, certificate, self._key_pem, self._key_password)
+        with self._lock:
+            for data in self._trusted:
+                context.load_verify_locations(cadata=data.decode("ascii"))
+            self._contexts.append(context)
+        return context
 
     def trust(self, certificate: x509.Certificate) -> None:
         """Accept client certificates that are, or chain to, `certificate`."""
@@ -66,8 +78,9 @@ class ServerTls:
         with self._lock:
             if data in self._trusted:
                 return
-            self._trusted.add(data)
-            self.context.load_verify_locations(cadata=data.decode("ascii"))
+            self._trusted.append(data)
+            for context in self._contexts:
+                context.load_verify_locations(cadata=data.decode("ascii"))
 
 
 def _load_cert_chain(
@@ -190,7 +203,11 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def _write(self, response: EmulatorResponse) -> None:
-        self.send_response(response.status)
+        self.log_request(response.status)
+        self.send_response_only(response.status)
+        self.send_header("Date", self.date_time_string())
+        if not any(name.lower() == "server" for name in response.headers):
+            self.send_header("Server", self.version_string())
         for name, value in response.headers.items():
             if name.lower() not in ("content-length", "connection"):
                 self.send_header(name, value)
@@ -211,7 +228,7 @@ class Listener(ThreadingMixIn, HTTPServer):
     allow_reuse_address = True
 
     def __init__(
-        self, name: str, host: str, service: Service, tls: ServerTls | None = None
+        self, name: str, host: str, service: Service, tls: ssl.SSLContext | None = None
     ) -> None:
         self.name = name
         self.host = host
@@ -235,11 +252,15 @@ class Listener(ThreadingMixIn, HTTPServer):
         return int(self.server_address[1])
 
     @property
+    def address(self) -> str:
+        """`host:port` as a URL authority (`[::1]:port` for IPv6)."""
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{shown}:{self.port}"
+
+    @property
     def base_url(self) -> str:
         scheme = "https" if self.tls else "http"
-        host = self.host
-        shown = f"[{host}]" if ":" in host else host
-        return f"{scheme}://{shown}:{self.port}"
+        return f"{scheme}://{self.address}"
 
     @property
     def open_connections(self) -> int:
@@ -283,7 +304,7 @@ class Listener(ThreadingMixIn, HTTPServer):
         if self.tls is None:
             return connection
         connection.settimeout(HANDSHAKE_TIMEOUT)
-        tls_socket = self.tls.context.wrap_socket(
+        tls_socket = self.tls.wrap_socket(
             connection, server_side=True, do_handshake_on_connect=False
         )
         try:

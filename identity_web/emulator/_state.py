@@ -11,6 +11,8 @@ Services (login, mtlsauth, resource, admin, IMDS, App Service, Arc …) receive 
   certificates) and `imds_issuer` (a separate CA for IMDS v2 binding certificates, whose
   subject is `CN=<managed identity client id>`). `CertificateAuthority.issue(public_key,
   subject, *, days, client_auth=True, server_auth=False, san=None, not_before=None)`.
+- `server_certificate` (loopback names), `login_certificate` and `mtls_certificate` (also the
+  production names of `_hosts`), all over `server_key`: the TLS listeners' certificates.
 - `apps: list[AppRegistration]`, `find_app(client_id)`, `register_app(app)`,
   `add_app_certificate(client_id, certificate)` (new certificates become TLS trust anchors).
 - `managed_identities: list[ManagedIdentity]`, `find_managed_identity(client_id=,
@@ -44,7 +46,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from identity_web._binding import BindingCertificate, b64url
+from identity_web.emulator import _hosts as hosts
 from identity_web.emulator import _jwt
+from identity_web.emulator._attestation import AttestationAuthority, AttestationMode, rsa_jwk
 from identity_web.emulator._config import EmulatorConfig
 from identity_web.emulator._directory import (
     AppRegistration,
@@ -87,15 +91,7 @@ class SigningKey:
         return cls(new_rsa_key(), b64url(uuid.uuid4().bytes))
 
     def jwk(self) -> dict[str, Any]:
-        numbers = self.key.public_key().public_numbers()
-        return {
-            "kty": "RSA",
-            "use": "sig",
-            "alg": "RS256",
-            "kid": self.kid,
-            "n": b64url(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
-            "e": b64url(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")),
-        }
+        return {**rsa_jwk(self.key.public_key()), "use": "sig", "alg": "RS256", "kid": self.kid}
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self.jwk()]}
@@ -126,23 +122,31 @@ class EmulatorState:
         self.ca = CertificateAuthority.create("identity-web emulator CA")
         self.imds_issuer = CertificateAuthority.create("identity-web emulator IMDS issuer")
         self.server_key = new_rsa_key()
-        self.server_certificate = self.ca.issue(
-            self.server_key.public_key(),
-            name("localhost"),
-            days=30,
-            client_auth=False,
-            server_auth=True,
-            san=loopback_san(),
-        )
+        self.server_certificate = self._server_certificate()
+        self.login_certificate = self._server_certificate(*hosts.login_names())
+        self.mtls_certificate = self._server_certificate(*hosts.mtls_names())
         self.apps: list[AppRegistration] = []
         self.app_credentials: dict[str, BindingCertificate] = {}
         self.managed_identities: list[ManagedIdentity] = []
         self.resources = ResourceRegistry()
+        self.attestation = AttestationAuthority(self.clock.now)
+        self.attestation_mode = AttestationMode(self.config.attestation_mode)
         self.request_log = RequestLog(self.clock.now)
         self.faults = FaultPlan()
         self.fault_endpoints: set[str] = set(ENDPOINTS)
         self._lock = threading.RLock()
         self._trust_listeners: list[Callable[[x509.Certificate], None]] = []
+
+    def _server_certificate(self, *names: str) -> x509.Certificate:
+        """A TLS server certificate (shared key) for the loopback names and `names`."""
+        return self.ca.issue(
+            self.server_key.public_key(),
+            name(names[0] if names else "localhost"),
+            days=30,
+            client_auth=False,
+            server_auth=True,
+            san=loopback_san(*names),
+        )
 
     # --- URLs -------------------------------------------------------------------------------
 

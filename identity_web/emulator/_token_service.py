@@ -10,6 +10,7 @@ from typing import Any
 from cryptography import x509
 
 from identity_web.emulator import _aadsts as codes
+from identity_web.emulator import _hosts as hosts
 from identity_web.emulator._client_auth import (
     ClientIdentity,
     TokenRequestContext,
@@ -63,7 +64,7 @@ class TokenService:
         _check_grant_type(form.get("grant_type", ""))
         pop = form.get("token_type", "").lower() == "mtls_pop"
         if pop and not self._mtls:
-            raise codes.MTLS_POP_ON_LOGIN_HOST.fail(mtls_endpoint=self._state.mtls_token_endpoint)
+            raise codes.MTLS_POP_ON_LOGIN_HOST.fail(mtls_endpoint=self._mtls_alias(request, tenant))
         audience = resource_of_scope(form.get("scope"))
         context = TokenRequestContext(
             tenant=tenant,
@@ -71,11 +72,18 @@ class TokenService:
             client_certificate=_certificate(request) if self._mtls else None,
             mtls_host=self._mtls,
             pop=pop,
-            accepted_audiences=self._assertion_audiences(tenant),
+            accepted_audiences=self._assertion_audiences(tenant, request.host),
         )
         identity = authenticate(self._state, context)
         resource = self._resource(audience, pop)
         return _Grant(identity, resource, audience, context.tls_thumbprint if pop else None)
+
+    def _mtls_alias(self, request: EmulatorRequest, tenant: str) -> str:
+        """The mTLS token endpoint the OpenID configuration of the addressed host names."""
+        cloud = hosts.cloud_of_login(request.host)
+        if cloud is None:
+            return self._state.mtls_token_endpoint
+        return f"https://{cloud.mtls}/{tenant}/oauth2/v2.0/token"
 
     def _resource(self, audience: str, pop: bool) -> Resource:
         resource = self._state.resources.find(audience)
@@ -85,12 +93,15 @@ class TokenService:
             raise codes.BOUND_TOKENS_NOT_SUPPORTED.fail(resource=audience)
         return resource
 
-    def _assertion_audiences(self, tenant: str) -> list[str]:
-        """Accepted `aud` of client assertions: the token endpoints (login and mtlsauth, tenant
-        as GUID, domain or as in the request URL) and the issuer."""
+    def _assertion_audiences(self, tenant: str, host: str) -> list[str]:
+        """Accepted `aud` of client assertions: the token endpoints (login and mtlsauth, by
+        loopback address, by production name, or as addressed; tenant as GUID, domain or as in
+        the request URL) and the issuer."""
         state = self._state
         tenants = dict.fromkeys([state.tenant_id, state.tenant_domain, tenant])
-        bases = [state.urls.login_base, state.urls.mtls_base]
+        names = [f"https://{h}/" for cloud in hosts.CLOUDS for h in (cloud.login, cloud.mtls)]
+        addressed = f"https://{hosts.host_name(host)}/"
+        bases = dict.fromkeys([state.urls.login_base, state.urls.mtls_base, *names, addressed])
         audiences = [f"{base}{t}/oauth2/v2.0/token" for base in bases for t in tenants]
         return [state.token_endpoint, *audiences, state.issuer]
 

@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import uuid
 
+from identity_web.emulator import _hosts as hosts
 from identity_web.emulator._directory import ManagedIdentity
 from identity_web.emulator._imds_common import (
+    IDENTITY_API_VERSIONS,
     SERVER_HEADER,
     Handler,
+    api_version_error,
     ests_error,
     imds_json,
     invalid_request,
     select_identity,
+    version_error,
 )
 from identity_web.emulator._state import EmulatorState
 from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse
@@ -122,8 +126,9 @@ class ImdsService:
         return EmulatorResponse.text(404, "Not Found", SERVER_HEADER)
 
     def _token(self, request: EmulatorRequest) -> EmulatorResponse:
-        if not request.query.get("api-version"):
-            return invalid_request("Required query variable 'api-version' is missing")
+        refused = version_error(request.query, "api-version", IDENTITY_API_VERSIONS)
+        if refused is not None:
+            return refused
         identity = select_identity(self.state, request.query)
         if isinstance(identity, EmulatorResponse):
             return identity
@@ -133,13 +138,22 @@ class ImdsService:
         return self.v2.platform_metadata(request, self.cu_id)
 
     def _issue(self, request: EmulatorRequest) -> EmulatorResponse:
-        return self.v2.issue_credential(request, self.cu_id)
+        return self.v2.issue_credential(request, self.cu_id, self.mtls_endpoint(request))
+
+    def mtls_endpoint(self, request: EmulatorRequest) -> str:
+        """`mtls_authentication_endpoint`: the regional public-cloud mTLS host when IMDS was
+        addressed as 169.254.169.254, else the loopback mTLS listener."""
+        if hosts.host_name(request.host) == hosts.IMDS_ADDRESS:
+            return f"https://{self.region}.{hosts.PUBLIC_CLOUD.mtls}"
+        return self.state.mtls_authentication_endpoint
 
     @property
     def cu_id(self) -> dict[str, str]:
         return {"vmId": self.vm_id}
 
     def _compute(self, request: EmulatorRequest) -> EmulatorResponse:
+        if refused := api_version_error(request.query):
+            return refused
         return imds_json(
             200,
             {
@@ -152,6 +166,8 @@ class ImdsService:
         )
 
     def _location(self, request: EmulatorRequest) -> EmulatorResponse:
+        if refused := api_version_error(request.query):
+            return refused
         if request.query.get("format", "").lower() != "text":
             return imds_json(200, self.region)
         return EmulatorResponse.text(200, self.region, SERVER_HEADER)

@@ -8,11 +8,15 @@ import json
 import os
 import re
 import ssl
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -21,6 +25,7 @@ from cryptography.x509.oid import NameOID
 from identity_web._binding import BindingCertificate, b64url
 from identity_web.emulator import Emulator
 from identity_web.emulator._pki import CertificateAuthority
+from identity_web.protocol.imds_v2 import PlatformMetadata, build_csr
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 JWT_POP = "urn:ietf:params:oauth:client-assertion-type:jwt-pop"
@@ -188,3 +193,51 @@ def assert_ests_error(
     assert f"Correlation ID: {body['correlation_id']}" in description
     assert f"Timestamp: {body['timestamp']}" in description
     return dict(body)
+
+
+def platform_metadata(emulator: Emulator) -> dict[str, Any]:
+    """The system-assigned identity's `getplatformmetadata` answer."""
+    url = f"{emulator.manifest.imds_endpoint}/metadata/identity/getplatformmetadata"
+    response = httpx.get(
+        url, params={"cred-api-version": "2.0"}, headers={"Metadata": "true"}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def csr(emulator: Emulator, key: rsa.RSAPrivateKey) -> str:
+    """An IMDS v2 CSR for the system-assigned identity, built by the client's builder."""
+    meta = platform_metadata(emulator)
+    metadata = PlatformMetadata(
+        meta["clientId"], meta["tenantId"], meta["cuId"], meta["attestationEndpoint"]
+    )
+    return build_csr(key, metadata)
+
+
+def issue_credential_body(
+    emulator: Emulator, key: rsa.RSAPrivateKey | None = None, attestation_token: str | None = None
+) -> dict[str, str]:
+    body = {"csr": csr(emulator, key or new_key())}
+    if attestation_token is not None:
+        body["attestation_token"] = attestation_token
+    return body
+
+
+def start_process(
+    ready: Path, *arguments: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`python -m identity_web emulator ARGUMENTS`, returned once `ready` (a file it writes)
+    exists; the test fails with the emulator's stderr if it exits or takes over 20 s."""
+    process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "identity_web", "emulator", *arguments],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 20
+    while not ready.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"emulator did not start: {process.communicate()[1].decode()}")
+        time.sleep(0.05)
+    return process

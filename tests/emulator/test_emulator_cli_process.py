@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import emulator_testkit as kit
 import httpx
 import pytest
 
@@ -33,6 +34,13 @@ MANIFEST_KEYS = {
     "managed_identities",
     "admin_url",
 }
+ADDED_KEYS = {
+    "hosting_endpoints",
+    "resolve",
+    "resolve_wildcards",
+    "attestation_endpoint",
+    "attestation_mode",
+}
 APP_KEYS = {
     "client_id",
     "client_secret",
@@ -47,33 +55,13 @@ PORT = r"127\.0\.0\.1:\d+"
 
 def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], Path, Path]:
     manifest, env_file = tmp_path / "manifest.json", tmp_path / "emulator.env"
-    process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-        [
-            sys.executable,
-            "-m",
-            "identity_web",
-            "emulator",
-            "--manifest",
-            str(manifest),
-            "--env-file",
-            str(env_file),
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 20
-    while not env_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"emulator did not start: {process.communicate()[1].decode()}")
-        time.sleep(0.05)
-    return process, manifest, env_file
+    arguments = ("--manifest", str(manifest), "--env-file", str(env_file), *extra)
+    return kit.start_process(env_file, *arguments), manifest, env_file
 
 
 def _assert_contract_shape(manifest: dict[str, Any]) -> None:
-    """Every key and value form of CONTRACTS.md (`hosting_endpoints` is the one addition)."""
-    assert set(manifest) - {"hosting_endpoints"} == MANIFEST_KEYS
+    """Every key and value form of CONTRACTS.md, plus the additions (extend, never rename)."""
+    assert set(manifest) - ADDED_KEYS == MANIFEST_KEYS
     assert re.fullmatch(rf"https://{PORT}/", manifest["instance"])
     assert re.fullmatch(rf"https://{PORT}/", manifest["mtls_token_endpoint_base"])
     assert re.fullmatch(rf"http://{PORT}", manifest["imds_endpoint"])
@@ -83,7 +71,8 @@ def _assert_contract_shape(manifest: dict[str, Any]) -> None:
     assert re.fullmatch(rf"https://{PORT}/", manifest["resource"]["base_url"])
     assert re.fullmatch(r"api://[0-9a-f-]{36}/\.default", manifest["resource"]["scope"])
     (app,) = manifest["apps"]
-    assert set(app) == APP_KEYS
+    assert set(app) == APP_KEYS | {"mtls_client_auth_enabled"}
+    assert app["mtls_client_auth_enabled"] is True
     assert app["client_secret"]
     assert isinstance(app["certificate_pfx_password"], str)
     identities = manifest["managed_identities"]

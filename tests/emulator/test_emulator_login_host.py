@@ -214,7 +214,7 @@ def test_assertion_for_another_audience_is_refused(emulator: Emulator) -> None:
     response = _post(
         emulator, kit.form(emulator, client_assertion_type=kit.JWT_BEARER, client_assertion=signed)
     )
-    kit.assert_ests_error(response, status=401, code=50012, error="invalid_client")
+    kit.assert_ests_error(response, status=401, code=700023, error="invalid_client")
 
 
 def test_assertion_issued_for_another_client_is_refused(emulator: Emulator) -> None:

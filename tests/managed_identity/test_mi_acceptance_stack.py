@@ -167,17 +167,18 @@ def test_one_failure_leaves_no_unavailable_state(emulator: Any) -> None:
 
 @dataclass
 class RecordingAttestation:
+    authority: Any  # the emulator's attestation authority
     calls: list[str] = field(default_factory=list)
 
     def get_attestation_token(self, endpoint: str, key: rsa.RSAPrivateKey) -> str:
         self.calls.append(endpoint)
-        return "attestation.jwt.value"
+        return str(self.authority.issue(key.public_key()))
 
 
 def test_attestation_and_certificate_lifetime_are_configurable_through_the_factory(
     emulator: Any,
 ) -> None:
-    attestation = RecordingAttestation()
+    attestation = RecordingAttestation(emulator.state.attestation)
     factory = TokenAcquirerFactory(
         mi_settings(emulator, ProtocolScheme="MTLS_POP"), environ=emulator.manifest.env()
     )
@@ -192,7 +193,7 @@ def test_attestation_and_certificate_lifetime_are_configurable_through_the_facto
             bound=True,
         )
     assert again.token_type == "mtls_pop"
-    assert attestation.calls == ["https://attestation.emulator.invalid"] * 2
+    assert attestation.calls == [emulator.manifest.attestation_endpoint] * 2
     # 7-day certificates never have 8 days left: each acquisition issued a new one.
     assert len(emulator.requests("imds.issuecredential")) == 2
 

@@ -30,6 +30,7 @@ from mi_testkit import (
 
 from identity_web._errors import ManagedIdentityError, ServiceError, TokenTypeMismatchError
 from identity_web._managed_identity import ManagedIdentityClient
+from identity_web.emulator._attestation import AttestationMode
 from identity_web.emulator._demo_tenant import build_default_state
 from identity_web.emulator._pki import name
 from identity_web.emulator._recording import ScriptedResponse
@@ -352,20 +353,20 @@ def test_unknown_identity_on_v2(host: FakeHost, fixed_key: rsa.RSAPrivateKey) ->
 
 
 def test_attestation_token_is_sent_and_partitions_the_certificate_cache(
-    host: FakeHost, fixed_key: rsa.RSAPrivateKey
+    host: FakeHost, fixed_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[tuple[str, rsa.RSAPrivateKey]] = []
 
     class Attestation:
         def get_attestation_token(self, endpoint: str, key: rsa.RSAPrivateKey) -> str:
             seen.append((endpoint, key))
-            return "maa.jwt.token"
+            return host.state.attestation.issue(key.public_key())
 
-    host.imds.v2.require_attestation = True
+    monkeypatch.setattr(host.state, "attestation_mode", AttestationMode.REQUIRED)
     driver = driver_for(host)
     acquire(driver, mi_client(fixed_key, attestation=Attestation()))
     assert seen == [("https://attestation.emulator.invalid", fixed_key)]
-    assert driver.sent[1].json_body["attestation_token"] == "maa.jwt.token"
+    assert driver.sent[1].json_body["attestation_token"].count(".") == 2
     with pytest.raises(ManagedIdentityError, match="Attestation Token is missing"):
         acquire(driver_for(host), mi_client(fixed_key))
 
