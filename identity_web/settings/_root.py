@@ -9,15 +9,18 @@ same name.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from identity_web._errors import ConfigurationError, ConfigurationProblem
-from identity_web.settings._checks import SectionInvalid, validate_section
+from identity_web.settings._checks import SectionInvalid, check_keys, validate_section
 from identity_web.settings._cimap import CaseInsensitiveMapping
 from identity_web.settings._models import DownstreamApiOptions, MicrosoftIdentityApplicationOptions
 from identity_web.settings._suggest import did_you_mean
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_SECTION = "AzureAd"
 DOWNSTREAM_APIS = "DownstreamApis"
@@ -68,7 +71,22 @@ class IdentityWebSettings:
                 problems += error.problems
         if problems:
             raise ConfigurationError(problems)
+        _warn_ignored(settings.ignored_keys())
         return settings
+
+    def ignored_keys(self) -> tuple[str, ...]:
+        """Identity.Web keys present in the package's sections that identity-web does not act
+        on (`AzureAd.Domain`, `AzureAd.CallbackPath` …), as key paths."""
+        found = check_keys(
+            MicrosoftIdentityApplicationOptions,
+            self.raw.get(self.section),
+            [self.raw.actual_key(self.section) or self.section],
+        ).ignored
+        for name in self.downstream_api_names():
+            located = self._find_api(name)
+            if located is not None:
+                found += check_keys(DownstreamApiOptions, located[1], located[0]).ignored
+        return tuple(found)
 
     def downstream_api(self, name: str) -> DownstreamApiOptions:
         """The downstream API section `name` (case-insensitive), validated.
@@ -94,6 +112,12 @@ class IdentityWebSettings:
             return validate_section(DownstreamApiOptions, data, path)
         except SectionInvalid as invalid:
             raise ConfigurationError(invalid.problems) from None
+
+    def raw_section(self, name: str) -> CaseInsensitiveMapping:
+        """Downstream API section `name` as configured (before validation); empty if absent."""
+        found = self._find_api(name)
+        data = found[1] if found is not None else None
+        return data if isinstance(data, CaseInsensitiveMapping) else CaseInsensitiveMapping()
 
     def downstream_api_names(self) -> tuple[str, ...]:
         """Names of the sections that look like downstream APIs (as spelt in the files)."""
@@ -122,6 +146,15 @@ class IdentityWebSettings:
             if child is not None:
                 return [self.raw.actual_key(DOWNSTREAM_APIS) or DOWNSTREAM_APIS, child], apis[child]
         return None
+
+
+def _warn_ignored(paths: tuple[str, ...]) -> None:
+    if paths:
+        logger.warning(
+            "Identity.Web keys that identity-web reads but does not act on (see "
+            "docs/configuration.md): %s",
+            ", ".join(paths),
+        )
 
 
 def _looks_like_api(value: Any) -> bool:
