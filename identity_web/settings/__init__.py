@@ -6,7 +6,7 @@ appsettings.yaml < .env < environment variables < explicit overrides, then valid
 and `identity-web config validate` both call it).
 """
 
-from identity_web.settings._build import check_build, plain_http_refusal
+from identity_web.settings._build import check_build, check_call, plain_http_refusal
 from identity_web.settings._cimap import CaseInsensitiveMapping
 from identity_web.settings._enums import CredentialSource, ProtocolScheme
 from identity_web.settings._loader import LoadedSettings, load_settings
@@ -33,6 +33,7 @@ __all__ = [
     "MicrosoftIdentityApplicationOptions",
     "ProtocolScheme",
     "check_build",
+    "check_call",
     "load_settings",
     "plain_http_refusal",
 ]

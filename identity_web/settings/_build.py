@@ -96,9 +96,18 @@ def downstream_problems(settings: IdentityWebSettings, name: str) -> list[Config
                 "scope): set it to true, or remove it",
             )
         )
+    problems += call_problems(options, path)
+    if asks_for_token(options) and options.acquire_token_options.managed_identity is None:
+        problems += _application_for(settings, options, path)
+    return problems
+
+
+def call_problems(options: DownstreamApiOptions, path: str) -> list[ConfigurationProblem]:
+    """The rules one call's effective options must meet (usable scope, no token over plain
+    HTTP), with `path` the section's display path."""
     if not asks_for_token(options):
-        return problems
-    problems += _scope_problems(options, path)
+        return []
+    problems = _scope_problems(options, path)
     if options.base_url is not None:
         refusal = plain_http_refusal(
             options.base_url,
@@ -107,9 +116,16 @@ def downstream_problems(settings: IdentityWebSettings, name: str) -> list[Config
         )
         if refusal:
             problems.append(ConfigurationProblem(f"{path}.BaseUrl", refusal))
-    if options.acquire_token_options.managed_identity is None:
-        problems += _application_for(settings, options, path)
     return problems
+
+
+def check_call(options: DownstreamApiOptions, *, api: str) -> None:
+    """For the runtime side: raise a ConfigurationError when the effective options of one call
+    (configured section + per-call overrides) would send no token where one is asked for, or a
+    token over plain HTTP. `build()` already refused what the settings alone say."""
+    problems = call_problems(options, api)
+    if problems:
+        raise ConfigurationError(problems)
 
 
 def asks_for_token(options: DownstreamApiOptions) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -104,7 +104,7 @@ def _unknown(
     return ConfigurationProblem(format_path(path), f"unknown key{hint}")
 
 
-def _suffix_hint(key: str, candidates: Sequence[str] | typing.Iterable[str]) -> str:
+def _suffix_hint(key: str, candidates: Iterable[str]) -> str:
     """`ClientId` under ManagedIdentity → `UserAssignedClientId` (a known key ending like it)."""
     folded = key.strip().casefold()
     matches = [name for name in candidates if name.casefold().endswith(folded)]

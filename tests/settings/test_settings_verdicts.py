@@ -22,7 +22,7 @@ import pytest
 
 from identity_web import ConfigurationError, TokenAcquirerFactory
 from identity_web.cli import main
-from identity_web.settings import _keys
+from identity_web.settings import DownstreamApiOptions, _keys, check_call
 
 GUID = "11111111-2222-3333-4444-555555555555"
 API = "MyApi"
@@ -475,3 +475,37 @@ def test_the_docs_list_every_key_read_but_not_acted_on_and_every_refused_one() -
     for reasons in _keys.UNSUPPORTED.values():
         for key in reasons:
             assert f"`{key}`" in section or f"`AcquireTokenOptions.{key}`" in section, key
+
+
+@pytest.mark.parametrize(
+    ("section", "refused"),
+    [
+        ({"BaseUrl": "https://a/", "Scopes": ["api://a/.default"], "RequestAppToken": True}, ""),
+        ({"BaseUrl": "https://a/"}, ""),  # no token asked: an anonymous API
+        ({"BaseUrl": "https://a/", "ProtocolScheme": "MTLS_POP", "Scopes": []}, "A.Scopes"),
+        ({"BaseUrl": PLAIN, "Scopes": ["api://a/.default"], "RequestAppToken": True}, "A.BaseUrl"),
+        (
+            {"BaseUrl": LOOPBACK, "Scopes": ["api://a/.default"], "AllowHttpToLoopback": True},
+            "",
+        ),
+        (
+            {
+                "BaseUrl": LOOPBACK,
+                "Scopes": ["api://a/.default"],
+                "AllowHttpToLoopback": True,
+                "ProtocolScheme": "mtls_pop",
+            },
+            "A.BaseUrl",
+        ),
+    ],
+)
+def test_check_call_is_the_runtime_side_of_the_same_rules(
+    section: dict[str, Any], refused: str
+) -> None:
+    options = DownstreamApiOptions.model_validate(section)
+    if not refused:
+        check_call(options, api="A")
+        return
+    with pytest.raises(ConfigurationError) as caught:
+        check_call(options, api="A")
+    assert [problem.path for problem in caught.value.problems] == [refused]
