@@ -88,7 +88,7 @@ def downstream_problems(settings: IdentityWebSettings, name: str) -> list[Config
     path = format_path(list(settings.downstream_api_path(name) or (name,)))
     raw = settings.raw_section(name)
     problems: list[ConfigurationProblem] = []
-    if str(raw.get("RequestAppToken")).strip().lower() == "false":
+    if raw.get("RequestAppToken") is not None and not options.request_app_token:
         problems.append(
             ConfigurationProblem(
                 f"{path}.RequestAppToken",

@@ -85,270 +85,211 @@ LOOPBACK = "http://127.0.0.1:8080/"
 
 @dataclass(frozen=True)
 class Case:
+    """A row: `path` None means accepted; else the key path the error names and a word of it."""
+
     name: str
     change: Change = field(default=lambda config: None)
-    env: dict[str, str] = field(default_factory=dict)
-    path: str | None = None  # None: accepted
+    path: str | None = None
     word: str = ""
+    env: dict[str, str] = field(default_factory=dict)
     raw: str | None = None  # the file's text, when a dict cannot hold it (duplicate keys)
 
 
+def ok(name: str, change: Change = lambda config: None, **env: str) -> Case:
+    return Case(name, change, env=env)
+
+
+def no(name: str, change: Change, path: str, word: str, **env: str) -> Case:
+    return Case(name, change, path, word, env)
+
+
+def no_env(name: str, path: str, word: str, **env: str) -> Case:
+    return Case(name, path=path, word=word, env=env)
+
+
+S = f"{API}."  # the downstream section's path prefix
+A = "AzureAd."
+B2C = "https://contoso.b2clogin.com/tfp/"
+CIAM = app(Instance=DROP, TenantId=DROP, Authority="https://contoso.ciamlogin.com/")
+HTTP_AUTHORITY = f"http://login.microsoftonline.com/{GUID}/v2.0"
+PATH_ENTRY = VALID["AzureAd"]["ClientCredentials"][0]
+DUPLICATE = json.dumps(VALID).replace('"ClientId": "', '"clientid": "x", "ClientId": "', 1)
+POP = "signed HTTP request PoP"
+
 CASES = [
     # 1. ProtocolScheme: Bearer (also absent/null) and MTLS_POP, any case, trimmed; all else refused
-    Case("scheme absent"),
-    Case("scheme null", api(ProtocolScheme=None)),
-    Case("scheme Bearer", api(ProtocolScheme="Bearer")),
-    Case("scheme bearer lower case", api(ProtocolScheme="bearer")),
-    Case("scheme MTLS_POP", MTLS),
-    Case("scheme mtls_pop trimmed", api(ProtocolScheme="  mtls_pop ")),
-    *(
-        Case(f"scheme {value!r}", api(ProtocolScheme=value), path=f"{API}.ProtocolScheme", word=w)
-        for value, w in [
-            ("MTLS", "allowed: Bearer, MTLS_POP"),
-            ("Pop", "signed HTTP request PoP"),
-            ("PoP", "signed HTTP request PoP"),
-            ("POP", "signed HTTP request PoP"),
-            ("mTLS", "'mTLS'"),
-            ("Basic", "'Basic'"),
-            ("", "allowed: Bearer, MTLS_POP"),
-            (42, "found 42"),
-        ]
+    ok("scheme absent"),
+    ok("scheme null", api(ProtocolScheme=None)),
+    ok("scheme Bearer", api(ProtocolScheme="Bearer")),
+    ok("scheme bearer lower case", api(ProtocolScheme="bearer")),
+    ok("scheme MTLS_POP", MTLS),
+    ok("scheme mtls_pop trimmed", api(ProtocolScheme="  mtls_pop ")),
+    no(
+        "scheme MTLS", api(ProtocolScheme="MTLS"), S + "ProtocolScheme", "allowed: Bearer, MTLS_POP"
     ),
-    Case(
-        "scheme MTLS with an http BaseUrl",
-        api(ProtocolScheme="MTLS", BaseUrl=PLAIN),
-        path=f"{API}.ProtocolScheme",
-        word="'MTLS'",
-    ),
-    Case(
-        "scheme pop from the environment",
-        env={"MYAPI__PROTOCOLSCHEME": "pop"},
-        path=f"{API}.ProtocolScheme",
-        word="signed HTTP request PoP",
+    no("scheme Pop", api(ProtocolScheme="Pop"), S + "ProtocolScheme", POP),
+    no("scheme PoP", api(ProtocolScheme="PoP"), S + "ProtocolScheme", POP),
+    no("scheme POP", api(ProtocolScheme="POP"), S + "ProtocolScheme", POP),
+    no("scheme mTLS", api(ProtocolScheme="mTLS"), S + "ProtocolScheme", "'mTLS'"),
+    no("scheme Basic", api(ProtocolScheme="Basic"), S + "ProtocolScheme", "'Basic'"),
+    no("scheme empty", api(ProtocolScheme=""), S + "ProtocolScheme", "allowed: Bearer, MTLS_POP"),
+    no("scheme 42", api(ProtocolScheme=42), S + "ProtocolScheme", "found 42"),
+    no("MTLS and http", api(ProtocolScheme="MTLS", BaseUrl=PLAIN), S + "ProtocolScheme", "'MTLS'"),
+    no_env(
+        "scheme pop from the environment", S + "ProtocolScheme", POP, MYAPI__PROTOCOLSCHEME="pop"
     ),
     # 1. No anonymous call: a section that asks for a token needs a usable scope
-    Case(
-        "MTLS_POP without Scopes",
-        both(MTLS, api(Scopes=DROP)),
-        path=f"{API}.Scopes",
-        word="no usable scope",
+    no("MTLS_POP without Scopes", both(MTLS, api(Scopes=DROP)), S + "Scopes", "no usable scope"),
+    no("MTLS_POP with Scopes []", both(MTLS, api(Scopes=[])), S + "Scopes", "no usable scope"),
+    no(
+        "MTLS_POP, Scope typo",
+        both(MTLS, api(Scopes=DROP, Scope=["a/.default"])),
+        S + "Scope",
+        "Scopes?",
     ),
-    Case(
-        "MTLS_POP with Scopes []",
-        both(MTLS, api(Scopes=[])),
-        path=f"{API}.Scopes",
-        word="no usable scope",
-    ),
-    Case(
-        "MTLS_POP with the typo Scope",
-        both(MTLS, api(Scopes=DROP, Scope=["api://my-api/.default"])),
-        path=f"{API}.Scope",
-        word="did you mean Scopes?",
-    ),
-    Case(
-        "Bearer app token without Scopes",
-        api(Scopes=DROP),
-        path=f"{API}.Scopes",
-        word="no usable scope",
-    ),
-    Case(
-        "scope without /.default",
-        api(Scopes=["api://my-api/read"]),
-        path=f"{API}.Scopes",
-        word="IDW10404",
-    ),
-    Case("no token asked, no scope: an anonymous API", api(Scopes=DROP, RequestAppToken=DROP)),
+    no("Bearer app token, no Scopes", api(Scopes=DROP), S + "Scopes", "no usable scope"),
+    no("scope without /.default", api(Scopes=["api://my-api/read"]), S + "Scopes", "IDW10404"),
+    ok("no token asked, no scope: an anonymous API", api(Scopes=DROP, RequestAppToken=DROP)),
     # 1. No token over http:// except Bearer to loopback with the opt-in
-    Case(
-        "MTLS_POP over http", both(MTLS, api(BaseUrl=PLAIN)), path=f"{API}.BaseUrl", word="MTLS_POP"
+    no("MTLS_POP over http", both(MTLS, api(BaseUrl=PLAIN)), S + "BaseUrl", "MTLS_POP"),
+    no("Bearer over http", api(BaseUrl=PLAIN), S + "BaseUrl", "plain http"),
+    no(
+        "Bearer to loopback, no opt-in", api(BaseUrl=LOOPBACK), S + "BaseUrl", "AllowHttpToLoopback"
     ),
-    Case("Bearer over http", api(BaseUrl=PLAIN), path=f"{API}.BaseUrl", word="plain http"),
-    Case(
-        "Bearer to loopback without opt-in",
-        api(BaseUrl=LOOPBACK),
-        path=f"{API}.BaseUrl",
-        word="AllowHttpToLoopback",
-    ),
-    Case(
-        "Bearer to loopback with AllowHttpToLoopback",
-        api(BaseUrl=LOOPBACK, AllowHttpToLoopback=True),
-    ),
-    Case(
-        "MTLS_POP to loopback even with AllowHttpToLoopback",
+    ok("Bearer to loopback with the opt-in", api(BaseUrl=LOOPBACK, AllowHttpToLoopback=True)),
+    no(
+        "MTLS_POP to loopback even with the opt-in",
         both(MTLS, api(BaseUrl=LOOPBACK, AllowHttpToLoopback=True)),
-        path=f"{API}.BaseUrl",
-        word="MTLS_POP",
+        S + "BaseUrl",
+        "MTLS_POP",
     ),
-    Case(
-        "AllowHttpToLoopback does not open other hosts",
+    no(
+        "opt-in, other host",
         api(BaseUrl=PLAIN, AllowHttpToLoopback=True),
-        path=f"{API}.BaseUrl",
-        word="use https",
+        S + "BaseUrl",
+        "use https",
     ),
-    Case(
-        "http Instance with MTLS_POP",
+    no(
+        "http Instance",
         both(MTLS, app(Instance="http://login.microsoftonline.com/")),
-        path="AzureAd.Instance",
-        word="https",
+        A + "Instance",
+        "https",
     ),
-    Case(
-        "http Authority with MTLS_POP",
-        both(
-            MTLS,
-            app(
-                Instance=DROP,
-                TenantId=DROP,
-                Authority=f"http://login.microsoftonline.com/{GUID}/v2.0",
-            ),
-        ),
-        path="AzureAd.Authority",
-        word="https",
+    no(
+        "http Authority",
+        both(MTLS, app(Instance=DROP, TenantId=DROP, Authority=HTTP_AUTHORITY)),
+        A + "Authority",
+        "https",
     ),
     # 1. RequestAppToken: false asks for a user token: refused (absent is fine)
-    Case(
-        "RequestAppToken false",
-        api(RequestAppToken=False),
-        path=f"{API}.RequestAppToken",
-        word="user flows",
+    no("RequestAppToken false", api(RequestAppToken=False), S + "RequestAppToken", "user flows"),
+    no_env(
+        "RequestAppToken false from env",
+        S + "RequestAppToken",
+        "user flows",
+        MyApi__RequestAppToken="false",
     ),
-    Case(
-        "RequestAppToken false from the environment",
-        env={"MyApi__RequestAppToken": "false"},
-        path=f"{API}.RequestAppToken",
-        word="user flows",
-    ),
+    no_env("RequestAppToken 0", S + "RequestAppToken", "user flows", MyApi__RequestAppToken="0"),
     # 1. and Why: MTLS_POP needs a real Entra ID workforce tenant
-    *(
-        Case(
-            f"MTLS_POP with TenantId {tenant}",
-            both(MTLS, app(TenantId=tenant)),
-            path="AzureAd.TenantId",
-            word="IDW10405",
-        )
-        for tenant in ("common", "organizations", "consumers")
+    no("MTLS_POP, TenantId common", both(MTLS, app(TenantId="common")), A + "TenantId", "IDW10405"),
+    no(
+        "MTLS_POP, organizations",
+        both(MTLS, app(TenantId="organizations")),
+        A + "TenantId",
+        "IDW10405",
     ),
-    Case(
-        "MTLS_POP with a B2C authority",
-        both(
-            MTLS,
-            app(Instance="https://contoso.b2clogin.com/tfp/", TenantId="contoso.onmicrosoft.com"),
-        ),
-        path="AzureAd.Instance",
-        word="B2C",
+    no("MTLS_POP, consumers", both(MTLS, app(TenantId="consumers")), A + "TenantId", "IDW10405"),
+    no(
+        "MTLS_POP, B2C",
+        both(MTLS, app(Instance=B2C, TenantId="contoso.onmicrosoft.com")),
+        A + "Instance",
+        "B2C",
     ),
-    Case(
-        "MTLS_POP with a CIAM authority",
-        both(MTLS, app(Instance=DROP, TenantId=DROP, Authority="https://contoso.ciamlogin.com/")),
-        path="AzureAd.Instance",
-        word="CIAM",
-    ),
-    Case(
-        "Bearer with a CIAM authority",
-        app(Instance=DROP, TenantId=DROP, Authority="https://contoso.ciamlogin.com/"),
-    ),
-    Case(
+    no("MTLS_POP, CIAM", both(MTLS, CIAM), A + "Instance", "CIAM"),
+    ok("Bearer with a CIAM authority", CIAM),
+    no(
         "Path without a path",
         app(ClientCredentials=[{"SourceType": "Path"}]),
-        path="AzureAd.ClientCredentials[0].CertificateDiskPath",
-        word="needs CertificateDiskPath",
+        A + "ClientCredentials[0].CertificateDiskPath",
+        "needs CertificateDiskPath",
     ),
-    Case(
+    ok(
         "a skipped incomplete entry",
-        app(
-            ClientCredentials=[
-                {"SourceType": "Path", "Skip": True},
-                VALID["AzureAd"]["ClientCredentials"][0],
-            ]
-        ),
+        app(ClientCredentials=[{"SourceType": "Path", "Skip": True}, PATH_ENTRY]),
     ),
     # 2. Unknown keys are named, with a did-you-mean, in every section the package owns
-    Case(
+    no(
         "ManagedIdentity ClientId",
         api(AcquireTokenOptions={"ManagedIdentity": {"ClientId": GUID}}),
-        path=f"{API}.AcquireTokenOptions.ManagedIdentity.ClientId",
-        word="did you mean UserAssignedClientId?",
+        S + "AcquireTokenOptions.ManagedIdentity.ClientId",
+        "did you mean UserAssignedClientId?",
     ),
-    Case(
+    ok(
         "ManagedIdentity UserAssignedClientId",
         api(AcquireTokenOptions={"ManagedIdentity": {"UserAssignedClientId": GUID}}),
     ),
-    Case(
-        "unknown key in AzureAd",
-        app(TenantID2="x"),
-        path="AzureAd.TenantID2",
-        word="did you mean TenantId?",
-    ),
-    Case(
+    no("unknown key in AzureAd", app(TenantID2="x"), A + "TenantID2", "did you mean TenantId?"),
+    no(
         "unknown key in ClientCredentials[]",
-        app(
-            ClientCredentials=[
-                {"SourceType": "Path", "CertificateDiskPath": "/a.pfx", "Pasword": "x"}
-            ]
-        ),
-        path="AzureAd.ClientCredentials[0].Pasword",
-        word="unknown key",
+        app(ClientCredentials=[{**PATH_ENTRY, "Pasword": "x"}]),
+        A + "ClientCredentials[0].Pasword",
+        "unknown key",
     ),
-    Case(
+    no(
         "unknown key in AcquireTokenOptions",
         api(AcquireTokenOptions={"ForceRefrsh": True}),
-        path=f"{API}.AcquireTokenOptions.ForceRefrsh",
-        word="did you mean ForceRefresh?",
+        S + "AcquireTokenOptions.ForceRefrsh",
+        "ForceRefresh?",
     ),
-    Case(
+    no(
         "unknown key in a downstream section",
         api(BaseUri="https://x/"),
-        path=f"{API}.BaseUri",
-        word="did you mean BaseUrl?",
+        S + "BaseUri",
+        "did you mean BaseUrl?",
     ),
-    Case(
+    no(
         "signed-HTTP-request PoP options",
         api(AcquireTokenOptions={"PopPublicKey": "x"}),
-        path=f"{API}.AcquireTokenOptions.PopPublicKey",
-        word="signed HTTP request PoP",
+        S + "AcquireTokenOptions.PopPublicKey",
+        POP,
     ),
-    Case(
+    ok(
         "an Identity.Web web-app key is only warned about",
-        app(Domain="contoso.onmicrosoft.com", CallbackPath="/signin-oidc"),
+        app(Domain="contoso.com", CallbackPath="/signin-oidc"),
     ),
-    Case(
+    ok(
         "an unknown top-level section stays allowed",
-        lambda config: config.update(
-            Logging={"LogLevel": {"Default": "Warning"}}, Kestrel={"Limits": {}}
-        ),
+        lambda config: config.update(Logging={"LogLevel": {}}),
     ),
     Case(
         "ClientId and clientid in one object",
-        raw=json.dumps(VALID).replace('"ClientId": "', '"clientid": "x", "ClientId": "', 1),
-        path="AzureAd.ClientId",
+        path=A + "ClientId",
         word="different case",
+        raw=DUPLICATE,
     ),
-    Case(
-        "env Scopes without an index",
-        env={"MyApi__Scopes": "api://x/.default"},
-        path=f"{API}.Scopes",
-        word="index",
-    ),
-    Case(
+    no_env("env Scopes without an index", S + "Scopes", "index", MyApi__Scopes="api://x/.default"),
+    no_env(
         "env non-numeric index",
-        env={"AzureAd__ClientCredentials__first__SourceType": "Path"},
-        path="AzureAd.ClientCredentials",
-        word="'first'",
+        A + "ClientCredentials",
+        "'first'",
+        AzureAd__ClientCredentials__first__SourceType="Path",
     ),
-    Case(
-        "env keys that differ only in case",
-        env={"AzureAd__ClientId": GUID, "AZUREAD__CLIENTID": GUID},
-        path="AzureAd.ClientId",
-        word="differ only in case",
+    no_env(
+        "env keys differing in case",
+        A + "ClientId",
+        "differ only in case",
+        AzureAd__ClientId=GUID,
+        AZUREAD__CLIENTID=GUID,
     ),
-    Case(
+    no(
         "AzureRegion a host name",
         app(AzureRegion="westus3.evil.com"),
-        path="AzureAd.AzureRegion",
-        word="not an Azure region",
+        A + "AzureRegion",
+        "not an Azure region",
     ),
-    Case("AzureRegion a region", app(AzureRegion="westus3")),
-    Case("AzureRegion TryAutoDetect", app(AzureRegion="TryAutoDetect")),
-    Case("a sparse env index binds", env={"MyApi__Scopes__5": "api://other/.default"}),
+    ok("AzureRegion a region", app(AzureRegion="westus3")),
+    ok("AzureRegion TryAutoDetect", app(AzureRegion="TryAutoDetect")),
+    ok("a sparse env index binds", MyApi__Scopes__5="api://other/.default"),
 ]
 
 
