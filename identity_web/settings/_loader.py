@@ -26,7 +26,12 @@ from identity_web.settings._models import (
     SettingsModel,
 )
 from identity_web.settings._problems import format_path
-from identity_web.settings._root import DEFAULT_SECTION, DOWNSTREAM_APIS, IdentityWebSettings
+from identity_web.settings._root import (
+    DEFAULT_SECTION,
+    DOWNSTREAM_APIS,
+    IdentityWebSettings,
+    is_package_section,
+)
 from identity_web.settings._variables import variable_problems
 
 logger = logging.getLogger(__name__)
@@ -112,7 +117,7 @@ def _merge_sources(
         except FileInvalid as invalid:
             problems.append(invalid.problem)
             continue
-        problems += _duplicates_in(layer, name)
+        problems += _case_twins(layer, name, section)
         merged.add(layer, name)
     dotenv: dict[str, str] = {}
     if (directory / DOTENV).is_file():
@@ -129,7 +134,7 @@ def _merge_sources(
         merged.add_variables(selected, source)
     problems += _variable_problems(merged, layered, section)
     if overrides:
-        problems += _duplicates_in(overrides, ARGUMENTS)
+        problems += _case_twins(overrides, ARGUMENTS, section)
         merged.add(overrides, ARGUMENTS, replace_lists=True)
     if problems:
         raise ConfigurationError(problems, source=str(directory))
@@ -137,6 +142,16 @@ def _merge_sources(
     if dotenv:
         files += (directory / DOTENV,)
     return merged, files
+
+
+def _case_twins(layer: Mapping[str, Any], source: str, section: str) -> list[ConfigurationProblem]:
+    """Keys that differ only in case among the top-level sections, and inside the sections the
+    package reads (other sections, such as `Logging`, are not ours to judge)."""
+    found = _duplicates_in(dict.fromkeys(layer), source)
+    for key, value in layer.items():
+        if is_package_section(str(key), value, section):
+            found += _duplicates_in(value, source, (str(key),))
+    return found
 
 
 def _duplicates_in(layer: Any, source: str, path: KeyPath = ()) -> list[ConfigurationProblem]:

@@ -157,6 +157,15 @@ def _warn_ignored(paths: tuple[str, ...]) -> None:
         )
 
 
+def is_package_section(name: str, value: Any, section: str = DEFAULT_SECTION) -> bool:
+    """True for the top-level sections the package reads: the application section,
+    `DownstreamApis`, and the sections that look like a downstream API."""
+    folded = name.casefold()
+    if folded in (section.casefold(), DOWNSTREAM_APIS.casefold()):
+        return True
+    return _looks_like_api(value)
+
+
 def _looks_like_api(value: Any) -> bool:
     if not isinstance(value, Mapping):
         return False
