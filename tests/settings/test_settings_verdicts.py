@@ -287,6 +287,8 @@ CASES = [
         A + "AzureRegion",
         "not an Azure region",
     ),
+    no_env("env empty segment", "AzureAd", "empty segment", AzureAd____ClientId=GUID),
+    ok("case twins in a section not ours", lambda config: config.update(Logging={"a": 1, "A": 2})),
     ok("AzureRegion a region", app(AzureRegion="westus3")),
     ok("AzureRegion TryAutoDetect", app(AzureRegion="TryAutoDetect")),
     ok("a sparse env index binds", MyApi__Scopes__5="api://other/.default"),
