@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from identity_web import ConfigurationError, TokenAcquirerFactory
 from identity_web.cli import main
@@ -452,3 +454,61 @@ def test_check_call_is_the_runtime_side_of_the_same_rules(
     with pytest.raises(ConfigurationError) as caught:
         check_call(options, api="A")
     assert [problem.path for problem in caught.value.problems] == [refused]
+
+
+VALUES: dict[str, list[Any]] = {
+    "BaseUrl": ["https://api.example.com/", PLAIN, LOOPBACK, "https://[::1]/", "not a url"],
+    "Scopes": [["api://a/.default"], [], ["user.read"], "api://a/.default", [" "], None],
+    "ProtocolScheme": ["Bearer", "MTLS_POP", "mtls_pop", "MTLS", "PoP", "", None, 7],
+    "RequestAppToken": [True, False, None, "true", "no"],
+    "AllowHttpToLoopback": [True, False],
+    "AcquireTokenOptions": [
+        {},
+        {"ManagedIdentity": {}},
+        {"ManagedIdentity": {"ClientId": GUID}},
+        {"Tenant": "common"},
+        {"Tenant": "fabrikam.onmicrosoft.com"},
+    ],
+    "Scope": [["api://a/.default"]],
+}
+APP_VALUES: dict[str, list[Any]] = {
+    "TenantId": [GUID, "common", "consumers"],
+    "Instance": ["https://login.microsoftonline.com/", "http://127.0.0.1/", B2C],
+    "AzureRegion": ["westus3", "TryAutoDetect", "westus3.evil.com"],
+    "ClientCredentials": [[PATH_ENTRY], [{"SourceType": "Path"}], [{"SourceType": "ClientSecret"}]],
+}
+
+
+@st.composite
+def configurations(draw: st.DrawFn) -> dict[str, Any]:
+    config = copy.deepcopy(VALID)
+    for key, choices in VALUES.items():
+        if draw(st.booleans()):
+            config[API][key] = draw(st.sampled_from(choices))
+    for key, choices in APP_VALUES.items():
+        if draw(st.booleans()):
+            config["AzureAd"][key] = draw(st.sampled_from(choices))
+    return config
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(config=configurations())
+def test_config_validate_and_build_agree_on_any_mix_of_settings(
+    config: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+    clean_environment: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Everything `config validate` accepts builds; everything it refuses fails to build, with
+    the same problems."""
+    directory = tmp_path_factory.mktemp("mix")
+    (directory / "appsettings.json").write_text(json.dumps(config), encoding="utf-8")
+    library = library_verdict(directory, {})
+    code, cli = cli_verdict(directory, capsys)
+    assert code == (2 if library else 0)
+    assert cli == library
