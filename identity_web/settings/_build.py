@@ -12,9 +12,9 @@ What is checked, for the application section and for each downstream API section
 * No token travels over plain `http://`: `BaseUrl` must be https, except a Bearer call to a
   loopback address with `AllowHttpToLoopback: true`; the authority (`Instance`, `Authority`)
   is always https. `plain_http_refusal` is the same rule for the runtime guard.
-* App tokens from the application need `ClientId`, an authority and a real tenant (not
-  `common`, `organizations`, `consumers`); `MTLS_POP` needs an Entra ID workforce authority
-  (B2C and External ID (CIAM) have no mTLS token endpoint).
+* App tokens from the application need `ClientId`, an authority, a credential that is not
+  skipped, and a real tenant (not `common`, `organizations`, `consumers`); `MTLS_POP` needs
+  an Entra ID workforce authority (B2C and External ID (CIAM) have no mTLS token endpoint).
 * Each `ClientCredentials` entry (unless `Skip`) has the key its SourceType needs.
 """
 
@@ -71,10 +71,8 @@ def application_problems(
                 )
             )
     problems += _credential_problems(app, section)
-    tenant_overridden = any(
-        options.acquire_token_options.tenant for options in _valid(settings, apis)
-    )
-    if app.client_credentials and not tenant_overridden:
+    if app.client_credentials and not any(_uses_application(o) for o in _valid(settings, apis)):
+        # Used on its own (a scope given per call): the sections that use it check it otherwise.
         problems += _tenant_problems(app.effective_tenant_id(), f"{section}.TenantId", "")
     return problems
 
@@ -97,9 +95,14 @@ def downstream_problems(settings: IdentityWebSettings, name: str) -> list[Config
             )
         )
     problems += call_problems(options, path)
-    if asks_for_token(options) and options.acquire_token_options.managed_identity is None:
+    if _uses_application(options):
         problems += _application_for(settings, options, path)
     return problems
+
+
+def _uses_application(options: DownstreamApiOptions) -> bool:
+    """The section's token comes from the application's credentials (not a managed identity)."""
+    return asks_for_token(options) and options.acquire_token_options.managed_identity is None
 
 
 def call_problems(options: DownstreamApiOptions, path: str) -> list[ConfigurationProblem]:
@@ -210,14 +213,21 @@ def _application_for(
                 f"set Instance and TenantId (or Authority) for {path}'s app token",
             )
         )
+    if not any(not credential.skip for credential in app.client_credentials):
+        problems.append(
+            ConfigurationProblem(
+                f"{section}.ClientCredentials",
+                f"no credential (empty, absent or every entry skipped) for {path}'s app token; "
+                'add one, e.g. {"SourceType": "Path", "CertificateDiskPath": "/certs/app.pfx"}, '
+                f"or set {path}.AcquireTokenOptions.ManagedIdentity",
+            )
+        )
     override = options.acquire_token_options.tenant
     tenant_path = f"{path}.AcquireTokenOptions.Tenant" if override else f"{section}.TenantId"
-    tenant = override or app.effective_tenant_id()
+    why = f"{path} uses MTLS_POP: " if options.is_mtls_pop else ""
+    problems += _tenant_problems(override or app.effective_tenant_id(), tenant_path, why)
     if options.is_mtls_pop:
-        problems += _tenant_problems(tenant, tenant_path, f"{path} uses MTLS_POP: ")
         problems += _mtls_authority_problems(settings, section, path)
-    elif override:
-        problems += _tenant_problems(tenant, tenant_path, "")
     return problems
 
 

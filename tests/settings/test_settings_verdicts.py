@@ -201,6 +201,24 @@ CASES = [
         "IDW10405",
     ),
     no("MTLS_POP, consumers", both(MTLS, app(TenantId="consumers")), A + "TenantId", "IDW10405"),
+    no("Bearer, TenantId common", app(TenantId="common"), A + "TenantId", "IDW10405"),
+    no(
+        "per-API tenant organizations",
+        api(AcquireTokenOptions={"Tenant": "organizations"}),
+        S + "AcquireTokenOptions.Tenant",
+        "IDW10405",
+    ),
+    no("no credential", app(ClientCredentials=DROP), A + "ClientCredentials", "no credential"),
+    no(
+        "every credential skipped",
+        app(ClientCredentials=[{**PATH_ENTRY, "Skip": True}]),
+        A + "ClientCredentials",
+        "every entry skipped",
+    ),
+    ok(
+        "no credential, a managed identity",
+        both(app(ClientCredentials=DROP), api(AcquireTokenOptions={"ManagedIdentity": {}})),
+    ),
     no(
         "MTLS_POP, B2C",
         both(MTLS, app(Instance=B2C, TenantId="contoso.onmicrosoft.com")),
