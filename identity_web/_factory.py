@@ -28,6 +28,7 @@ from identity_web.container import IdentityWebContainer
 from identity_web.downstream import DownstreamApi
 from identity_web.headers import AuthorizationHeaderProvider
 from identity_web.settings import DEFAULT_SECTION, IdentityWebSettings, load_settings
+from identity_web.settings._build import check_build
 
 if TYPE_CHECKING:
     from identity_web.adapters.azure_core import AsyncIdentityWebCredential, IdentityWebCredential
@@ -189,9 +190,14 @@ class TokenAcquirerFactory:
         return self
 
     def build(self) -> ServiceProvider:
-        """Create the services. Allowed once per factory."""
+        """Create the services. Allowed once per factory.
+
+        Runs every check that can be made before the network (`settings.check_build`, the
+        same function as `identity-web config validate`): a ConfigurationError names each
+        problem of the application section and of the registered downstream APIs."""
         with self._lock:
             self._check_not_built("build()")
+            check_build(self._settings, self._names)
             self._built = True
             self.container.downstream_api_names.override(tuple(self._names))
         return ServiceProvider(self.container)

@@ -93,13 +93,43 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def guarded(as_json: bool, command: Callable[[], int]) -> int:
     """Run a command; expected failures become a message (JSON with --json) and an exit code:
-    2 for bad configuration or a request that cannot be made, 1 for any other failure."""
+    2 for bad configuration (settings, credentials as configured) or a request that cannot be
+    made, 1 for any other failure."""
     try:
         return command()
-    except (ConfigurationError, InvalidRequestError) as error:
-        return _report(as_json, error, EXIT_USAGE)
     except IdentityWebError as error:
-        return _report(as_json, error, EXIT_FAILURE)
+        return _report(as_json, error, exit_code(error))
+
+
+def exit_code(error: BaseException) -> int:
+    """CONTRACTS.md: 2 when the configuration must change, 1 for a runtime failure."""
+    return EXIT_USAGE if _is_configuration(error) else EXIT_FAILURE
+
+
+def _is_configuration(error: BaseException) -> bool:
+    """Settings problems, requests that cannot be made, and credentials that cannot load as
+    configured (missing key, missing file, wrong password, unsupported SourceType …). A
+    managed identity that cannot get its assertion, or an identity provider's refusal, is a
+    runtime failure."""
+    # Imported here: the credential layer is not needed to print --help.
+    from identity_web.credentials._errors import (  # noqa: PLC0415
+        CredentialLoadError,
+        ManagedIdentityAssertionError,
+        NoCredentialLoadedError,
+    )
+
+    if isinstance(error, ConfigurationError | InvalidRequestError):
+        return True
+    if isinstance(error, CredentialLoadError):
+        return not isinstance(error, ManagedIdentityAssertionError)
+    if isinstance(error, NoCredentialLoadedError):
+        cause = error.__cause__
+        if cause is None:
+            return True  # no entry, or every entry skipped
+        if isinstance(cause, BaseExceptionGroup):
+            return all(_is_configuration(inner) for inner in cause.exceptions)
+        return _is_configuration(cause)
+    return False
 
 
 def _report(as_json: bool, error: IdentityWebError, code: int) -> int:

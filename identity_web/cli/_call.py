@@ -16,7 +16,8 @@ def register(subparsers: Any) -> None:
         "call",
         help="call a configured downstream API as the application",
         description="Load the settings as TokenAcquirerFactory does, call downstream API NAME "
-        "with an app token, print the status and the body. Exit 1 for a non-2xx answer.",
+        "as DownstreamApi.call does (app tokens: RequestAppToken true, or a managed identity), "
+        "print the status and the body. Exit 1 for a non-2xx answer, 2 for bad settings.",
     )
     parser.add_argument("name", metavar="NAME", help="the downstream API section, e.g. MyApi")
     parser.add_argument("--config-dir", default=None, metavar="DIR", help="default: current")
@@ -31,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _call(args: argparse.Namespace) -> int:
-    overrides: dict[str, Any] = {"RequestAppToken": True}
+    # The section decides the kind of call, as DownstreamApi.call does: no override turns a
+    # configured RequestAppToken into another kind of token.
+    overrides: dict[str, Any] = {}
     if args.relative_path is not None:
         overrides["RelativePath"] = args.relative_path
     if args.method is not None:
@@ -39,7 +42,7 @@ def _call(args: argparse.Namespace) -> int:
     factory = TokenAcquirerFactory.from_config_dir(args.config_dir)
     factory.add_downstream_api(args.name)
     with factory.build() as services:
-        response = services.downstream_api.call(args.name, overrides=overrides)
+        response = services.downstream_api.call(args.name, overrides=overrides or None)
     if args.json:
         print(json.dumps(response_json(response)))
     else:

@@ -9,7 +9,7 @@ from typing import Any
 
 from identity_web._errors import ConfigurationError
 from identity_web.cli import EXIT_OK, EXIT_USAGE
-from identity_web.settings import load_settings
+from identity_web.settings import LoadedSettings, check_build, load_settings
 from identity_web.settings._display import effective_settings, leaves, settings_sources
 from identity_web.settings._schema import schema_text
 
@@ -20,9 +20,20 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=lambda _args: _usage(parser))
 
     validate = actions.add_parser(
-        "validate", help="load and validate the settings; show effective values and sources"
+        "validate",
+        help="load and validate the settings; show effective values and sources",
+        description="Load the settings and run every check that building the services runs "
+        "(the same function): exit 2 for anything that would fail before the network. Every "
+        "section that looks like a downstream API is checked, or only those given with --api.",
     )
     validate.add_argument("--config-dir", default=None, metavar="DIR", help="default: current")
+    validate.add_argument(
+        "--api",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="check only this downstream API section, as add_downstream_api(NAME) (repeatable)",
+    )
     validate.add_argument("--json", action="store_true", help="print JSON")
     validate.set_defaults(func=_validate)
 
@@ -40,9 +51,17 @@ def _schema(_args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def load_for_build(config_dir: str | None, apis: list[str] | None) -> LoadedSettings:
+    """Load, then run the build-time checks on `apis` (default: every downstream section)."""
+    loaded = load_settings(config_dir)
+    names = apis if apis is not None else loaded.settings.downstream_api_names()
+    check_build(loaded.settings, names)
+    return loaded
+
+
 def _validate(args: argparse.Namespace) -> int:
     try:
-        loaded = load_settings(args.config_dir)
+        loaded = load_for_build(args.config_dir, args.api)
     except ConfigurationError as error:
         if args.json:
             errors = [{"path": p.path, "message": p.message} for p in error.problems]

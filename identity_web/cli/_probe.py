@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -30,6 +31,7 @@ from identity_web.protocol.mi_sources import (
 from identity_web.transport import HttpTransport
 
 DEFAULT_TIMEOUT = 1.0
+MAX_TIMEOUT = 60.0
 
 SECRET_VARIABLES = frozenset({"IDENTITY_HEADER", "MSI_SECRET"})
 WORKLOAD_IDENTITY_VARIABLES = (
@@ -78,12 +80,27 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=timeout_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"per-probe timeout (default {DEFAULT_TIMEOUT:g})",
+        help=f"per-probe timeout, more than 0 and at most {MAX_TIMEOUT:g} "
+        f"(default {DEFAULT_TIMEOUT:g})",
     )
     parser.set_defaults(func=_run)
+
+
+def timeout_seconds(text: str) -> float:
+    """`--timeout`: a finite number of seconds in (0, MAX_TIMEOUT]; argparse reports the rest
+    as a usage error (exit 2), never a traceback."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds, found {text!r}"
+        )
+    return value
 
 
 def _shown(environ: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:

@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _token(args: argparse.Namespace) -> int:
     factory = TokenAcquirerFactory.from_config_dir(args.config_dir)
+    if args.name is not None:
+        factory.add_downstream_api(args.name)
     with factory.build() as services:
         scope, result = _acquire(factory, services, args)
     report = describe(result, scope, show_token=args.show_token)
@@ -54,11 +56,12 @@ def _token(args: argparse.Namespace) -> int:
 def _acquire(
     factory: TokenAcquirerFactory, services: ServiceProvider, args: argparse.Namespace
 ) -> tuple[str, AcquireTokenResult]:
-    """The token NAME's settings would use (as the application), or a Bearer one for --scope."""
+    """The token NAME's settings would use (they must ask for an app token), or a Bearer one
+    for --scope."""
     if args.name is None:
         return args.scope, services.token_acquirer.acquire_token_for_app(args.scope)
     options = factory.settings.downstream_api(args.name)
-    scope, token_options, bound = prepare(options.model_copy(update={"request_app_token": True}))
+    scope, token_options, bound = prepare(options)
     return scope, services.token_acquirer.acquire_token_for_app(scope, token_options, bound=bound)
 
 

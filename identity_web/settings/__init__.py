@@ -2,10 +2,13 @@
 
 `load_settings()` merges defaults < appsettings.json < appsettings.{Environment}.json <
 appsettings.yaml < .env < environment variables < explicit overrides, then validates once.
+`check_build()` runs every check that can be made before the network (the factory's `build()`
+and `identity-web config validate` both call it).
 """
 
+from identity_web.settings._build import check_build, check_call, plain_http_refusal
 from identity_web.settings._cimap import CaseInsensitiveMapping
-from identity_web.settings._enums import CredentialSource
+from identity_web.settings._enums import CredentialSource, ProtocolScheme
 from identity_web.settings._loader import LoadedSettings, load_settings
 from identity_web.settings._models import (
     AcquireTokenOptions,
@@ -28,5 +31,9 @@ __all__ = [
     "LoadedSettings",
     "ManagedIdentityOptions",
     "MicrosoftIdentityApplicationOptions",
+    "ProtocolScheme",
+    "check_build",
+    "check_call",
     "load_settings",
+    "plain_http_refusal",
 ]

@@ -1,65 +1,51 @@
-"""Validation of one section, including near-miss detection for unknown keys.
+"""Validation of one section: the model's own checks, then every key accounted for.
 
-Unknown keys are ignored for binding (as .NET does), with one exception that catches typos:
-an unknown key that is close to a known key of the same section (difflib ratio >= 0.8,
-case-insensitive) while that known key is absent is reported as a problem —
-`AzureAd.ClientID2: unknown key; did you mean ClientId?`. Keys that Identity.Web knows but this
-daemon library does not use (`Domain`, `CallbackPath`, legacy `ClientCertificates` …) are
-never reported.
+Sections the package reads are strict, recursively (`AzureAd`, its `ClientCredentials[]`, each
+downstream API section, its `AcquireTokenOptions` and `ManagedIdentity`): a key is bound by the
+model, or is an Identity.Web key listed in `_keys` (ignored with a warning, or refused with the
+reason), or it is an error with a did-you-mean — `ManagedIdentity.ClientId: unknown key; did you
+mean UserAssignedClientId?`. Two keys of one object that differ only in case are an error too
+(.NET would let the last one win without a word).
 
-Values work alike for the few keys whose values form a known set while the key is a free string
-in Identity.Web (`ProtocolScheme`, `HttpMethod`): a value close to a known one but not equal to
-it (`MTLS-POP`) is a problem, so a typo cannot silently turn a bound token into a bearer token.
-Values that are not close to any known one are left alone.
+`HttpMethod` is a free string in Identity.Web; a value close to a known verb but not equal to it
+(`GETT`) is a problem, while unrelated verbs (`PROPFIND`) pass.
 """
 
 from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from identity_web._errors import ConfigurationProblem
+from identity_web.settings import _keys
 from identity_web.settings._models import SettingsModel
 from identity_web.settings._problems import format_path, problems_from
-from identity_web.settings._suggest import closest
+from identity_web.settings._suggest import closest, did_you_mean
 
 M = TypeVar("M", bound=SettingsModel)
 
-# Identity.Web / MSAL / ASP.NET keys that are legitimately present and not ours to bind.
-FOREIGN_KEYS = frozenset(
-    key.casefold()
-    for key in (
-        *("Audience", "Audiences", "AllowWebApiToBeAuthorizedByACL", "Name", "Domain"),
-        *("SignUpSignInPolicyId", "ResetPasswordPolicyId", "EditProfilePolicyId"),
-        *("WithSpaAuthCode", "ResetPasswordPath", "ErrorPath", "UseFastUnboundedCache"),
-        *("PartitionAppTokenCacheByAudience", "LegacyCacheCompatibilityEnabled"),
-        *("UserAssignedManagedIdentityClientId", "ClientSecret", "ClientCertificates"),
-        *("TokenDecryptionCertificates", "TokenDecryptionCredentials"),
-        *("ClientCredentialsUsingManagedIdentity", "AadAuthorityAudience", "AzureCloudInstance"),
-        *("ClientName", "ClientVersion", "LogLevel", "IsDefaultPlatformLoggingEnabled"),
-        *("RedirectUri", "EnableCacheSynchronization", "CallbackPath", "SignedOutCallbackPath"),
-        *("SignedOutRedirectUri", "ResponseType", "Scopes", "Scope", "Certificate"),
-        *("CachedValue", "CredentialType", "Id", "DecryptKeysAuthenticationOptions"),
-        *("Container", "ReferenceOrValue", "ReferenceOrLocation", "FmiPath", "PopPublicKey"),
-        *("PopClaim", "LongRunningWebApiSessionKey", "UserFlow", "ExtraParameters"),
-    )
-)
-
-
 # Keys (as spelt by Identity.Web) whose values are checked for near misses, with the known values.
 KNOWN_VALUES: dict[str, tuple[str, ...]] = {
-    "ProtocolScheme": ("Bearer", "MTLS_POP"),
     "HttpMethod": ("Get", "Post", "Put", "Patch", "Delete", "Head", "Options"),
 }
 
 
+@dataclass
+class KeyReport:
+    """What a walk over a section's keys found: problems, and Identity.Web keys not acted on."""
+
+    problems: list[ConfigurationProblem] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+
 def validate_section(model: type[M], data: Any, path: Sequence[str | int]) -> M:
     """Validate `data` as `model`; raise `SectionInvalid` listing every problem under `path`."""
-    problems = near_misses(model, data, path)
+    problems = check_keys(model, data, path).problems
     try:
         result = model.model_validate(data if data is not None else {})
     except ValidationError as error:
@@ -78,33 +64,79 @@ class SectionInvalid(Exception):  # noqa: N818 - internal signal, converted to C
         self.problems = problems
 
 
-def near_misses(
-    model: type[SettingsModel], data: Any, path: Sequence[str | int]
-) -> list[ConfigurationProblem]:
-    """Unknown keys that look like misspellings of absent known keys, recursively."""
+def check_keys(model: type[SettingsModel], data: Any, path: Sequence[str | int]) -> KeyReport:
+    """Every key of `data` (a section of `model`) accounted for, recursively."""
+    report = KeyReport()
+    _walk(model, data, list(path), report)
+    return report
+
+
+def _walk(model: type[SettingsModel], data: Any, path: list[str | int], report: KeyReport) -> None:
     if not isinstance(data, Mapping):
-        return []
+        return
+    report.problems += case_duplicates(data, path)
     known = {key.casefold(): key for key in model.known_keys()}
-    present = {str(key).casefold() for key in data}
-    problems: list[ConfigurationProblem] = []
     for key, value in data.items():
-        folded = str(key).casefold()
-        if folded in known:
-            child = nested_model(model, known[folded])
+        text = str(key)
+        here = [*path, text]
+        canonical = model.canonical_key(text)
+        if canonical is not None:
+            child = nested_model(model, canonical)
             if child is not None:
-                problems += _nested(child, value, [*path, str(key)])
-            problems += _value_near_miss(known[folded], value, [*path, str(key)])
-            continue
-        if folded in FOREIGN_KEYS or folded.replace("_", "") in known:
-            continue
-        match = closest(str(key), known.values())
-        if match is not None and match.casefold() not in present:
-            problems.append(
-                ConfigurationProblem(
-                    format_path([*path, str(key)]), f"unknown key; did you mean {match}?"
-                )
-            )
-    return problems
+                _walk_child(child, value, here, report)
+            report.problems += _value_near_miss(canonical, value, here)
+        elif _keys.ignored(model, text):
+            report.ignored.append(format_path(here))
+        else:
+            report.problems.append(_unknown(model, text, here, known))
+
+
+def _unknown(
+    model: type[SettingsModel], key: str, path: list[str | int], known: Mapping[str, str]
+) -> ConfigurationProblem:
+    reason = _keys.unsupported(model, key)
+    if reason is not None:
+        return ConfigurationProblem(format_path(path), f"not supported: {reason}")
+    candidates = [*known.values(), *_keys.ignored_keys(model)]
+    hint = did_you_mean(key.strip(), candidates) or _suffix_hint(key, known.values())
+    if not hint:
+        hint = f"; known keys: {', '.join(known.values())}"
+    return ConfigurationProblem(format_path(path), f"unknown key{hint}")
+
+
+def _suffix_hint(key: str, candidates: Iterable[str]) -> str:
+    """`ClientId` under ManagedIdentity → `UserAssignedClientId` (a known key ending like it)."""
+    folded = key.strip().casefold()
+    matches = [name for name in candidates if name.casefold().endswith(folded)]
+    return f"; did you mean {matches[0]}?" if len(folded) > 1 and len(matches) == 1 else ""
+
+
+def case_duplicates(
+    data: Mapping[Any, Any], path: Sequence[str | int]
+) -> list[ConfigurationProblem]:
+    """Keys of one object that differ only in case (`ClientId` and `clientid`)."""
+    spellings: dict[str, list[str]] = {}
+    for key in data:
+        spellings.setdefault(str(key).casefold(), []).append(str(key))
+    return [
+        ConfigurationProblem(
+            format_path([*path, keys[-1]]),
+            f"set {len(keys)} times with different case ({', '.join(repr(k) for k in keys)}); "
+            "keys are case-insensitive: keep one",
+        )
+        for keys in spellings.values()
+        if len(keys) > 1
+    ]
+
+
+def _walk_child(
+    model: type[SettingsModel], value: Any, path: list[str | int], report: KeyReport
+) -> None:
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _walk(model, item, [*path, index], report)
+    else:
+        _walk(model, value, path, report)
 
 
 def _value_near_miss(key: str, value: Any, path: list[str | int]) -> list[ConfigurationProblem]:
@@ -119,17 +151,6 @@ def _value_near_miss(key: str, value: Any, path: list[str | int]) -> list[Config
         return []
     message = f"found {value!r}; not a known {key} ({', '.join(allowed)}); did you mean {match}?"
     return [ConfigurationProblem(format_path(path), message)]
-
-
-def _nested(
-    model: type[SettingsModel], value: Any, path: list[str | int]
-) -> list[ConfigurationProblem]:
-    if isinstance(value, list | tuple):
-        found: list[ConfigurationProblem] = []
-        for index, item in enumerate(value):
-            found += near_misses(model, item, [*path, index])
-        return found
-    return near_misses(model, value, path)
 
 
 def nested_model(model: type[SettingsModel], alias: str) -> type[SettingsModel] | None:

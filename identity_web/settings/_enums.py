@@ -71,3 +71,39 @@ class CredentialSource(enum.StrEnum):
             "not a SourceType number; allowed: 0-{last}",
             {"last": len(members) - 1},
         )
+
+
+class ProtocolScheme(enum.StrEnum):
+    """How a downstream API's token is bound (`ProtocolScheme`): decided once, here.
+
+    `Bearer` (also when absent or null) or `MTLS_POP` (RFC 8705 certificate-bound), in any case,
+    spaces around ignored. Every other value is refused: a typo must never turn a bound token
+    into a bearer token, and Identity.Web's `PoP` (signed HTTP requests) is not supported.
+    """
+
+    BEARER = "Bearer"
+    MTLS_POP = "MTLS_POP"
+
+    @classmethod
+    def parse(cls, value: Any) -> ProtocolScheme:
+        """A member, or its value in any case with spaces around; None means Bearer."""
+        if value is None:
+            return cls.BEARER
+        if isinstance(value, str):
+            folded = value.strip().casefold()
+            for member in cls:
+                if member.value.casefold() == folded:
+                    return member
+        allowed = ", ".join(member.value for member in cls)
+        if isinstance(value, str) and value.strip().casefold() == "pop":
+            raise PydanticCustomError(
+                "protocol_scheme",
+                "signed HTTP request PoP (Identity.Web's 'PoP') is not supported; "
+                "allowed: {allowed} (any case)",
+                {"allowed": allowed},
+            )
+        raise PydanticCustomError(
+            "protocol_scheme",
+            "not a ProtocolScheme; allowed: {allowed} (any case; absent means Bearer){hint}",
+            {"allowed": allowed, "hint": did_you_mean(str(value), [m.value for m in cls])},
+        )

@@ -17,7 +17,8 @@ from typing import Any
 from identity_web._errors import ConfigurationError, ConfigurationProblem
 from identity_web.settings._cache import SECTION as TOKEN_CACHE
 from identity_web.settings._cache import TokenCacheOptions
-from identity_web.settings._checks import nested_model
+from identity_web.settings._checks import case_duplicates, nested_model
+from identity_web.settings._cimap import CaseInsensitiveMapping
 from identity_web.settings._files import FileInvalid, read_dotenv, read_json, read_yaml
 from identity_web.settings._merge import Merged
 from identity_web.settings._merge import Path as KeyPath
@@ -27,7 +28,13 @@ from identity_web.settings._models import (
     SettingsModel,
 )
 from identity_web.settings._problems import format_path
-from identity_web.settings._root import DEFAULT_SECTION, DOWNSTREAM_APIS, IdentityWebSettings
+from identity_web.settings._root import (
+    DEFAULT_SECTION,
+    DOWNSTREAM_APIS,
+    IdentityWebSettings,
+    is_package_section,
+)
+from identity_web.settings._variables import variable_problems
 
 logger = logging.getLogger(__name__)
 
@@ -108,9 +115,12 @@ def _merge_sources(
     layers = _file_layers(directory, environment)
     for name, path, reader in layers:
         try:
-            merged.add(reader(path), name)
+            layer = reader(path)
         except FileInvalid as invalid:
             problems.append(invalid.problem)
+            continue
+        problems += _case_twins(layer, name, section)
+        merged.add(layer, name)
     dotenv: dict[str, str] = {}
     if (directory / DOTENV).is_file():
         try:
@@ -120,14 +130,67 @@ def _merge_sources(
     if problems:
         raise ConfigurationError(problems, source=str(directory))
     sections = {key.casefold() for key in merged.data} | {section.casefold()}
-    merged.add_variables(_selected(dotenv.items(), sections), DOTENV)
-    merged.add_variables(_selected(variables.items(), sections), ENV)
+    layered = [(DOTENV, _selected(dotenv.items(), sections))]
+    layered.append((ENV, _selected(variables.items(), sections)))
+    for source, selected in layered:
+        merged.add_variables(selected, source)
+    problems += _variable_problems(merged, layered, section)
     if overrides:
+        problems += _case_twins(overrides, ARGUMENTS, section)
         merged.add(overrides, ARGUMENTS, replace_lists=True)
+    if problems:
+        raise ConfigurationError(problems, source=str(directory))
     files = tuple(path for _, path, _ in layers)
     if dotenv:
         files += (directory / DOTENV,)
     return merged, files
+
+
+def _case_twins(layer: Mapping[str, Any], source: str, section: str) -> list[ConfigurationProblem]:
+    """Keys that differ only in case among the top-level sections, and inside the sections the
+    package reads (other sections, such as `Logging`, are not ours to judge)."""
+    found = _duplicates_in(dict.fromkeys(layer), source)
+    for key, value in layer.items():
+        if is_package_section(str(key), value, section):
+            found += _duplicates_in(value, source, (str(key),))
+    return found
+
+
+def _duplicates_in(layer: Any, source: str, path: KeyPath = ()) -> list[ConfigurationProblem]:
+    """Keys of one object of one source that differ only in case, at any depth."""
+    found: list[ConfigurationProblem] = []
+    if isinstance(layer, Mapping):
+        found += [
+            ConfigurationProblem(problem.path, f"{problem.message} (in {source})")
+            for problem in case_duplicates(layer, path)
+        ]
+        for key, value in layer.items():
+            found += _duplicates_in(value, source, (*path, str(key)))
+    elif isinstance(layer, list):
+        for index, value in enumerate(layer):
+            found += _duplicates_in(value, source, (*path, index))
+    return found
+
+
+def _variable_problems(
+    merged: Merged, layered: list[tuple[str, list[tuple[str, str]]]], section: str
+) -> list[ConfigurationProblem]:
+    shape = IdentityWebSettings(raw=CaseInsensitiveMapping(merged.data), section=section)
+    downstream = {
+        name.casefold(): name
+        for name in shape.downstream_api_names()
+        if len(shape.downstream_api_path(name) or ()) == 1
+    }
+    problems: list[ConfigurationProblem] = []
+    for source, selected in layered:
+        problems += variable_problems(
+            selected,
+            source,
+            section=section,
+            downstream=downstream,
+            downstream_apis=DOWNSTREAM_APIS,
+        )
+    return problems
 
 
 def _selected(variables: Iterable[tuple[str, str]], sections: set[str]) -> list[tuple[str, str]]:

@@ -38,19 +38,31 @@ class Merged:
         self.data = merger.merge(self.data, layer, ())
 
     def add_variables(self, variables: Iterable[tuple[str, str]], source: str) -> None:
-        """Merge `Section__Key__0__Name=value` variables (sorted, so the outcome is stable)."""
+        """Merge `Section__Key__0__Name=value` variables as one layer (sorted, so the outcome is
+        stable): `X__5__A` and `X__5__B` land in one list item, as in .NET."""
+        tree: dict[str, Any] = {}
         for name, value in sorted(variables):
             segments = name.split("__")
             if all(segments):
-                self.add(_nest(segments, value), source)
+                _nest_into(tree, segments, value)
+        if tree:
+            self.add(tree, source)
 
 
-def _nest(segments: list[str], value: str) -> dict[str, Any]:
-    tree: Any = value
-    for segment in reversed(segments):
-        tree = {segment: tree}
-    result: dict[str, Any] = tree
-    return result
+def _nest_into(tree: dict[str, Any], segments: list[str], value: str) -> None:
+    """Set `value` at `segments` in `tree`, keys matched case-insensitively; a value never
+    replaces a section already there (as in `Merged.add`)."""
+    node = tree
+    for segment in segments[:-1]:
+        key = find_key(node, segment) or segment
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    last = find_key(node, segments[-1]) or segments[-1]
+    if not isinstance(node.get(last), dict):
+        node[last] = value
 
 
 def _is_index_map(value: Mapping[str, Any]) -> bool:
@@ -111,7 +123,27 @@ class _Merger:
             while len(items) <= index:
                 items.append(_MISSING)
             items[index] = self.merge(items[index], value, (*path, index))
+        self._renumber(path, [index for index, item in enumerate(items) if item is not _MISSING])
         return [item for item in items if item is not _MISSING]
+
+    def _renumber(self, path: Path, kept: list[int]) -> None:
+        """Sources of a sparse list (`__5__` alone becomes item 0, as .NET binds it) follow
+        their items to the new index, so item 0 is not shown as coming from the defaults."""
+        moves = {old: new for new, old in enumerate(kept) if old != new}
+        if not moves:
+            return
+        depth = len(path)
+        under = [
+            key
+            for key in self.sources
+            if key[:depth] == path and len(key) > depth and key[depth] in moves
+        ]
+        moved: dict[Path, str] = {}
+        for key in under:
+            old = key[depth]
+            assert isinstance(old, int)
+            moved[(*key[:depth], moves[old], *key[depth + 1 :])] = self.sources.pop(key)
+        self.sources.update(moved)
 
     def _merge_list(self, base: Any, override: list[Any] | tuple[Any, ...], path: Path) -> Any:
         if isinstance(base, Mapping):

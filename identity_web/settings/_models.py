@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -32,7 +33,7 @@ from identity_web.settings._authority import (
     normalize_instance,
     split_authority,
 )
-from identity_web.settings._enums import CredentialSource
+from identity_web.settings._enums import CredentialSource, ProtocolScheme
 from identity_web.settings._types import (
     AnyMap,
     Guid,
@@ -53,6 +54,7 @@ __all__ = [
     "DownstreamApiOptions",
     "ManagedIdentityOptions",
     "MicrosoftIdentityApplicationOptions",
+    "ProtocolScheme",
 ]
 
 
@@ -163,6 +165,27 @@ class CredentialDescription(SettingsModel):
     """Bearer token, but the credential is presented over mTLS."""
 
 
+REGION_AUTO_DETECT = "TryAutoDetect"
+_REGION = re.compile(r"[A-Za-z0-9]+")
+
+
+def _check_region(value: str | None) -> str | None:
+    """An Azure region name (letters and digits: `westus3`) or `TryAutoDetect`, else an error:
+    a host name such as `westus3.evil.com` would otherwise be dropped in favour of the global
+    endpoint without a word."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.casefold() == REGION_AUTO_DETECT.casefold() or _REGION.fullmatch(text):
+        return text
+    raise PydanticCustomError(
+        "azure_region",
+        "not an Azure region; expected a region name of letters and digits (e.g. westus3) "
+        "or {auto}",
+        {"auto": REGION_AUTO_DETECT},
+    )
+
+
 def _require_list(value: Any) -> Any:
     if isinstance(value, Mapping):
         raise PydanticCustomError(
@@ -184,9 +207,9 @@ class MicrosoftIdentityApplicationOptions(SettingsModel):
     """Application (client) id. Not needed for pure managed identity."""
     authority: OptStr = None
     """Alternative to Instance + TenantId; ignored (with a warning) when either is set."""
-    azure_region: OptStr = None
-    """Regional endpoint (e.g. westus3) or TryAutoDetect; without it mTLS PoP uses the global
-    mtlsauth endpoint."""
+    azure_region: Annotated[OptStr, AfterValidator(_check_region)] = None
+    """Regional endpoint (an Azure region name such as westus3) or TryAutoDetect; without it
+    mTLS PoP uses the global mtlsauth endpoint."""
     client_credentials: Annotated[
         tuple[CredentialDescription, ...], BeforeValidator(_require_list)
     ] = ()
@@ -315,10 +338,12 @@ def _check_optional_url(value: str | None) -> str | None:
 
 
 def is_mtls_pop_scheme(protocol_scheme: str) -> bool:
-    """The one rule for `ProtocolScheme`: `MTLS_POP` in any case, spaces around ignored.
+    """True for `ProtocolScheme.MTLS_POP` (and its text in any case, spaces around ignored).
 
     A plain comparison, not a regex: it runs on every cache hit of the header provider."""
-    return protocol_scheme.strip().lower() == "mtls_pop"
+    return protocol_scheme is ProtocolScheme.MTLS_POP or (
+        protocol_scheme.strip().lower() == "mtls_pop"
+    )
 
 
 class DownstreamApiOptions(SettingsModel):
@@ -332,10 +357,21 @@ class DownstreamApiOptions(SettingsModel):
     """Scopes; app tokens use one scope ending in /.default. A string is split on spaces."""
     http_method: Annotated[str, _default_to("Get")] = "Get"
     """HTTP method of calls made without an explicit method."""
-    protocol_scheme: Annotated[str, _default_to("Bearer")] = "Bearer"
-    """Bearer, or MTLS_POP for certificate-bound tokens."""
+    protocol_scheme: Annotated[
+        ProtocolScheme,
+        BeforeValidator(ProtocolScheme.parse),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "enum": [member.value for member in ProtocolScheme],
+                "description": "any case; absent means Bearer",
+            }
+        ),
+    ] = ProtocolScheme.BEARER
+    """Bearer, or MTLS_POP for certificate-bound tokens (any case). Anything else is an error."""
     request_app_token: bool = False
-    """Acquire an application token (client credentials or managed identity)."""
+    """Acquire an application token (client credentials or managed identity). Must be true
+    (or absent): false asks for a user token, which identity-web does not acquire."""
     acquire_token_options: Annotated[AcquireTokenOptions, BeforeValidator(_none_to_empty)] = Field(
         default_factory=AcquireTokenOptions
     )
@@ -348,8 +384,11 @@ class DownstreamApiOptions(SettingsModel):
     """Accept header of API requests."""
     content_type: Annotated[str, _default_to("application/json")] = "application/json"
     """Content-Type of API request bodies."""
+    allow_http_to_loopback: bool = False
+    """identity-web only: allow a Bearer token over plain http:// when BaseUrl is a loopback
+    address (127.0.0.1, ::1, localhost), for local development. Never for MTLS_POP."""
 
     @property
     def is_mtls_pop(self) -> bool:
-        """True when `ProtocolScheme` is `MTLS_POP` (any case): a certificate-bound token."""
-        return is_mtls_pop_scheme(self.protocol_scheme)
+        """True when `ProtocolScheme` is `MTLS_POP`: a certificate-bound token."""
+        return self.protocol_scheme is ProtocolScheme.MTLS_POP

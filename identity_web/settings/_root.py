@@ -9,6 +9,7 @@ same name.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,10 +17,12 @@ from typing import Any
 from identity_web._errors import ConfigurationError, ConfigurationProblem
 from identity_web.settings._cache import SECTION as TOKEN_CACHE
 from identity_web.settings._cache import TokenCacheOptions
-from identity_web.settings._checks import SectionInvalid, validate_section
+from identity_web.settings._checks import SectionInvalid, check_keys, validate_section
 from identity_web.settings._cimap import CaseInsensitiveMapping
 from identity_web.settings._models import DownstreamApiOptions, MicrosoftIdentityApplicationOptions
 from identity_web.settings._suggest import did_you_mean
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_SECTION = "AzureAd"
 DOWNSTREAM_APIS = "DownstreamApis"
@@ -77,7 +80,22 @@ class IdentityWebSettings:
                 problems += error.problems
         if problems:
             raise ConfigurationError(problems)
+        _warn_ignored(settings.ignored_keys())
         return settings
+
+    def ignored_keys(self) -> tuple[str, ...]:
+        """Identity.Web keys present in the package's sections that identity-web does not act
+        on (`AzureAd.Domain`, `AzureAd.CallbackPath` …), as key paths."""
+        found = check_keys(
+            MicrosoftIdentityApplicationOptions,
+            self.raw.get(self.section),
+            [self.raw.actual_key(self.section) or self.section],
+        ).ignored
+        for name in self.downstream_api_names():
+            located = self._find_api(name)
+            if located is not None:
+                found += check_keys(DownstreamApiOptions, located[1], located[0]).ignored
+        return tuple(found)
 
     def downstream_api(self, name: str) -> DownstreamApiOptions:
         """The downstream API section `name` (case-insensitive), validated.
@@ -103,6 +121,12 @@ class IdentityWebSettings:
             return validate_section(DownstreamApiOptions, data, path)
         except SectionInvalid as invalid:
             raise ConfigurationError(invalid.problems) from None
+
+    def raw_section(self, name: str) -> CaseInsensitiveMapping:
+        """Downstream API section `name` as configured (before validation); empty if absent."""
+        found = self._find_api(name)
+        data = found[1] if found is not None else None
+        return data if isinstance(data, CaseInsensitiveMapping) else CaseInsensitiveMapping()
 
     def downstream_api_names(self) -> tuple[str, ...]:
         """Names of the sections that look like downstream APIs (as spelt in the files)."""
@@ -131,6 +155,24 @@ class IdentityWebSettings:
             if child is not None:
                 return [self.raw.actual_key(DOWNSTREAM_APIS) or DOWNSTREAM_APIS, child], apis[child]
         return None
+
+
+def _warn_ignored(paths: tuple[str, ...]) -> None:
+    if paths:
+        logger.warning(
+            "Identity.Web keys that identity-web reads but does not act on (see "
+            "docs/configuration.md): %s",
+            ", ".join(paths),
+        )
+
+
+def is_package_section(name: str, value: Any, section: str = DEFAULT_SECTION) -> bool:
+    """True for the top-level sections the package reads: the application section,
+    `DownstreamApis`, and the sections that look like a downstream API."""
+    folded = name.casefold()
+    if folded in (section.casefold(), DOWNSTREAM_APIS.casefold()):
+        return True
+    return _looks_like_api(value)
 
 
 def _looks_like_api(value: Any) -> bool:

@@ -1,35 +1,63 @@
 """Every refusal happens before anything is sent: IDW10116, IDW10115, IDW10404, IDW10405
-(common/organizations), http + bound. "Nothing sent" is read from the emulator's request log."""
+(common/organizations), http + bound. "Nothing sent" is read from the emulator's request log.
+
+What the settings say is refused by `build()` (a ConfigurationError naming the key); what a
+per-call override asks for is refused by the call itself, before the network, just the same.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from e2e_helpers import API, build, certificate_config, secret_config, with_api
 
-from identity_web import InvalidRequestError
+from identity_web import ConfigurationError, InvalidRequestError
 from identity_web.emulator import Emulator, EmulatorManifest
 
 
-def _refused(config: dict[str, object], manifest: EmulatorManifest) -> InvalidRequestError:
+def _refused(
+    config: dict[str, object], manifest: EmulatorManifest, overrides: dict[str, Any] | None = None
+) -> InvalidRequestError:
     with build(config, manifest) as services, pytest.raises(InvalidRequestError) as raised:
-        services.downstream_api.call(API)
+        services.downstream_api.call(API, overrides=overrides)
     return raised.value
+
+
+def _not_built(config: dict[str, object], manifest: EmulatorManifest) -> dict[str, str]:
+    with pytest.raises(ConfigurationError) as raised:
+        build(config, manifest)
+    return {problem.path: problem.message for problem in raised.value.problems}
+
+
+def _without_request_app_token(manifest: EmulatorManifest) -> dict[str, Any]:
+    config = certificate_config(manifest, ProtocolScheme="MTLS_POP")
+    del config[API]["RequestAppToken"]
+    return config
 
 
 def test_mtls_pop_without_an_app_token_is_idw10116(
     manifest: EmulatorManifest, emulator: Emulator
 ) -> None:
-    config = certificate_config(manifest, ProtocolScheme="MTLS_POP", RequestAppToken=False)
-    error = _refused(config, manifest)
+    error = _refused(_without_request_app_token(manifest), manifest)
     assert error.code == "IDW10116"
     assert "RequestAppToken" in str(error)
+    assert emulator.requests() == []
+
+
+def test_request_app_token_false_is_refused_at_build(
+    manifest: EmulatorManifest, emulator: Emulator
+) -> None:
+    config = certificate_config(manifest, ProtocolScheme="MTLS_POP", RequestAppToken=False)
+    problems = _not_built(config, manifest)
+    assert "user flows are out of scope" in problems[f"{API}.RequestAppToken"]
     assert emulator.requests() == []
 
 
 async def test_typed_helpers_force_an_app_token_where_call_does_not(
     manifest: EmulatorManifest,
 ) -> None:
-    config = certificate_config(manifest, ProtocolScheme="MTLS_POP", RequestAppToken=False)
+    config = _without_request_app_token(manifest)
     async with build(config, manifest) as services:
         seen = await services.downstream_api.get_async(API)
     assert seen["scheme"] == "mtls_pop"
@@ -53,7 +81,10 @@ def test_the_same_secret_works_for_bearer(manifest: EmulatorManifest) -> None:
 def test_app_scope_without_default_suffix_is_idw10404(
     manifest: EmulatorManifest, emulator: Emulator, scope: str
 ) -> None:
-    error = _refused(certificate_config(manifest, Scopes=[scope]), manifest)
+    problems = _not_built(certificate_config(manifest, Scopes=[scope]), manifest)
+    assert problems[f"{API}.Scopes"].startswith("IDW10404")
+    assert scope in problems[f"{API}.Scopes"]
+    error = _refused(certificate_config(manifest), manifest, {"Scopes": [scope]})
     assert error.code == "IDW10404"
     assert scope in str(error)
     assert emulator.requests() == []
@@ -66,7 +97,11 @@ def test_multi_tenant_authorities_are_refused_before_any_network_call(
 ) -> None:
     config = certificate_config(manifest, ProtocolScheme=scheme)
     config["AzureAd"]["TenantId"] = tenant
-    error = _refused(config, manifest)
+    problems = _not_built(config, manifest)
+    assert problems["AzureAd.TenantId"].startswith("IDW10405")
+    assert tenant in problems["AzureAd.TenantId"]
+    per_call = {"AcquireTokenOptions": {"Tenant": tenant}}
+    error = _refused(certificate_config(manifest, ProtocolScheme=scheme), manifest, per_call)
     assert error.code == "IDW10405"
     assert tenant in str(error)
     assert emulator.requests() == []
@@ -77,6 +112,8 @@ def test_bound_token_is_never_sent_over_plain_http(
 ) -> None:
     plain = manifest.resource.base_url.replace("https://", "http://")
     config = with_api(certificate_config(manifest), ProtocolScheme="MTLS_POP", BaseUrl=plain)
-    error = _refused(config, manifest)
+    assert "MTLS_POP" in _not_built(config, manifest)[f"{API}.BaseUrl"]
+    bound = with_api(certificate_config(manifest), ProtocolScheme="MTLS_POP")
+    error = _refused(bound, manifest, {"BaseUrl": plain})
     assert "plain HTTP" in str(error)
     assert emulator.requests() == []

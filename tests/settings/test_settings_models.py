@@ -15,6 +15,7 @@ from identity_web.settings import (
     IdentityWebSettings,
     ManagedIdentityOptions,
     MicrosoftIdentityApplicationOptions,
+    ProtocolScheme,
 )
 
 App = MicrosoftIdentityApplicationOptions
@@ -118,9 +119,9 @@ def test_near_miss_of_an_absent_known_key_is_a_problem() -> None:
     assert problems == {"AzureAd.ClientID2": "unknown key; did you mean ClientId?"}
 
 
-def test_near_miss_is_ignored_when_the_known_key_is_present() -> None:
-    settings = IdentityWebSettings.from_mapping({"AzureAd": {"ClientID2": "x", "ClientId": "c"}})
-    assert settings.azure_ad.client_id == "c"
+def test_an_unknown_key_is_an_error_even_when_the_known_key_is_present() -> None:
+    problems = problems_of({"AzureAd": {"ClientID2": "x", "ClientId": "c"}})
+    assert problems == {"AzureAd.ClientID2": "unknown key; did you mean ClientId?"}
 
 
 def test_near_miss_is_found_in_nested_sections() -> None:
@@ -165,8 +166,8 @@ def test_downstream_defaults() -> None:
     assert api.content_type == "application/json"
     assert api.acquire_token_options.managed_identity is None
     assert not api.is_mtls_pop
-    blank = DownstreamApiOptions.model_validate({"HttpMethod": "", "ProtocolScheme": ""})
-    assert (blank.http_method, blank.protocol_scheme) == ("Get", "Bearer")
+    blank = DownstreamApiOptions.model_validate({"HttpMethod": "", "ProtocolScheme": None})
+    assert (blank.http_method, blank.protocol_scheme) == ("Get", ProtocolScheme.BEARER)
 
 
 @pytest.mark.parametrize(
@@ -174,14 +175,19 @@ def test_downstream_defaults() -> None:
     [
         ("MTLS_POP", True),
         ("mtls_pop", True),
-        ("Mtls_Pop", True),
-        ("MTLS", False),
+        (" Mtls_Pop ", True),
         ("Bearer", False),
-        ("pop", False),
+        ("BEARER", False),
     ],
 )
 def test_is_mtls_pop(scheme: str, bound: bool) -> None:
     assert DownstreamApiOptions(protocol_scheme=scheme).is_mtls_pop is bound
+
+
+@pytest.mark.parametrize("scheme", ["MTLS", "pop", "PoP", "mTLS", "Basic", "", " ", 42, True])
+def test_every_other_protocol_scheme_is_refused(scheme: object) -> None:
+    with pytest.raises(pydantic.ValidationError, match="allowed: Bearer, MTLS_POP"):
+        DownstreamApiOptions.model_validate({"ProtocolScheme": scheme})
 
 
 def test_scopes_as_a_string_are_split_on_spaces() -> None:
@@ -328,11 +334,19 @@ def test_downstream_api_lookup_top_level_and_downstream_apis_case_insensitively(
 
 
 def test_a_named_section_without_markers_is_still_found_by_name() -> None:
+    settings = IdentityWebSettings.from_mapping({"Plain": {"HttpMethod": "Post"}})
+    assert "Plain" not in settings.downstream_api_names()
+    assert settings.downstream_api("plain").http_method == "Post"
+
+
+def test_a_section_read_as_a_downstream_api_is_strict_about_its_keys() -> None:
     settings = IdentityWebSettings.from_mapping(
         {"Plain": {"Scopes": ["x/.default"], "ClientId": "c"}}
     )
-    assert "Plain" not in settings.downstream_api_names()
-    assert settings.downstream_api("plain").scopes == ("x/.default",)
+    assert "Plain" not in settings.downstream_api_names()  # ClientId: an application section
+    with pytest.raises(ConfigurationError) as caught:
+        settings.downstream_api("plain")
+    assert [p.path for p in caught.value.problems] == ["Plain.ClientId"]
 
 
 def test_missing_downstream_api_names_the_section() -> None:
@@ -348,7 +362,7 @@ def test_invalid_downstream_api_found_by_name_raises_with_its_path() -> None:
     settings = IdentityWebSettings.from_mapping({"Odd": {"Scopes": {"x": 1}, "ClientId": "c"}})
     with pytest.raises(ConfigurationError) as caught:
         settings.downstream_api("odd")
-    assert [p.path for p in caught.value.problems] == ["Odd.Scopes"]
+    assert sorted(p.path for p in caught.value.problems) == ["Odd.ClientId", "Odd.Scopes"]
 
 
 def test_raw_configuration_is_kept_case_insensitive_and_read_only() -> None:
