@@ -13,6 +13,7 @@ from identity_web.settings._models import (
     DownstreamApiOptions,
     ManagedIdentityOptions,
     MicrosoftIdentityApplicationOptions,
+    TokenValidationParameters,
 )
 from identity_web.settings._root import DEFAULT_SECTION, DOWNSTREAM_APIS, IdentityWebSettings
 
@@ -28,5 +29,6 @@ __all__ = [
     "LoadedSettings",
     "ManagedIdentityOptions",
     "MicrosoftIdentityApplicationOptions",
+    "TokenValidationParameters",
     "load_settings",
 ]
