@@ -86,19 +86,17 @@ def test_a_rotated_key_is_found_by_the_refresh(emulator: Emulator) -> None:
 
 def test_a_slow_authority_is_cut_off_and_the_cached_keys_stay(emulator: Emulator) -> None:
     clock = FakeClock()
-    keys = OpenIdSigningKeys(
-        _metadata_url(emulator), ca_bundle=emulator.manifest.ca_bundle, timeout=0.5
-    )
+    keys = _keys(emulator, clock, timeout=0.5, automatic_refresh=3600)
     kid = emulator.state.signing.kid
     cached = keys.key(kid)
     emulator.inject_faults(
         "entra.openid_configuration", [{"status": 200, "body": "{}", "delay_ms": 3000}]
     )
-    del clock
-    keys._fetched_at = -1e9
+    clock.now += 3601  # the keys are due for their automatic refresh
     started = time.monotonic()
     assert keys.key(kid) is cached
     assert time.monotonic() - started < 2.0
+    assert keys.fetch_count == 2
 
 
 @pytest.fixture
