@@ -4,11 +4,15 @@ daemon configurations call it with MTLS_POP through the public API; replays are 
 
 from __future__ import annotations
 
+import base64
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from web_api_helpers import MTLS_POP, call_as_daemon, get, web_api
 
@@ -91,3 +95,21 @@ def test_unprotected_and_role_protected_routes(emulator: Emulator, bound_api: st
     assert refused.status_code == 401
     assert refused.headers["www-authenticate"].startswith('mtls_pop error="invalid_token"')
     assert "Traceback" not in refused.text
+
+
+def test_proxy_headers_sent_by_a_client_are_ignored(
+    emulator: Emulator, bound_api: str, tmp_path: Path
+) -> None:
+    """Without ClientCertificateHeader, no header can stand in for the TLS certificate."""
+    call = call_as_daemon(emulator, "cert-mtls", bound_api, tmp_path)
+    assert call.binding is not None
+    der = call.binding.certificate.public_bytes(Encoding.DER)
+    pem = ssl.DER_cert_to_PEM_cert(der)
+    forged = {
+        "X-ARR-ClientCert": base64.b64encode(der).decode(),
+        "X-Forwarded-Client-Cert": f'Cert="{quote(pem)}"',
+        "X-SSL-Client-Cert": quote(pem),
+    }
+    response = get(emulator, bound_api + "whoami", call.authorization, None, forged)
+    assert response.status_code == 401
+    assert "Client certificate required" in response.headers["www-authenticate"]
