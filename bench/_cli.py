@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import Any
 
-from bench import cache_hit, cold, concurrency, downstream, memory
+from bench import cache_hit, cold, concurrency, downstream, memory, resource_validation
 from bench._params import DEFAULT, QUICK, Params
 from bench._report import BenchResult
 from bench._setup import BenchEnv, bench_env
@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, Runner] = {
     concurrency.NAME: concurrency.run,
     downstream.NAME: downstream.run,
     memory.NAME: memory.run,
+    resource_validation.NAME: resource_validation.run,
 }
 
 STDOUT = "-"

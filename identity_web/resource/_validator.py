@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -124,14 +125,12 @@ class TokenValidator:
             raise MalformedTokenError(
                 f"the token is longer than {options.max_token_length} characters"
             )
-        if len(token.partition(".")[0]) > options.max_header_length:
+        segment = token.partition(".")[0]
+        if len(segment) > options.max_header_length:
             raise MalformedTokenError(
                 f"the token header is longer than {options.max_header_length} characters"
             )
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as error:
-            raise MalformedTokenError("the token is not a JWS with a JSON header") from error
+        header = _unverified_header(segment)
         algorithm = header.get("alg")
         if algorithm not in options.algorithms:
             raise TokenHeaderError(
@@ -161,7 +160,7 @@ class TokenValidator:
             )
         except jwt.InvalidSignatureError as error:
             raise TokenSignatureError("the signature does not verify") from error
-        except jwt.PyJWTError as error:
+        except (jwt.PyJWTError, RecursionError) as error:  # deep nesting stops json's parser
             raise MalformedTokenError("the token payload is not a JSON object") from error
         self._check_claims(claims)
         validated = ValidatedToken(MappingProxyType(claims), scheme, certificate_thumbprint)
@@ -240,6 +239,19 @@ class TokenValidator:
             "IDW10201: Neither scope nor roles claim was found in the token; an API that "
             "authorizes callers by an access list sets AzureAd.AllowWebApiToBeAuthorizedByACL"
         )
+
+
+def _unverified_header(segment: str) -> dict[str, Any]:
+    """The JOSE header, read only to pick the key and refuse early; PyJWT parses the whole
+    token again when it verifies. (PyJWT's `get_unverified_header` decodes every segment
+    character by character: half the cost of a validation.)"""
+    try:
+        header = json.loads(jwt.utils.base64url_decode(segment))
+    except (ValueError, TypeError, RecursionError) as error:
+        raise MalformedTokenError("the token is not a JWS with a JSON header") from error
+    if not isinstance(header, dict):
+        raise MalformedTokenError("the token header is not a JSON object")
+    return header
 
 
 def _folded(audience: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPECTED = {"cache_hit", "cold", "concurrency", "downstream", "memory"}
+EXPECTED = {"cache_hit", "cold", "concurrency", "downstream", "memory", "resource_validation"}
 
 
 def run_bench(*arguments: str) -> subprocess.CompletedProcess[str]:

@@ -186,7 +186,7 @@ def test_a_huge_token_is_refused() -> None:
         validator().validate(mint(claims(pad="x" * 20_000)))
 
 
-@pytest.mark.parametrize("payload", [b"not json", b"[1, 2]", b"\xff\xfe"])
+@pytest.mark.parametrize("payload", [b"not json", b"[1, 2]", b"\xff\xfe", b"[" * 10_000])
 def test_a_payload_that_is_not_a_json_object_is_refused(payload: bytes) -> None:
     header = {"alg": "RS256", "kid": KID}
     signing_input = ".".join([_b64(json.dumps(header).encode()), _b64(payload)])
@@ -195,7 +195,9 @@ def test_a_payload_that_is_not_a_json_object_is_refused(payload: bytes) -> None:
         validator().validate(f"{signing_input}.{_b64(signature)}")
 
 
-@pytest.mark.parametrize("token", ["", "abc", "a.b", "a.b.c", "e30.e30.", "..."])
+@pytest.mark.parametrize(
+    "token", ["", "abc", "a.b", "a.b.c", "e30.e30.", "...", _b64(b"[" * 1500) + ".e30.e30"]
+)
 def test_garbage_is_a_malformed_token(token: str) -> None:
     with pytest.raises(TokenValidationError):
         validator().validate(token)
