@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 from typing import Any
 
 import jwt
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 
 from identity_web._binding import b64url, x5t_s256
+from identity_web.emulator._pki import CertificateAuthority
 from identity_web.resource import JwksSigningKeys, ProtectedWebApi, TokenValidator
 from identity_web.settings import IdentityWebSettings, MicrosoftIdentityApplicationOptions
 
@@ -106,19 +103,6 @@ def mint(
 
 
 def certificate(common_name: str = "caller") -> tuple[bytes, str]:
-    """A self-signed client certificate: (DER, x5t#S256)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    der = cert.public_bytes(Encoding.DER)
+    """A (self-signed) certificate for a client: (DER, x5t#S256)."""
+    der = CertificateAuthority.create(common_name).certificate.public_bytes(Encoding.DER)
     return der, x5t_s256(der)

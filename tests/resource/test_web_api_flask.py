@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from web_api_helpers import audience, call_as_daemon, get, server_certificate
+from web_api_helpers import audience, bound_call, call_as_daemon, get, server_certificate
 from werkzeug.serving import make_server
 
 from identity_web.emulator import Emulator
@@ -79,10 +79,7 @@ def flask_api(
 def test_a_daemon_calls_the_flask_api_with_a_bound_token(
     emulator: Emulator, flask_api: str, tmp_path: Path
 ) -> None:
-    call = call_as_daemon(emulator, "fic-mtls", flask_api, tmp_path)
-    assert call.status == 200, call.body
-    assert call.binding is not None
-    assert call.body["cnf_x5t_s256"] == call.body["client_cert_x5t_s256"] == call.binding.x5t_s256
+    call, _ = bound_call(emulator, "fic-mtls", flask_api, tmp_path)
     naked = get(emulator, flask_api + "whoami", call.authorization, None)
     assert naked.status_code == 401
     assert naked.headers["www-authenticate"].startswith('mtls_pop error="invalid_token"')

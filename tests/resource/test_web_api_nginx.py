@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
-from web_api_helpers import call_as_daemon, free_port, get, running, server_certificate, web_api
+from web_api_helpers import bound_call, free_port, get, running, server_certificate, web_api
 
 from identity_web.emulator import Emulator
 
@@ -85,25 +85,20 @@ def proxied_api(
 def test_a_daemon_calls_through_nginx_with_a_bound_token(
     emulator: Emulator, proxied_api: str, tmp_path: Path
 ) -> None:
-    call = call_as_daemon(emulator, "cert-mtls", proxied_api, tmp_path)
-    assert call.status == 200, call.body
-    assert call.binding is not None
-    assert call.body["cnf_x5t_s256"] == call.body["client_cert_x5t_s256"] == call.binding.x5t_s256
+    bound_call(emulator, "cert-mtls", proxied_api, tmp_path)
 
 
 def test_through_nginx_a_replay_without_the_certificate_is_refused(
     emulator: Emulator, proxied_api: str, tmp_path: Path
 ) -> None:
-    call = call_as_daemon(emulator, "msi-mtls", proxied_api, tmp_path)
-    assert call.status == 200, call.body
-    assert call.binding is not None
+    call, binding = bound_call(emulator, "msi-mtls", proxied_api, tmp_path)
     url = proxied_api + "whoami"
     naked = get(emulator, url, call.authorization, None)
     assert naked.status_code == 401
     assert "Client certificate required" in naked.headers["www-authenticate"]
     # The certificate is public: a client that writes it into the trusted header itself gets
     # nowhere, because nginx replaces that header with what the TLS handshake proved.
-    forged_pem = ssl.DER_cert_to_PEM_cert(call.binding.certificate.public_bytes(Encoding.DER))
+    forged_pem = ssl.DER_cert_to_PEM_cert(binding.certificate.public_bytes(Encoding.DER))
     forged = get(emulator, url, call.authorization, None, {HEADER: quote(forged_pem)})
     assert forged.status_code == 401
     assert "Client certificate required" in forged.headers["www-authenticate"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from identity_web.cli._demo import API, SCENARIOS
 from identity_web.emulator import Emulator
 from identity_web.emulator._pki import CertificateAuthority, loopback_san, name
 from identity_web.settings import IdentityWebSettings
+from identity_web.transport import ssl_context_for
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "web-api-mtls"
 MTLS_POP = "MTLS_POP"
@@ -160,28 +160,17 @@ def call_as_daemon(
     )
 
 
-def client_context(emulator: Emulator, credential: BindingCertificate | None) -> ssl.SSLContext:
-    """Trust the emulator CA (which issued the sample's server certificate); present
-    `credential` as the TLS client certificate when given (key through a memfd, never disk)."""
-    context = ssl.create_default_context(cafile=emulator.manifest.ca_bundle)
-    if credential is not None:
-        password = os.urandom(16).hex().encode()
-        key = credential.private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(password),
-        )
-        chain = b"".join(
-            c.public_bytes(serialization.Encoding.PEM)
-            for c in (credential.certificate, *credential.chain)
-        )
-        descriptor = os.memfd_create("test-client-cert")
-        try:
-            os.write(descriptor, chain + key)
-            context.load_cert_chain(f"/proc/self/fd/{descriptor}", password=password)
-        finally:
-            os.close(descriptor)
-    return context
+def bound_call(
+    emulator: Emulator, scenario: str, base_url: str, directory: Path
+) -> tuple[DaemonCall, BindingCertificate]:
+    """`call_as_daemon` with MTLS_POP; the API must have accepted it and seen cnf equal to the
+    thumbprint of the TLS client certificate, which is the daemon's binding certificate."""
+    call = call_as_daemon(emulator, scenario, base_url, directory)
+    assert call.status == 200, call.body
+    assert call.binding is not None
+    seen = call.body
+    assert seen["cnf_x5t_s256"] == seen["client_cert_x5t_s256"] == call.binding.x5t_s256
+    return call, call.binding
 
 
 def get(
@@ -194,5 +183,7 @@ def get(
     sent = dict(headers or {})
     if authorization is not None:
         sent["Authorization"] = authorization
-    with httpx.Client(verify=client_context(emulator, credential), timeout=15) as http:
+    with httpx.Client(
+        verify=ssl_context_for(credential, ca_bundle=emulator.manifest.ca_bundle), timeout=15
+    ) as http:
         return http.get(url, headers=sent)
