@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import httpx
 import jwt
 
+from identity_web._errors import ConfigurationError
 from identity_web.resource._errors import SigningKeysUnavailableError, UnknownSigningKeyError
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,9 @@ class OpenIdSigningKeys:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not metadata_url.startswith("https://"):
-            raise ValueError("the OpenID metadata must be fetched over https")
+            raise ConfigurationError(
+                f"the OpenID metadata {metadata_url} must be fetched over https (AzureAd.Instance)"
+            )
         self.metadata_url = metadata_url
         self._timeout = timeout
         self._refresh_interval = refresh_interval

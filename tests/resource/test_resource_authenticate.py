@@ -115,7 +115,9 @@ def test_tls_layer_certificates_are_read_from_asgi_and_wsgi() -> None:
     source = ClientCertificateSource()
     scope = {"extensions": {"tls": {"client_cert_chain": [_pem(der)]}}, "headers": []}
     assert source.from_asgi(scope) == thumbprint
-    assert source.from_asgi({**scope, "extensions": {"tls": {"client_cert_chain": _pem(der)}}})
+    other, _ = certificate("issuer")
+    chain = _pem(der) + _pem(other)  # the newer form of the extension: one PEM string, leaf first
+    assert source.from_asgi({"extensions": {"tls": {"client_cert_chain": chain}}}) == thumbprint
     assert source.from_wsgi({"SSL_CLIENT_CERT": _pem(der)}) == thumbprint
     assert source.from_asgi({"headers": []}) is None
     assert source.from_wsgi({"SSL_CLIENT_CERT": ""}) is None

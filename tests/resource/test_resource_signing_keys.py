@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from resource_helpers import mint
 
+from identity_web import ConfigurationError
 from identity_web.emulator import Emulator
 from identity_web.emulator._state import SigningKey
 from identity_web.resource import (
@@ -157,3 +158,8 @@ def test_protected_web_api_from_settings_validates_emulator_tokens(emulator: Emu
     assert api.authenticate(f"Bearer {token}", None).app_id == app.client_id
     with pytest.raises(UnknownSigningKeyError):
         api.authenticate(f"Bearer {mint({'ver': '2.0'})}", None)
+
+
+def test_signing_keys_are_never_fetched_over_plain_http() -> None:
+    with pytest.raises(ConfigurationError, match="https"):
+        OpenIdSigningKeys("http://127.0.0.1:1/t/v2.0/.well-known/openid-configuration")

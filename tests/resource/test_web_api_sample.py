@@ -84,8 +84,14 @@ def test_a_bearer_token_is_accepted_when_bound_tokens_are_not_required(
     assert bound.body["bound"] is True
 
 
-def test_unprotected_and_role_protected_routes(emulator: Emulator, bound_api: str) -> None:
+def test_unprotected_and_role_protected_routes(
+    emulator: Emulator, bound_api: str, tmp_path: Path
+) -> None:
     assert get(emulator, bound_api + "health", None).json() == {"status": "ok"}
+    call, binding = bound_call(emulator, "cert-mtls", bound_api, tmp_path)
+    admin = get(emulator, bound_api + "admin", call.authorization, binding)
+    assert admin.status_code == 403
+    assert admin.headers["www-authenticate"].startswith('mtls_pop error="insufficient_scope"')
     refused = get(emulator, bound_api + "whoami", None)
     assert refused.status_code == 401
     assert refused.headers["www-authenticate"].startswith('mtls_pop error="invalid_token"')
