@@ -12,7 +12,15 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import Any
 
-from bench import cache_hit, cold, concurrency, distributed_cache, downstream, memory
+from bench import (
+    cache_hit,
+    cold,
+    concurrency,
+    distributed_cache,
+    downstream,
+    memory,
+    resource_validation,
+)
 from bench._params import DEFAULT, QUICK, Params
 from bench._report import BenchResult
 from bench._setup import BenchEnv, bench_env
@@ -26,6 +34,7 @@ BENCHMARKS: dict[str, Runner] = {
     downstream.NAME: downstream.run,
     memory.NAME: memory.run,
     distributed_cache.NAME: distributed_cache.run,
+    resource_validation.NAME: resource_validation.run,
 }
 
 STDOUT = "-"

@@ -54,10 +54,25 @@ if TYPE_CHECKING:
     )
     from identity_web.downstream import DownstreamApi, DownstreamResponse
     from identity_web.headers import AuthorizationHeaderProvider
+    from identity_web.resource._errors import (
+        CertificateBindingError,
+        InsufficientScopeError,
+        MalformedTokenError,
+        SigningKeysUnavailableError,
+        TokenAudienceError,
+        TokenHeaderError,
+        TokenIssuerError,
+        TokenLifetimeError,
+        TokenSignatureError,
+        TokenValidationError,
+        TokenVersionError,
+        UnknownSigningKeyError,
+    )
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _CREDENTIAL_ERRORS = "identity_web.credentials._errors"
+_RESOURCE_ERRORS = "identity_web.resource._errors"
 
 #: Public name → the module that defines it, imported by `__getattr__` on first access.
 _LAZY: dict[str, str] = {
@@ -85,6 +100,19 @@ _LAZY: dict[str, str] = {
     "UnsupportedCredentialSourceError": _CREDENTIAL_ERRORS,
     "WrongPasswordError": _CREDENTIAL_ERRORS,
     "__version__": "identity_web._version",
+    # protecting a web API (identity_web.resource)
+    "CertificateBindingError": _RESOURCE_ERRORS,
+    "InsufficientScopeError": _RESOURCE_ERRORS,
+    "MalformedTokenError": _RESOURCE_ERRORS,
+    "SigningKeysUnavailableError": _RESOURCE_ERRORS,
+    "TokenAudienceError": _RESOURCE_ERRORS,
+    "TokenHeaderError": _RESOURCE_ERRORS,
+    "TokenIssuerError": _RESOURCE_ERRORS,
+    "TokenLifetimeError": _RESOURCE_ERRORS,
+    "TokenSignatureError": _RESOURCE_ERRORS,
+    "TokenValidationError": _RESOURCE_ERRORS,
+    "TokenVersionError": _RESOURCE_ERRORS,
+    "UnknownSigningKeyError": _RESOURCE_ERRORS,
 }
 
 __all__ = [
@@ -93,6 +121,7 @@ __all__ = [
     "AuthorizationHeaderProvider",
     "BindingCertificate",
     "BuildError",
+    "CertificateBindingError",
     "CertificateExpiredError",
     "CertificateNotYetValidError",
     "ConfigurationError",
@@ -107,8 +136,10 @@ __all__ = [
     "FederatedCredentialError",
     "IdentityWebError",
     "IncompleteCredentialError",
+    "InsufficientScopeError",
     "InvalidRequestError",
     "MalformedCredentialError",
+    "MalformedTokenError",
     "ManagedIdentityAssertionError",
     "ManagedIdentityError",
     "MissingPrivateKeyError",
@@ -116,12 +147,21 @@ __all__ = [
     "NoCredentialLoadedError",
     "ServiceError",
     "ServiceProvider",
+    "SigningKeysUnavailableError",
     "TokenAcquirer",
     "TokenAcquirerFactory",
     "TokenAcquisitionError",
+    "TokenAudienceError",
+    "TokenHeaderError",
+    "TokenIssuerError",
+    "TokenLifetimeError",
     "TokenRequestOptions",
+    "TokenSignatureError",
     "TokenSource",
     "TokenTypeMismatchError",
+    "TokenValidationError",
+    "TokenVersionError",
+    "UnknownSigningKeyError",
     "UnsupportedCredentialSourceError",
     "WrongPasswordError",
 ]

@@ -1,10 +1,11 @@
-"""The protected resource API: validates tokens like a resource does and enforces RFC 8705.
+"""The protected resource API: validates tokens with `identity_web.resource`, as users' APIs do.
 
 - Signature through the published JWKS, issuer, audience (the demo resource's `api://<id>` or
   bare `<id>`; `/secrets/…` also accepts `https://vault.azure.net`), `exp`/`nbf` (no skew).
 - A token with `cnf.x5t#S256` needs the `mtls_pop` scheme and the TLS client certificate with
   that thumbprint; a token without `cnf` is refused under the `mtls_pop` scheme. Fail closed:
   401 with `WWW-Authenticate: <scheme> error="invalid_token", error_description="…"`.
+  Bearer and bound tokens are both accepted, and app tokens need no roles.
 - `GET /secrets/{name}` (Key Vault-like) also needs `x-ms-tokenboundauth: true` for bound tokens.
 - `GET /whoami` answers the validated claims summary; any other path echoes the request.
 """
@@ -21,10 +22,11 @@ from typing import Any
 from identity_web._binding import x5t_s256
 from identity_web.emulator._demo_tenant import demo_resource
 from identity_web.emulator._state import EmulatorState
-from identity_web.emulator._validation import InvalidTokenError, JwksValidator
+from identity_web.emulator._validation import resource_validator
 from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse
+from identity_web.resource import JwksSigningKeys, ProtectedWebApi, TokenValidationError
+from identity_web.resource._validator import BOUND_WITHOUT_CERTIFICATE
 
-SCHEMES = {"bearer": "Bearer", "mtls_pop": "mtls_pop"}
 KEY_VAULT_AUDIENCE = "https://vault.azure.net"
 _SECRET = re.compile(r"^/secrets/(?P<name>[^/]+)/?(?P<version>[^/]*)/?$")
 
@@ -69,7 +71,7 @@ class CallerInfo:
 class ResourceService:
     def __init__(self, state: EmulatorState) -> None:
         self._state = state
-        self._validator = JwksValidator(state.signing.jwks, lambda: state.issuer)
+        self._keys = JwksSigningKeys(state.signing.jwks)
 
     def handle(self, request: EmulatorRequest) -> EmulatorResponse:
         return self._state.serve("resource", request, self._handle)
@@ -87,18 +89,21 @@ class ResourceService:
         return EmulatorResponse.json(200, _echo(request, caller))
 
     def _authorize(self, request: EmulatorRequest, *, key_vault: bool) -> CallerInfo:
-        scheme, token = _authorization(request)
-        audiences = self._audiences(key_vault)
-        try:
-            claims = self._validator.validate(
-                token, audiences=audiences, now=self._state.clock.now()
-            )
-        except InvalidTokenError as error:
-            raise UnauthorizedError(scheme, error.reason) from error
+        state = self._state
+        validator = resource_validator(
+            self._keys, state.issuer, self._audiences(key_vault), state.clock.now
+        )
         cert = request.client_cert_der
-        caller = CallerInfo(claims, scheme, x5t_s256(cert) if cert else None)
-        _check_binding(caller, request, key_vault=key_vault)
-        return caller
+        thumbprint = x5t_s256(cert) if cert else None
+        try:
+            token = ProtectedWebApi(validator).authenticate(
+                request.header("authorization"), thumbprint
+            )
+        except TokenValidationError as error:
+            raise UnauthorizedError(error.scheme, error.description) from None
+        if token.bound and key_vault and request.header("x-ms-tokenboundauth").lower() != "true":
+            raise UnauthorizedError("mtls_pop", BOUND_WITHOUT_CERTIFICATE)
+        return CallerInfo(token.claims, str(token.scheme), thumbprint)
 
     def _audiences(self, key_vault: bool) -> list[str]:
         resource = demo_resource(self._state)
@@ -115,38 +120,6 @@ class ResourceService:
                 "id": f"{base}secrets/{name}/{version}",
                 "attributes": {"enabled": True},
             },
-        )
-
-
-def _authorization(request: EmulatorRequest) -> tuple[str, str]:
-    header = request.header("authorization").strip()
-    if not header:
-        raise UnauthorizedError("Bearer", "No Authorization header was sent")
-    scheme, _, token = header.partition(" ")
-    canonical = SCHEMES.get(scheme.lower())
-    if canonical is None:
-        raise UnauthorizedError("Bearer", f"Unsupported authorization scheme '{scheme[:32]}'")
-    if not token.strip():
-        raise UnauthorizedError(canonical, "The Authorization header carries no token")
-    return canonical, token.strip()
-
-
-def _check_binding(caller: CallerInfo, request: EmulatorRequest, *, key_vault: bool) -> None:
-    """RFC 8705 §3: a bound token only with its certificate; schemes must match the token."""
-    expected = caller.cnf_x5t_s256
-    if expected is None:
-        if caller.scheme == "mtls_pop":
-            raise UnauthorizedError("mtls_pop", "The token is not certificate-bound (no cnf claim)")
-        return
-    if caller.scheme != "mtls_pop":
-        raise UnauthorizedError("Bearer", "A certificate-bound token must use the mtls_pop scheme")
-    if key_vault and request.header("x-ms-tokenboundauth").lower() != "true":
-        raise UnauthorizedError("mtls_pop", "Client certificate required for using MTLS_POP token")
-    if caller.client_cert_x5t_s256 is None:
-        raise UnauthorizedError("mtls_pop", "Client certificate required for using MTLS_POP token")
-    if caller.client_cert_x5t_s256 != expected:
-        raise UnauthorizedError(
-            "mtls_pop", "The TLS client certificate does not match the token's cnf x5t#S256"
         )
 
 

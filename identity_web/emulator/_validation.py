@@ -1,7 +1,8 @@
-"""Access-token validation the way a resource does it: JWKS signature, issuer, audience, time.
+"""Access-token checks for the emulator, on `identity_web.resource`.
 
-Used by the resource API and by the token service when one of our own tokens comes back as a
-client assertion (federated identity credential).
+The resource API validates with `identity_web.resource.TokenValidator` (see `resource_validator`);
+the token service, when one of our own tokens comes back as a client assertion (federated
+identity credential), checks its signature here and its lifetime with `check_lifetime`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from identity_web.emulator import _jwt
+from identity_web.resource import (
+    IssuerTemplate,
+    JwksSigningKeys,
+    TokenValidationError,
+    TokenValidationOptions,
+    TokenValidator,
+)
 
 
 class InvalidTokenError(ValueError):
@@ -24,15 +30,23 @@ class InvalidTokenError(ValueError):
         super().__init__(reason)
 
 
-def _int_from_b64url(value: str) -> int:
-    return int.from_bytes(_jwt.b64url_decode(value), "big")
-
-
-def public_key_from_jwk(jwk: Mapping[str, Any]) -> rsa.RSAPublicKey:
-    if jwk.get("kty") != "RSA":
-        raise InvalidTokenError("only RSA signing keys are supported")
-    numbers = rsa.RSAPublicNumbers(_int_from_b64url(jwk["e"]), _int_from_b64url(jwk["n"]))
-    return numbers.public_key()
+def resource_validator(
+    keys: JwksSigningKeys,
+    issuer: str,
+    audiences: Sequence[str],
+    clock: Callable[[], float],
+    *,
+    skew: float = 0,
+) -> TokenValidator:
+    """What the emulated resource accepts: our issuer, `audiences`, no clock skew, bound and
+    Bearer tokens alike, app tokens without roles (authorized by access list)."""
+    options = TokenValidationOptions(
+        audiences=tuple(audiences),
+        issuers=(IssuerTemplate(issuer),),
+        allow_acl_authorization=True,
+        clock_skew=skew,
+    )
+    return TokenValidator(options, keys, clock=clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +64,12 @@ class JwksValidator:
         if decoded.algorithm != "RS256":
             raise InvalidTokenError(f"unexpected alg {decoded.algorithm!r}", kind="signature")
         kid = decoded.header.get("kid")
-        keys = [k for k in self.jwks().get("keys", []) if k.get("kid") == kid]
-        if not keys:
-            raise InvalidTokenError(f"no published signing key has kid {kid!r}", kind="signature")
         try:
-            decoded.verify(public_key_from_jwk(keys[0]))
+            key = JwksSigningKeys(self.jwks).key(str(kid))
+        except TokenValidationError as error:
+            raise InvalidTokenError(error.description, kind="signature") from error
+        try:
+            decoded.verify(key)
         except _jwt.JwtError as error:
             raise InvalidTokenError("the signature does not verify", kind="signature") from error
         return decoded
@@ -63,21 +78,12 @@ class JwksValidator:
         self, token: str, *, audiences: Sequence[str], now: float, skew: float = 0
     ) -> Mapping[str, Any]:
         """Signature, `iss`, `aud` (one of `audiences`, case-insensitive), `exp` and `nbf`."""
-        claims = self.verify_signature(token).claims
-        if claims.get("iss") != self.issuer():
-            raise InvalidTokenError(f"unexpected issuer {claims.get('iss')!r}", kind="issuer")
-        if not audience_matches(claims.get("aud"), audiences):
-            raise InvalidTokenError(
-                f"the audience {claims.get('aud')!r} is not accepted", kind="audience"
-            )
-        check_lifetime(claims, now=now, skew=skew)
-        return claims
-
-
-def audience_matches(audience: object, accepted: Sequence[str]) -> bool:
-    wanted = {a.rstrip("/").lower() for a in accepted}
-    values = audience if isinstance(audience, list) else [audience]
-    return any(isinstance(v, str) and v.rstrip("/").lower() in wanted for v in values)
+        keys = JwksSigningKeys(self.jwks)
+        validator = resource_validator(keys, self.issuer(), audiences, lambda: now, skew=skew)
+        try:
+            return validator.validate(token).claims
+        except TokenValidationError as error:
+            raise InvalidTokenError(error.description) from error
 
 
 def check_lifetime(claims: Mapping[str, Any], *, now: float, skew: float) -> None:
@@ -89,3 +95,6 @@ def check_lifetime(claims: Mapping[str, Any], *, now: float, skew: float) -> Non
         raise InvalidTokenError("the token has expired", kind="expired")
     if now + skew < nbf:
         raise InvalidTokenError("the token is not valid yet", kind="not_yet_valid")
+
+
+__all__ = ["InvalidTokenError", "JwksValidator", "check_lifetime", "resource_validator"]

@@ -16,6 +16,7 @@ from identity_web.settings._models import (
     DownstreamApiOptions,
     ManagedIdentityOptions,
     MicrosoftIdentityApplicationOptions,
+    TokenValidationParameters,
 )
 from identity_web.settings._root import DEFAULT_SECTION, DOWNSTREAM_APIS, IdentityWebSettings
 
@@ -32,6 +33,7 @@ __all__ = [
     "ManagedIdentityOptions",
     "MicrosoftIdentityApplicationOptions",
     "ProtocolScheme",
+    "TokenValidationParameters",
     "check_build",
     "check_call",
     "load_settings",

@@ -55,6 +55,7 @@ __all__ = [
     "ManagedIdentityOptions",
     "MicrosoftIdentityApplicationOptions",
     "ProtocolScheme",
+    "TokenValidationParameters",
 ]
 
 
@@ -196,6 +197,16 @@ def _require_list(value: Any) -> Any:
     return value
 
 
+class TokenValidationParameters(SettingsModel):
+    """`AzureAd.TokenValidationParameters`: what a protected web API accepts besides the
+    defaults derived from `Instance`, `TenantId`, `ClientId` and `Audience`."""
+
+    valid_audiences: StrTuple = ()
+    """Further accepted `aud` values."""
+    valid_issuers: StrTuple = ()
+    """Further accepted `iss` values; `{tenantid}` stands for the token's `tid`."""
+
+
 class MicrosoftIdentityApplicationOptions(SettingsModel):
     """The `AzureAd` section (section name configurable). See `effective_authority()`."""
 
@@ -224,6 +235,24 @@ class MicrosoftIdentityApplicationOptions(SettingsModel):
     """Query parameters added to every token request."""
     app_home_tenant_id: OptStr = None
     """Home tenant used when TenantId is a meta-tenant."""
+
+    # -- protecting a web API (identity_web.resource) --
+    audience: OptStr = None
+    """The `aud` the web API accepts; default: `ClientId` and `api://{ClientId}`."""
+    token_validation_parameters: TokenValidationParameters = Field(
+        default_factory=TokenValidationParameters
+    )
+    """Extra audiences and issuers the web API accepts."""
+    allow_web_api_to_be_authorized_by_acl: bool = Field(
+        default=False, alias="AllowWebApiToBeAuthorizedByACL"
+    )
+    """Accept tokens with neither `scp` nor `roles` (daemons authorized by an access list)."""
+    require_bound_tokens: bool = False
+    """Accept only certificate-bound tokens (RFC 8705 `cnf.x5t#S256`), never plain Bearer."""
+    client_certificate_header: OptStr = None
+    """A trusted proxy header carrying the TLS client certificate (`X-ARR-ClientCert`,
+    `X-Forwarded-Client-Cert`, or any name for nginx's `$ssl_client_escaped_cert`). When set,
+    the certificate is read only from it; when unset, only from the server's TLS layer."""
 
     @field_validator("instance")
     @classmethod

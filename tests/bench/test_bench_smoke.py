@@ -13,7 +13,15 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPECTED = {"cache_hit", "cold", "concurrency", "distributed_cache", "downstream", "memory"}
+EXPECTED = {
+    "cache_hit",
+    "cold",
+    "concurrency",
+    "distributed_cache",
+    "downstream",
+    "memory",
+    "resource_validation",
+}
 
 
 def run_bench(*arguments: str) -> subprocess.CompletedProcess[str]:

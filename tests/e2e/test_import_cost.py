@@ -46,3 +46,24 @@ def test_lazy_names_are_the_real_objects() -> None:
 def test_unknown_names_still_raise_attribute_error(module: object) -> None:
     with pytest.raises(AttributeError, match="NoSuchName"):
         getattr(module, "NoSuchName")  # noqa: B009 - the name is the point of the test
+
+
+# -- the resource side (identity_web.resource) ---------------------------------------------
+
+
+def test_the_token_acquirer_factory_does_not_import_pyjwt_or_the_resource_package() -> None:
+    loaded = _modules_after("from identity_web import TokenAcquirerFactory; TokenAcquirerFactory")
+    assert "identity_web._factory" in loaded
+    assert {"jwt", "identity_web.resource"} & loaded == set()
+
+
+def test_the_resource_core_imports_no_web_framework() -> None:
+    loaded = _modules_after("from identity_web.resource import ProtectedWebApi")
+    assert "jwt" in loaded
+    assert {"fastapi", "starlette", "flask", "werkzeug"} & loaded == set()
+
+
+def test_a_resource_error_from_the_root_imports_only_the_errors() -> None:
+    loaded = _modules_after("from identity_web import TokenValidationError")
+    assert "identity_web.resource._errors" in loaded
+    assert "jwt" not in loaded
