@@ -11,6 +11,7 @@ be made directly with `TokenAcquirerFactory.from_config_dir(...)` or from valida
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -53,10 +54,11 @@ class ServiceProvider:
             self._container.shutdown_resources()
 
     async def aclose(self) -> None:
-        """Close the async HTTP clients too, then everything `close()` closes."""
+        """Close the async HTTP clients too, then everything `close()` closes (in a worker
+        thread: closing takes the pools' locks and the sync clients' sockets)."""
         if not self._closed and self._container.transport.initialized:
             await self._container.transport().aclose()
-        self.close()
+        await asyncio.to_thread(self.close)
 
     def __enter__(self) -> Self:
         return self

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from typing import Protocol, TypeVar
 
-from identity_web.protocol._http import Flow
 from identity_web.protocol._tokens import TokenResponse
 from identity_web.protocol.imds import ManagedIdentitySelector
+from identity_web.protocol.steps import Step
 
 T = TypeVar("T")
 
 
-class FlowRunner(Protocol):
-    """Runs sans-IO flows over the network (`identity_web.transport.HttpTransport`); used by the
-    token acquirer and by the FIC loader's warm-up."""
+class StepRunner(Protocol):
+    """Runs steps with the sync or the async driver (`identity_web.transport.HttpTransport`)."""
 
-    def run(self, flow: Flow[T]) -> T: ...
+    def run(self, step: Step[T]) -> T: ...
 
-    async def run_async(self, flow: Flow[T]) -> T: ...
+    async def run_async(self, step: Step[T]) -> T: ...
 
 
 class ManagedIdentityTokens(Protocol):
@@ -34,4 +33,4 @@ class ManagedIdentityTokens(Protocol):
         bound: bool,
         now: float,
         claims: str | None = None,
-    ) -> Flow[TokenResponse]: ...
+    ) -> Step[TokenResponse]: ...

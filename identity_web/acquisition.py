@@ -1,9 +1,9 @@
 """`TokenAcquirer`: app tokens from the cache or the identity provider, Bearer or mTLS PoP.
 
-One sans-IO core serves both drivers: a request becomes an `AcquisitionPlan` (validated, with
-its binding certificate and cache key); the cache is read outside any flow and without locks;
-on a miss one caller per key runs the plan's flow through the transport (`run` or `run_async`,
-the only difference between the two methods) and stores the token.
+One step serves both drivers (`token_step`): a request becomes an `AcquisitionPlan` (validated,
+with its binding certificate and cache key); the cache is read without locks; on a miss one
+caller per key (`Shared`) runs the plan's flow and stores the token (`StoreToken`). The sync
+and async methods only hand that step to the sync or the async driver.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from identity_web._acquisition._flows import FlowBuilder, Outcome
 from identity_web._acquisition._memo import PlanMemo, Prepared, make_result
 from identity_web._acquisition._plan import AcquisitionPlan, Planner
 from identity_web._acquisition._seams import AcquireOptions, CredentialSource, TokenRequestOptions
-from identity_web._acquisition._singleflight import AsyncSingleFlight, ThreadSingleFlight
 from identity_web._errors import IdentityWebError
 from identity_web._results import AcquireTokenResult, TokenSource
-from identity_web._seams import FlowRunner, ManagedIdentityTokens
-from identity_web.cache import CacheEntry, TokenCache
+from identity_web._seams import ManagedIdentityTokens, StepRunner
+from identity_web.cache import CacheEntry, StoreToken, TokenCache
 from identity_web.protocol import entra
 from identity_web.protocol.retry import sts_policy
+from identity_web.protocol.steps import ReadClock, Shared, Step
 from identity_web.settings import MicrosoftIdentityApplicationOptions
 
 __all__ = ["AcquireOptions", "TokenAcquirer", "TokenRequestOptions"]
@@ -43,7 +43,7 @@ class TokenAcquirer:
         self,
         app: MicrosoftIdentityApplicationOptions,
         credentials: CredentialSource | None,
-        transport: FlowRunner,
+        transport: StepRunner,
         cache: TokenCache,
         managed_identity: ManagedIdentityTokens | None = None,
         clock: Callable[[], float] = time.time,
@@ -53,87 +53,85 @@ class TokenAcquirer:
     ) -> None:
         region = entra.resolve_region(app.azure_region, os.environ if environ is None else environ)
         self._planner = Planner(app, credentials, managed_identity, region=region)
+        self._credentials = credentials
         self._memo = PlanMemo(self._planner)
         self._flows = FlowBuilder(self._planner, retry=sts_policy(retry_scale))
-        self._transport = transport
+        self._runner = transport
         self._cache = cache
         self._clock = clock
-        self._threads: ThreadSingleFlight[AcquireTokenResult] = ThreadSingleFlight()
-        self._tasks: AsyncSingleFlight[AcquireTokenResult] = AsyncSingleFlight()
 
     @property
     def cache(self) -> TokenCache:
         return self._cache
 
+    @property
+    def runner(self) -> StepRunner:
+        """The drivers this acquirer's steps run on (the transport)."""
+        return self._runner
+
     def acquire_token_for_app(
         self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
     ) -> AcquireTokenResult:
         """An app token for `scope` (`…/.default`); `bound=True` asks for an mTLS PoP token."""
-        prepared = self._memo.prepare(scope, options, bound)
-        cached = self._cached(prepared)
-        if cached is not None and not cached[1]:
-            return cached[0]
-        stale = cached[0] if cached is not None else None
-        plan = prepared.plan
-        return self._threads.run(plan.flight_key, lambda: self._acquire(prepared, stale), stale)
+        cached = self.cached_token(scope, options, bound=bound)
+        if cached is not None:
+            return cached
+        return self._runner.run(self.token_step(scope, options, bound=bound))
 
     async def acquire_token_for_app_async(
         self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
     ) -> AcquireTokenResult:
-        """`acquire_token_for_app` for asyncio code; shares the plan, cache and flows."""
-        prepared = self._memo.prepare(scope, options, bound)
-        cached = self._cached(prepared)
-        if cached is not None and not cached[1]:
-            return cached[0]
-        stale = cached[0] if cached is not None else None
-        return await self._tasks.run(
-            prepared.plan.flight_key, lambda: self._acquire_async(prepared, stale), stale
-        )
+        """`acquire_token_for_app` for asyncio code (the same step, the async driver)."""
+        cached = self.cached_token(scope, options, bound=bound)
+        if cached is not None:
+            return cached
+        return await self._runner.run_async(self.token_step(scope, options, bound=bound))
 
-    # -- the two drivers: they differ only by `await` --------------------------------------
-
-    def _acquire(self, prepared: Prepared, stale: AcquireTokenResult | None) -> AcquireTokenResult:
-        fresh = self._recheck(prepared)
-        if fresh is not None:
-            return fresh
-        plan = prepared.plan
-        started = time.perf_counter()
-        try:
-            outcome = self._transport.run(self._flows.acquisition_flow(plan, self._clock()))
-        except IdentityWebError as error:
-            return self._failed(plan, stale, error, started)
-        return self._store(outcome, started)
-
-    async def _acquire_async(
-        self, prepared: Prepared, stale: AcquireTokenResult | None
-    ) -> AcquireTokenResult:
-        fresh = self._recheck(prepared)
-        if fresh is not None:
-            return fresh
-        plan = prepared.plan
-        started = time.perf_counter()
-        try:
-            flow = self._flows.acquisition_flow(plan, self._clock())
-            outcome = await self._transport.run_async(flow)
-        except IdentityWebError as error:
-            return self._failed(plan, stale, error, started)
-        return self._store(outcome, started)
-
-    # -- shared, no I/O ------------------------------------------------------------------
-
-    def _cached(self, prepared: Prepared) -> tuple[AcquireTokenResult, bool] | None:
-        """(result, wants refresh) from the cache, or None. Lock-free: one dict read."""
-        if prepared.plan.skips_cache_read:
+    def cached_token(
+        self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
+    ) -> AcquireTokenResult | None:
+        """The cached token when it can be handed out now, without a step: no I/O, no lock,
+        one key computation and one lookup. None: run `token_step`."""
+        credential = self._credentials.current if self._credentials is not None else None
+        if credential is None and self._planner.uses_credentials(options):
             return None
-        return prepared.cached(self._cache.get(prepared.plan.key), self._clock())
+        prepared = self._memo.prepare(scope, options, bound, credential)
+        return self._fresh(prepared, self._clock())[0]
 
-    def _recheck(self, prepared: Prepared) -> AcquireTokenResult | None:
-        """A leader looks again: the previous leader may have just stored a fresh token."""
-        cached = self._cached(prepared)
-        return cached[0] if cached is not None and not cached[1] else None
+    def token_step(
+        self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
+    ) -> Step[AcquireTokenResult]:
+        """The token as a step: the cache (one key, one lookup), else one shared acquisition."""
+        now: float = yield ReadClock(self._clock)
+        credential = self._credentials.current if self._credentials is not None else None
+        if credential is None and self._planner.uses_credentials(options):
+            assert self._credentials is not None  # uses_credentials says so
+            credential = yield from self._credentials.selected()
+        prepared = self._memo.prepare(scope, options, bound, credential)
+        fresh, stale = self._fresh(prepared, now)
+        if fresh is not None:
+            return fresh
+        result: AcquireTokenResult = yield Shared(
+            (self, prepared.plan.flight_key), lambda: self._acquire(prepared, stale), stale
+        )
+        return result
 
-    def _store(self, outcome: Outcome, started: float) -> AcquireTokenResult:
-        token, plan = outcome.token, outcome.plan
+    # -- on a miss: one caller per key -----------------------------------------------------
+
+    def _acquire(
+        self, prepared: Prepared, stale: AcquireTokenResult | None
+    ) -> Step[AcquireTokenResult]:
+        now: float = yield ReadClock(self._clock)
+        fresh = self._fresh(prepared, now)[0]  # the previous leader may have just stored one
+        if fresh is not None:
+            return fresh
+        plan = prepared.plan
+        try:
+            outcome = yield from self._flows.acquisition_flow(plan, now)
+        except IdentityWebError as error:
+            failed_at: float = yield ReadClock(self._clock)
+            return self._failed(plan, stale, error, failed_at - now)
+        token = outcome.token
         entry = CacheEntry(
             access_token=token.access_token,
             token_type=token.token_type,
@@ -143,24 +141,31 @@ class TokenAcquirer:
             correlation_id=token.correlation_id,
             binding_certificate=token.binding_certificate,
         )
-        self._cache.set(plan.key, entry)
-        binding = token.binding_certificate
-        logger.info(
-            "acquired %s token for %s from %s in %.0f ms%s",
-            token.token_type,
-            plan.scope,
-            token.token_endpoint or "managed identity",
-            (time.perf_counter() - started) * 1000,
-            f" (bound to x5t#S256 {binding.x5t_s256})" if binding is not None else "",
+        yield StoreToken(self._cache, outcome.plan.key, entry)
+        done: float = yield ReadClock(self._clock)
+        _log_acquired(outcome, done - now)
+        return make_result(
+            outcome.plan, entry, TokenSource.IDENTITY_PROVIDER, token.binding_certificate
         )
-        return make_result(plan, entry, TokenSource.IDENTITY_PROVIDER, binding)
+
+    def _fresh(
+        self, prepared: Prepared, now: float
+    ) -> tuple[AcquireTokenResult | None, AcquireTokenResult | None]:
+        """(fresh, stale) from the cache: a token to hand out now, or one still valid but due
+        for refresh. Lock-free: one dict read."""
+        if prepared.plan.skips_cache_read:
+            return None, None
+        cached = prepared.cached(self._cache.get(prepared.plan.key), now)
+        if cached is None:
+            return None, None
+        return (None, cached[0]) if cached[1] else (cached[0], None)
 
     @staticmethod
     def _failed(
         plan: AcquisitionPlan,
         stale: AcquireTokenResult | None,
         error: IdentityWebError,
-        started: float,
+        seconds: float,
     ) -> AcquireTokenResult:
         """Re-raise, unless a still-valid token was being refreshed ahead of time."""
         if stale is None:
@@ -168,7 +173,7 @@ class TokenAcquirer:
                 "%s token request for %s failed after %.0f ms: %s",
                 plan.key.token_type,
                 plan.scope,
-                (time.perf_counter() - started) * 1000,
+                seconds * 1000,
                 error,
             )
             raise error
@@ -180,3 +185,16 @@ class TokenAcquirer:
             error,
         )
         return stale
+
+
+def _log_acquired(outcome: Outcome, seconds: float) -> None:
+    token, plan = outcome.token, outcome.plan
+    binding = token.binding_certificate
+    logger.info(
+        "acquired %s token for %s from %s in %.0f ms%s",
+        token.token_type,
+        plan.scope,
+        token.token_endpoint or "managed identity",
+        seconds * 1000,
+        f" (bound to x5t#S256 {binding.x5t_s256})" if binding is not None else "",
+    )

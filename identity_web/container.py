@@ -118,7 +118,7 @@ class IdentityWebContainer(containers.DeclarativeContainer):
             CredentialSource.SignedAssertionFromManagedIdentity: providers.Factory(
                 SignedAssertionFromManagedIdentityLoader,
                 managed_identity=managed_identity,
-                transport=transport,
+                warm_up=True,
                 clock=clock,
             ),
         }

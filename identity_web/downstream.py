@@ -1,34 +1,29 @@
 """`DownstreamApi`: call a named, configured API as the application.
 
-Two styles, each with an async twin:
+One method does the work, `request(method, name, …)` (and `request_async`, the same step on the
+async driver); it returns a `DownstreamResponse` (status, headers, body) and never raises for an
+HTTP status. `method=None` follows the section's `HttpMethod` and `RequestAppToken` as
+configured (that is `call`); a method fixes the verb and always uses an application token (like
+Identity.Web's `*ForApp*` methods). `get/post/put/patch/delete` (and `_async`) are one line each:
+`request` with the verb, then the parsed body, raising `DownstreamApiError` for a non-2xx answer.
 
-* `call(name, …)` returns a `DownstreamResponse` (status, headers, body) and never raises for
-  an HTTP status. It follows the section's `HttpMethod` and `RequestAppToken` as configured.
-* `get/post/put/patch/delete(name, …)` fix the verb, always use an application token (like
-  Identity.Web's `*ForApp*` methods), return the parsed body and raise `DownstreamApiError`
-  for a non-2xx answer.
-
-All of them share one sans-IO flow (`identity_web._downstream._flow`); see docs/downstream.md.
+The call is one step (`identity_web._downstream._flow.call_step`); see docs/downstream.md.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from typing import Any, Protocol
 
-from identity_web._downstream._flow import (
-    CallFlow,
-    HeaderProvider,
-    Sender,
-    call_flow,
-    run_call,
-    run_call_async,
-)
+from identity_web._downstream._flow import HeaderSteps, call_step
 from identity_web._downstream._options import apply_overrides, for_app_verb
 from identity_web._downstream._request import encode_body
 from identity_web._downstream._response import DownstreamResponse
 from identity_web._errors import ConfigurationError, ConfigurationProblem
+from identity_web._seams import StepRunner
+from identity_web.protocol.steps import Step
 from identity_web.settings import DownstreamApiOptions
 
 logger = logging.getLogger(__name__)
@@ -41,18 +36,59 @@ Content = bytes | str | None
 __all__ = ["Content", "DownstreamApi", "DownstreamResponse", "Overrides"]
 
 
+class VerbCall(Protocol):
+    """`DownstreamApi.get/post/put/patch/delete`: the parsed body of a 2xx answer."""
+
+    def __call__(
+        self,
+        name: str,
+        *,
+        json: Any = None,
+        content: Content = None,
+        overrides: Overrides | None = None,
+    ) -> Any: ...
+
+
+class AsyncVerbCall(Protocol):
+    """`DownstreamApi.get_async/…`: `VerbCall` for asyncio."""
+
+    def __call__(
+        self,
+        name: str,
+        *,
+        json: Any = None,
+        content: Content = None,
+        overrides: Overrides | None = None,
+    ) -> Awaitable[Any]: ...
+
+
+class _Verb:
+    """A class attribute that is `DownstreamApi.verb` with the method filled in."""
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+
+    def __get__(self, api: DownstreamApi, owner: type | None = None) -> VerbCall:
+        return functools.partial(api.verb, self.method)
+
+
+class _AsyncVerb(_Verb):
+    def __get__(self, api: DownstreamApi, owner: type | None = None) -> AsyncVerbCall:
+        return functools.partial(api.verb_async, self.method)
+
+
 class DownstreamApi:
     """Calls the downstream APIs it was given, by name (case-insensitive)."""
 
     def __init__(
         self,
         apis: Mapping[str, DownstreamApiOptions],
-        header_provider: HeaderProvider,
-        transport: Sender,
+        header_provider: HeaderSteps,
+        transport: StepRunner,
     ) -> None:
         self._apis = {name.casefold(): (name, options) for name, options in apis.items()}
         self._headers = header_provider
-        self._transport = transport
+        self._runner = transport
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -63,6 +99,51 @@ class DownstreamApi:
         """The configured options of `name` (frozen; overrides never change them)."""
         return self._lookup(name)[1]
 
+    def request(
+        self,
+        method: str | None,
+        name: str,
+        *,
+        overrides: Overrides | None = None,
+        content: Content = None,
+        json: Any = None,
+    ) -> DownstreamResponse:
+        """Send a request to `name`; the response comes back whatever its status.
+
+        `method=None`: the configured `HttpMethod` and `RequestAppToken`; a method: that verb
+        with an application token.
+        """
+        return self._runner.run(self.request_step(method, name, overrides, content, json))
+
+    async def request_async(
+        self,
+        method: str | None,
+        name: str,
+        *,
+        overrides: Overrides | None = None,
+        content: Content = None,
+        json: Any = None,
+    ) -> DownstreamResponse:
+        """`request` for asyncio."""
+        step = self.request_step(method, name, overrides, content, json)
+        return await self._runner.run_async(step)
+
+    def request_step(
+        self,
+        method: str | None,
+        name: str,
+        overrides: Overrides | None = None,
+        content: Content = None,
+        json: Any = None,
+    ) -> Step[DownstreamResponse]:
+        """The call as a step (options merged and the body encoded before any I/O)."""
+        api, configured = self._lookup(name)
+        options = apply_overrides(configured, overrides, api=api)
+        if method is not None:
+            options = for_app_verb(options, method)
+        body = encode_body(content=content, json_value=json, content_type=options.content_type)
+        return call_step(options, body, api=api, headers=self._headers)
+
     def call(
         self,
         name: str,
@@ -72,7 +153,7 @@ class DownstreamApi:
         json: Any = None,
     ) -> DownstreamResponse:
         """Send the configured request; the response comes back whatever its status."""
-        return run_call(self._flow(name, overrides, content, json), self._headers, self._transport)
+        return self.request(None, name, overrides=overrides, content=content, json=json)
 
     async def call_async(
         self,
@@ -82,127 +163,46 @@ class DownstreamApi:
         content: Content = None,
         json: Any = None,
     ) -> DownstreamResponse:
-        flow = self._flow(name, overrides, content, json)
-        return await run_call_async(flow, self._headers, self._transport)
+        return await self.request_async(None, name, overrides=overrides, content=content, json=json)
 
-    def get(self, name: str, *, overrides: Overrides | None = None) -> Any:
-        """GET as the application; the parsed body (JSON, text, bytes or None)."""
-        return self._typed("GET", name, overrides, None, None)
-
-    def post(
+    def verb(
         self,
+        method: str,
         name: str,
         *,
         json: Any = None,
         content: Content = None,
         overrides: Overrides | None = None,
     ) -> Any:
-        return self._typed("POST", name, overrides, content, json)
+        """`request(method, …)`, then the parsed body; `DownstreamApiError` unless 2xx."""
+        response = self.request(method, name, overrides=overrides, content=content, json=json)
+        return response.raise_for_status().content()
 
-    def put(
+    async def verb_async(
         self,
+        method: str,
         name: str,
         *,
         json: Any = None,
         content: Content = None,
         overrides: Overrides | None = None,
     ) -> Any:
-        return self._typed("PUT", name, overrides, content, json)
+        """`verb` for asyncio."""
+        response = await self.request_async(
+            method, name, overrides=overrides, content=content, json=json
+        )
+        return response.raise_for_status().content()
 
-    def patch(
-        self,
-        name: str,
-        *,
-        json: Any = None,
-        content: Content = None,
-        overrides: Overrides | None = None,
-    ) -> Any:
-        return self._typed("PATCH", name, overrides, content, json)
-
-    def delete(
-        self,
-        name: str,
-        *,
-        json: Any = None,
-        content: Content = None,
-        overrides: Overrides | None = None,
-    ) -> Any:
-        return self._typed("DELETE", name, overrides, content, json)
-
-    async def get_async(self, name: str, *, overrides: Overrides | None = None) -> Any:
-        return await self._typed_async("GET", name, overrides, None, None)
-
-    async def post_async(
-        self,
-        name: str,
-        *,
-        json: Any = None,
-        content: Content = None,
-        overrides: Overrides | None = None,
-    ) -> Any:
-        return await self._typed_async("POST", name, overrides, content, json)
-
-    async def put_async(
-        self,
-        name: str,
-        *,
-        json: Any = None,
-        content: Content = None,
-        overrides: Overrides | None = None,
-    ) -> Any:
-        return await self._typed_async("PUT", name, overrides, content, json)
-
-    async def patch_async(
-        self,
-        name: str,
-        *,
-        json: Any = None,
-        content: Content = None,
-        overrides: Overrides | None = None,
-    ) -> Any:
-        return await self._typed_async("PATCH", name, overrides, content, json)
-
-    async def delete_async(
-        self,
-        name: str,
-        *,
-        json: Any = None,
-        content: Content = None,
-        overrides: Overrides | None = None,
-    ) -> Any:
-        return await self._typed_async("DELETE", name, overrides, content, json)
-
-    def _typed(
-        self, method: str, name: str, overrides: Overrides | None, content: Content, json: Any
-    ) -> Any:
-        flow = self._flow(name, overrides, content, json, method=method)
-        response = run_call(flow, self._headers, self._transport)
-        response.raise_for_status()
-        return response.content()
-
-    async def _typed_async(
-        self, method: str, name: str, overrides: Overrides | None, content: Content, json: Any
-    ) -> Any:
-        flow = self._flow(name, overrides, content, json, method=method)
-        response = await run_call_async(flow, self._headers, self._transport)
-        response.raise_for_status()
-        return response.content()
-
-    def _flow(
-        self,
-        name: str,
-        overrides: Overrides | None,
-        content: Content,
-        json: Any,
-        *,
-        method: str | None = None,
-    ) -> CallFlow:
-        api, configured = self._lookup(name)
-        options = apply_overrides(configured, overrides, api=api)
-        if method is not None:
-            options = for_app_verb(options, method)
-        body = encode_body(content=content, json_value=json, content_type=options.content_type)
-        return call_flow(options, body, api=api)
+    get = _Verb("GET")
+    post = _Verb("POST")
+    put = _Verb("PUT")
+    patch = _Verb("PATCH")
+    delete = _Verb("DELETE")
+    get_async = _AsyncVerb("GET")
+    post_async = _AsyncVerb("POST")
+    put_async = _AsyncVerb("PUT")
+    patch_async = _AsyncVerb("PATCH")
+    delete_async = _AsyncVerb("DELETE")
 
     def _lookup(self, name: str) -> tuple[str, DownstreamApiOptions]:
         found = self._apis.get(name.casefold())

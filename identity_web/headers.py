@@ -14,6 +14,8 @@ from typing import Protocol
 from identity_web._acquisition._seams import AcquireOptions
 from identity_web._errors import InvalidRequestError
 from identity_web._results import AcquireTokenResult, AuthorizationHeaderInformation, TokenSource
+from identity_web._seams import StepRunner
+from identity_web.protocol.steps import Step
 from identity_web.settings._models import is_mtls_pop_scheme
 
 __all__ = ["AppTokenAcquirer", "AuthorizationHeaderProvider", "HeaderRequest"]
@@ -38,13 +40,16 @@ class HeaderRequest(Protocol):
 class AppTokenAcquirer(Protocol):
     """`identity_web.acquisition.TokenAcquirer` as the provider uses it."""
 
-    def acquire_token_for_app(
-        self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
-    ) -> AcquireTokenResult: ...
+    @property
+    def runner(self) -> StepRunner: ...
 
-    async def acquire_token_for_app_async(
+    def cached_token(
         self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
-    ) -> AcquireTokenResult: ...
+    ) -> AcquireTokenResult | None: ...
+
+    def token_step(
+        self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
+    ) -> Step[AcquireTokenResult]: ...
 
 
 class AuthorizationHeaderProvider:
@@ -56,18 +61,33 @@ class AuthorizationHeaderProvider:
 
     def __init__(self, acquirer: AppTokenAcquirer) -> None:
         self._acquirer = acquirer
+        self._runner = acquirer.runner
         self._built: dict[int, tuple[AcquireTokenResult, AuthorizationHeaderInformation]] = {}
 
     def create_authorization_header(self, options: HeaderRequest) -> AuthorizationHeaderInformation:
-        scope, token_options, bound = prepare(options)
-        result = self._acquirer.acquire_token_for_app(scope, token_options, bound=bound)
-        return self._information(result)
+        cached = self.cached_header(options)
+        if cached is not None:
+            return cached
+        return self._runner.run(self.header_step(options))
 
     async def create_authorization_header_async(
         self, options: HeaderRequest
     ) -> AuthorizationHeaderInformation:
+        cached = self.cached_header(options)
+        if cached is not None:
+            return cached
+        return await self._runner.run_async(self.header_step(options))
+
+    def cached_header(self, options: HeaderRequest) -> AuthorizationHeaderInformation | None:
+        """The header of a cached token, without a step (no I/O, no lock); None: run the step."""
         scope, token_options, bound = prepare(options)
-        result = await self._acquirer.acquire_token_for_app_async(scope, token_options, bound=bound)
+        result = self._acquirer.cached_token(scope, token_options, bound=bound)
+        return self._information(result) if result is not None else None
+
+    def header_step(self, options: HeaderRequest) -> Step[AuthorizationHeaderInformation]:
+        """The header as a step (a sub-step of a downstream call)."""
+        scope, token_options, bound = prepare(options)
+        result = yield from self._acquirer.token_step(scope, token_options, bound=bound)
         return self._information(result)
 
     def _information(self, result: AcquireTokenResult) -> AuthorizationHeaderInformation:

@@ -21,9 +21,10 @@ from identity_web._errors import (
 )
 from identity_web.credentials import AssertionCredential, CertificateCredential, SecretCredential
 from identity_web.protocol import entra, oauth2, rfc7523, rfc8705
-from identity_web.protocol._http import Flow, RetryPolicy
+from identity_web.protocol._http import RetryPolicy
 from identity_web.protocol._tokens import TokenResponse
 from identity_web.protocol.oauth2 import TOKEN_TYPE_MTLS_POP, ClientCredentialsRequest
+from identity_web.protocol.steps import Step
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class FlowBuilder:
         self._retry = retry
         self._discovered: dict[tuple[str, str], str] = {}
 
-    def acquisition_flow(self, plan: AcquisitionPlan, now: float) -> Flow[Outcome]:
+    def acquisition_flow(self, plan: AcquisitionPlan, now: float) -> Step[Outcome]:
         try:
             token = yield from self.token_flow(plan, now)
             return Outcome(token, plan)
@@ -61,11 +62,12 @@ class FlowBuilder:
         credentials = self._planner.credentials
         assert credentials is not None  # a client plan always has a credential source
         credentials.reset()
-        retry_plan = self._planner.rebind(plan)
+        credential = yield from credentials.selected()
+        retry_plan = self._planner.rebind(plan, credential)
         token = yield from self.token_flow(retry_plan, now)
         return Outcome(token, retry_plan)
 
-    def token_flow(self, plan: AcquisitionPlan, now: float) -> Flow[TokenResponse]:
+    def token_flow(self, plan: AcquisitionPlan, now: float) -> Step[TokenResponse]:
         if plan.managed_identity is not None:
             token = yield from self._managed_identity_flow(plan, now)
         else:
@@ -82,7 +84,7 @@ class FlowBuilder:
         check_binding(plan, token)
         return token
 
-    def _managed_identity_flow(self, plan: AcquisitionPlan, now: float) -> Flow[TokenResponse]:
+    def _managed_identity_flow(self, plan: AcquisitionPlan, now: float) -> Step[TokenResponse]:
         client = self._planner.managed_identity
         assert client is not None  # checked when the plan was made
         claims = oauth2.merge_claims(plan.claims, self._planner.client_capabilities)
@@ -92,7 +94,7 @@ class FlowBuilder:
             )
         )
 
-    def _client_request(self, plan: AcquisitionPlan, now: float) -> Flow[ClientCredentialsRequest]:
+    def _client_request(self, plan: AcquisitionPlan, now: float) -> Step[ClientCredentialsRequest]:
         credential = plan.credential
         if isinstance(credential, AssertionCredential):
             return (yield from self._assertion_request(plan, credential, now))
@@ -117,7 +119,7 @@ class FlowBuilder:
 
     def _assertion_request(
         self, plan: AcquisitionPlan, credential: AssertionCredential, now: float
-    ) -> Flow[ClientCredentialsRequest]:
+    ) -> Step[ClientCredentialsRequest]:
         """FIC: leg 1 (the provider's flow) gives the assertion; leg 2 is built here."""
         signed = yield from credential.provider.assertion_flow(bound=plan.bound, now=now)
         if not plan.bound:
@@ -152,7 +154,7 @@ class FlowBuilder:
             correlation_id=_correlation_id(plan),
         )
 
-    def _mtls_endpoint(self, tenant: str) -> Flow[str]:
+    def _mtls_endpoint(self, tenant: str) -> Step[str]:
         """Static mapping for login.* hosts, else the OpenID configuration (once per tenant)."""
         static = self._planner.static_mtls_endpoint(tenant)
         if static is not None:

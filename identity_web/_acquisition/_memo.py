@@ -64,8 +64,13 @@ class PlanMemo:
         self._limit = limit
         self._prepared: dict[tuple[str, bool, int], Prepared] = {}
 
-    def prepare(self, scope: str, options: AcquireOptions | None, bound: bool) -> Prepared:
-        credential = self._planner.current_credential(options)
+    def prepare(
+        self,
+        scope: str,
+        options: AcquireOptions | None,
+        bound: bool,
+        credential: LoadedCredential | None,
+    ) -> Prepared:
         slot = (scope, bound, id(options))
         prepared = self._prepared.get(slot)
         if (
@@ -74,7 +79,7 @@ class PlanMemo:
             and prepared.credential is credential
         ):
             return prepared
-        plan = self._planner.plan(scope, options, bound=bound)
+        plan = self._planner.plan(scope, options, bound=bound, credential=credential)
         prepared = Prepared(options, plan.credential, plan)
         if options is None or isinstance(options, IMMUTABLE_OPTIONS):
             if len(self._prepared) >= self._limit:

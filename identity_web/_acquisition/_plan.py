@@ -131,24 +131,29 @@ class Planner:
         self._configured_tenant_checked = False
         self._mtls_endpoints: dict[str, str | None] = {}
 
-    def plan(self, scope: str, options: AcquireOptions | None, *, bound: bool) -> AcquisitionPlan:
+    def plan(
+        self,
+        scope: str,
+        options: AcquireOptions | None,
+        *,
+        bound: bool,
+        credential: LoadedCredential | None,
+    ) -> AcquisitionPlan:
+        """The plan; `credential` is the selected client credential (None: not needed)."""
         check_scope(scope)
         options = options if options is not None else NO_OPTIONS
         if options.managed_identity is not None:
             return self._managed_identity_plan(scope, options, options.managed_identity, bound)
-        return self._client_plan(scope, options, bound)
+        return self._client_plan(scope, options, bound, self._require(credential))
 
-    def current_credential(self, options: AcquireOptions | None) -> LoadedCredential | None:
-        """The credential a client plan would use now (None: managed identity or none set)."""
+    def uses_credentials(self, options: AcquireOptions | None) -> bool:
+        """Whether a plan for `options` needs the selected client credential."""
         if self.credentials is None:
-            return None
-        if options is not None and options.managed_identity is not None:
-            return None
-        return self.credentials.get()
+            return False
+        return options is None or options.managed_identity is None
 
-    def rebind(self, plan: AcquisitionPlan) -> AcquisitionPlan:
+    def rebind(self, plan: AcquisitionPlan, credential: LoadedCredential) -> AcquisitionPlan:
         """The same request with the credential loaded again (after `credentials.reset()`)."""
-        credential = self._credential()
         binding = self._binding(credential, plan.bound)
         key = replace(plan.key, binding=binding.x5t_s256 if binding is not None else "")
         return replace(plan, credential=credential, binding=binding, key=key)
@@ -185,12 +190,13 @@ class Planner:
 
     # -- confidential client --------------------------------------------------------------
 
-    def _client_plan(self, scope: str, options: AcquireOptions, bound: bool) -> AcquisitionPlan:
+    def _client_plan(
+        self, scope: str, options: AcquireOptions, bound: bool, credential: LoadedCredential
+    ) -> AcquisitionPlan:
         self._check_application()
         tenant = self._tenant(options)
         if bound:
             self.static_mtls_endpoint(tenant)  # refuses unsupported hosts before any I/O
-        credential = self._credential()
         binding = self._binding(credential, bound)
         extra_query, variant = self._extra_query(options)
         authority = self._authority if tenant == self.tenant else f"{self.instance}{tenant}".lower()
@@ -253,13 +259,14 @@ class Planner:
             self._configured_tenant_checked = True
         return self.tenant
 
-    def _credential(self) -> LoadedCredential:
-        if self.credentials is None:
+    @staticmethod
+    def _require(credential: LoadedCredential | None) -> LoadedCredential:
+        if credential is None:
             raise CredentialUnavailableError(
                 "No client credential is configured (AzureAd.ClientCredentials is empty) and "
                 "no managed identity was requested (AcquireTokenOptions.ManagedIdentity)."
             )
-        return self.credentials.get()
+        return credential
 
     @staticmethod
     def _binding(credential: LoadedCredential, bound: bool) -> BindingCertificate | None:

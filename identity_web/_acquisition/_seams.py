@@ -13,12 +13,16 @@ from typing import Protocol
 
 from identity_web.credentials import LoadedCredential
 from identity_web.protocol.imds import ManagedIdentitySelector
+from identity_web.protocol.steps import Step
 
 
 class CredentialSource(Protocol):
     """Gives the selected client credential (`identity_web.credentials.CredentialsProvider`)."""
 
-    def get(self) -> LoadedCredential: ...
+    @property
+    def current(self) -> LoadedCredential | None: ...
+
+    def selected(self) -> Step[LoadedCredential]: ...
 
     def reset(self) -> None: ...
 

@@ -1,17 +1,14 @@
-"""One downstream call as a sans-IO flow, and the two drivers that run it.
+"""One downstream call as a step: authorize (a sub-step), send, retry once on a claims challenge.
 
-The flow yields two kinds of step: `HeaderNeeded` (ask the authorization header provider) and
-`HttpRequest` (send it). It owns every decision: anonymous or not, which request, whether a 401
-claims challenge earns one retry with a fresh token. The drivers only answer the steps, the
-sync one by calling and the async one by awaiting; nothing else differs between them.
+The step owns every decision: anonymous or not, which request, whether a 401 claims challenge
+earns one retry with a fresh token. The header is a sub-step (`header_step`), so one driver
+runs the whole call, sync or async.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator
-from dataclasses import dataclass
-from typing import Protocol, TypeAlias
+from typing import Protocol
 
 from identity_web._downstream._challenge import claims_challenge
 from identity_web._downstream._options import with_claims
@@ -25,56 +22,35 @@ from identity_web._downstream._request import (
 )
 from identity_web._downstream._response import DownstreamResponse
 from identity_web._results import AuthorizationHeaderInformation
-from identity_web.protocol._http import HttpRequest, HttpResponse
+from identity_web.protocol._http import HttpResponse
+from identity_web.protocol.steps import Step
 from identity_web.settings import DownstreamApiOptions
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class HeaderNeeded:
-    """Step: the flow needs an authorization header for these options."""
+class HeaderSteps(Protocol):
+    """What the call needs from `AuthorizationHeaderProvider`."""
 
-    options: DownstreamApiOptions
-
-
-CallStep: TypeAlias = HeaderNeeded | HttpRequest
-CallReply: TypeAlias = AuthorizationHeaderInformation | HttpResponse
-CallFlow: TypeAlias = Generator[CallStep, CallReply, DownstreamResponse]
-
-
-class HeaderProvider(Protocol):
-    """What the flow needs from `AuthorizationHeaderProvider`."""
-
-    def create_authorization_header(
+    def header_step(
         self, options: DownstreamApiOptions
-    ) -> AuthorizationHeaderInformation: ...
-
-    async def create_authorization_header_async(
-        self, options: DownstreamApiOptions
-    ) -> AuthorizationHeaderInformation: ...
+    ) -> Step[AuthorizationHeaderInformation]: ...
 
 
-class Sender(Protocol):
-    """What the flow needs from `HttpTransport`: send one request, no retry of its own."""
-
-    def send(self, request: HttpRequest) -> HttpResponse: ...
-
-    async def send_async(self, request: HttpRequest) -> HttpResponse: ...
-
-
-def call_flow(options: DownstreamApiOptions, body: RequestBody | None, *, api: str) -> CallFlow:
+def call_step(
+    options: DownstreamApiOptions, body: RequestBody | None, *, api: str, headers: HeaderSteps
+) -> Step[DownstreamResponse]:
     """Authorize (unless anonymous), send, and retry once on a 401 claims challenge."""
     url = effective_url(options, api=api)
     check_transport_security(url, bound=bool(options.scopes) and options.is_mtls_pop, api=api)
-    header = yield from _authorize(options)
-    response = _expect_response((yield build_request(options, header, body, api=api)))
+    header = yield from _authorize(options, headers)
+    response: HttpResponse = yield build_request(options, header, body, api=api)
     claims = claims_challenge(response) if header is not None else None
     if claims is not None:
         logger.info("%s: 401 with a claims challenge; new token, one retry", api)
         options = with_claims(options, claims)
-        header = yield from _authorize(options)
-        response = _expect_response((yield build_request(options, header, body, api=api)))
+        header = yield from _authorize(options, headers)
+        response = yield build_request(options, header, body, api=api)
     logger.debug(
         "%s: %s %s -> %d", api, options.http_method.upper(), loggable(url), response.status
     )
@@ -87,52 +63,9 @@ def call_flow(options: DownstreamApiOptions, body: RequestBody | None, *, api: s
 
 
 def _authorize(
-    options: DownstreamApiOptions,
-) -> Generator[CallStep, CallReply, AuthorizationHeaderInformation | None]:
+    options: DownstreamApiOptions, headers: HeaderSteps
+) -> Step[AuthorizationHeaderInformation | None]:
     if not options.scopes:
         logger.info("no Scopes configured: calling anonymously")
         return None
-    reply = yield HeaderNeeded(options)
-    if not isinstance(reply, AuthorizationHeaderInformation):
-        raise TypeError(f"expected AuthorizationHeaderInformation, got {type(reply).__name__}")
-    return reply
-
-
-def _expect_response(reply: CallReply) -> HttpResponse:
-    if not isinstance(reply, HttpResponse):
-        raise TypeError(f"expected HttpResponse, got {type(reply).__name__}")
-    return reply
-
-
-def run_call(flow: CallFlow, headers: HeaderProvider, sender: Sender) -> DownstreamResponse:
-    """Drive `flow` synchronously."""
-    step = next(flow)
-    while True:
-        reply: CallReply
-        if isinstance(step, HeaderNeeded):
-            reply = headers.create_authorization_header(step.options)
-        else:
-            reply = sender.send(step)
-        try:
-            step = flow.send(reply)
-        except StopIteration as done:
-            result: DownstreamResponse = done.value
-            return result
-
-
-async def run_call_async(
-    flow: CallFlow, headers: HeaderProvider, sender: Sender
-) -> DownstreamResponse:
-    """Drive `flow` on the running event loop."""
-    step = next(flow)
-    while True:
-        reply: CallReply
-        if isinstance(step, HeaderNeeded):
-            reply = await headers.create_authorization_header_async(step.options)
-        else:
-            reply = await sender.send_async(step)
-        try:
-            step = flow.send(reply)
-        except StopIteration as done:
-            result: DownstreamResponse = done.value
-            return result
+    return (yield from headers.header_step(options))

@@ -66,10 +66,11 @@ class DownstreamResponse:
     def json(self) -> Any:
         return json.loads(self.body.decode("utf-8-sig"))
 
-    def raise_for_status(self) -> None:
-        """Raise `DownstreamApiError` (status, headers, body ≤ 4096 characters) unless 2xx."""
+    def raise_for_status(self) -> DownstreamResponse:
+        """Raise `DownstreamApiError` (status, headers, body ≤ 4096 characters) unless 2xx;
+        the response itself otherwise."""
         if self.is_success:
-            return
+            return self
         headers = {
             name: ("[redacted]" if name in _REDACTED_RESPONSE_HEADERS else value)
             for name, value in self.headers.items()

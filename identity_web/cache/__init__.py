@@ -8,6 +8,7 @@ from identity_web.cache._base import (
     EXPIRY_MARGIN,
     CacheEntry,
     CacheKey,
+    StoreToken,
     TokenCache,
     variant_digest,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "CacheEntry",
     "CacheKey",
     "InMemoryTokenCache",
+    "StoreToken",
     "TokenCache",
     "variant_digest",
 ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from identity_web._binding import BindingCertificate
+from identity_web.protocol.steps import Blocking
 
 #: A token is not handed out when it expires within this many seconds (MSAL uses 5 minutes).
 EXPIRY_MARGIN = 300.0
@@ -73,3 +74,15 @@ class TokenCache(Protocol):
     def set(self, key: CacheKey, entry: CacheEntry) -> None: ...
 
     def remove(self, key: CacheKey) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoreToken(Blocking):
+    """Effect: `cache.set(key, entry)` (a write may take a lock or, later, the network)."""
+
+    cache: TokenCache = field(repr=False)
+    key: CacheKey
+    entry: CacheEntry
+
+    def run(self) -> None:
+        self.cache.set(self.key, self.entry)

@@ -1,19 +1,17 @@
-"""Sans-IO HTTP values and the flow type shared by every protocol module and both drivers.
+"""Sans-IO HTTP values: the request a step yields (an effect) and the response it receives.
 
-A flow is a generator that yields `HttpRequest`s and receives `HttpResponse`s, returning its
-result (the `httpx.Auth.auth_flow` idea). Drivers in `identity_web.transport` only send.
+Steps and the other effects are in `identity_web.protocol.steps`; the drivers in
+`identity_web.transport` only perform them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeAlias, TypeVar
+from typing import Any, Protocol
 
 from identity_web._binding import BindingCertificate
-
-T = TypeVar("T")
 
 
 class RetryPolicy(Protocol):
@@ -76,6 +74,3 @@ class HttpResponse:
 
     def __repr__(self) -> str:
         return f"HttpResponse({self.status}, {len(self.body)} bytes)"
-
-
-Flow: TypeAlias = Generator[HttpRequest, HttpResponse, T]

@@ -16,8 +16,9 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlencode
 
 from identity_web._errors import ManagedIdentityError, ServiceError
-from identity_web.protocol._http import Flow, HttpRequest, HttpResponse, RetryPolicy
+from identity_web.protocol._http import HttpRequest, HttpResponse, RetryPolicy
 from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol.steps import Step
 
 DEFAULT_IMDS_HOST = "http://169.254.169.254"
 IMDS_HOST_VARIABLE = "AZURE_POD_IDENTITY_AUTHORITY_HOST"
@@ -167,7 +168,7 @@ def imds_probe_request(base: str, timeout: float) -> HttpRequest:
 
 def imds_v1_flow(
     base: str, resource: str, identity: ManagedIdentityId, *, now: float, retry: RetryPolicy | None
-) -> Flow[TokenResponse]:
+) -> Step[TokenResponse]:
     """One IMDS v1 Bearer token (retries are the request's policy, applied by the driver)."""
     response = yield imds_token_request(base, resource, identity, retry)
     if response.status != 200:

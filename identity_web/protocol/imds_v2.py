@@ -25,7 +25,7 @@ from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from identity_web._binding import BindingCertificate
 from identity_web._errors import ManagedIdentityError
-from identity_web.protocol._http import Flow, HttpRequest, HttpResponse, RetryPolicy
+from identity_web.protocol._http import HttpRequest, HttpResponse, RetryPolicy
 from identity_web.protocol._tokens import TokenResponse
 from identity_web.protocol.imds import (
     IMDS_TIMEOUT,
@@ -37,6 +37,7 @@ from identity_web.protocol.imds import (
 )
 from identity_web.protocol.oauth2 import ClientCredentialsRequest, client_credentials_flow
 from identity_web.protocol.rfc8705 import mtls_pop_request
+from identity_web.protocol.steps import Step
 
 PLATFORM_METADATA_PATH = "/metadata/identity/getplatformmetadata"
 ISSUE_CREDENTIAL_PATH = "/metadata/identity/issuecredential"
@@ -304,7 +305,7 @@ def mtls_token_flow(
     claims: str | None,
     now: float,
     retry: RetryPolicy | None,
-) -> Flow[TokenResponse]:
+) -> Step[TokenResponse]:
     """The §5.7 leg, sent and parsed by `protocol.oauth2` (fail closed unless `mtls_pop`).
 
     `expires_in` is relative here, unlike IMDS v1's `expires_on`. Without `refresh_in`, a token

@@ -23,9 +23,10 @@ from urllib.parse import urlencode, urlsplit
 
 from identity_web._binding import BindingCertificate
 from identity_web._errors import ServiceError, TokenAcquisitionError, TokenTypeMismatchError
-from identity_web.protocol._http import Flow, HttpRequest, HttpResponse, RetryPolicy
+from identity_web.protocol._http import HttpRequest, HttpResponse, RetryPolicy
 from identity_web.protocol._tokens import TokenResponse
 from identity_web.protocol.retry import sts_policy
+from identity_web.protocol.steps import Step
 
 TOKEN_TYPE_BEARER = "Bearer"  # noqa: S105 - a token type name, not a secret
 TOKEN_TYPE_MTLS_POP = "mtls_pop"  # noqa: S105 - a token type name, not a secret
@@ -173,7 +174,7 @@ def build_token_request(
 
 def client_credentials_flow(
     request: ClientCredentialsRequest, *, now: float, retry: RetryPolicy | None = STS_RETRY
-) -> Flow[TokenResponse]:
+) -> Step[TokenResponse]:
     """Send the token request and parse the answer (fail closed on the token type)."""
     http_request = build_token_request(request, retry=retry)
     response = yield http_request

@@ -16,9 +16,9 @@ from cryptography.x509.oid import NameOID
 from identity_web import ServiceProvider, TokenAcquirerFactory
 from identity_web._binding import BindingCertificate
 from identity_web.emulator import EmulatorManifest
-from identity_web.protocol._http import Flow
 from identity_web.protocol._tokens import TokenResponse
 from identity_web.protocol.imds import ManagedIdentityId, ManagedIdentitySelector
+from identity_web.protocol.steps import Step
 from identity_web.settings import IdentityWebSettings
 
 API = "MyApi"
@@ -73,7 +73,7 @@ class ScriptedManagedIdentity:
         bound: bool,
         now: float,
         claims: str | None = None,
-    ) -> Flow[TokenResponse]:
+    ) -> Step[TokenResponse]:
         client_id = identity.user_assigned_client_id if identity is not None else None
         self.calls.append((client_id, scope, bound))
         token_type = self.token_type or ("mtls_pop" if bound else "Bearer")

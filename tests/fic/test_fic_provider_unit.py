@@ -25,30 +25,26 @@ from identity_web.credentials.managed_identity_assertion import (
     SignedAssertionFromManagedIdentityLoader,
     exchange_scope,
 )
-from identity_web.protocol._http import Flow
+from identity_web.protocol._http import HttpRequest, HttpResponse
 from identity_web.protocol.oauth2 import ClientCredentialsRequest
 from identity_web.protocol.rfc7523 import unverified_claims
+from identity_web.protocol.steps import Step
 from identity_web.settings import CredentialDescription, CredentialSource
+from identity_web.transport import Drivers
 
 T = TypeVar("T")
 
 
-def drive(flow: Flow[T]) -> T:
-    """Run a flow that must not send anything (the scripted client sends nothing)."""
-    try:
-        next(flow)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
-    raise AssertionError("the flow sent a request")
+def _no_network(request: HttpRequest) -> HttpResponse:
+    raise AssertionError(f"the step sent {request.method} {request.url}")
 
 
-class DrivingRunner:
-    def __init__(self) -> None:
-        self.runs = 0
+DRIVERS = Drivers(_no_network)
 
-    def run(self, flow: Flow[T]) -> T:
-        self.runs += 1
-        return drive(flow)
+
+def drive(step: Step[T]) -> T:
+    """Run a step with the real sync driver; it must not send anything."""
+    return DRIVERS.run(step)
 
 
 def assertion(provider: ManagedIdentityAssertionProvider, *, bound: bool, now: float) -> Any:
@@ -101,7 +97,7 @@ def test_bearer_assertion_is_kept_until_five_minutes_before_its_expiry() -> None
 
 def test_expiry_is_the_earlier_of_the_jwt_exp_and_the_response() -> None:
     class ShortJwt(ScriptedManagedIdentity):
-        def token_flow(self, *args: Any, **kwargs: Any) -> Flow[Any]:
+        def token_flow(self, *args: Any, **kwargs: Any) -> Step[Any]:
             token = yield from super().token_flow(*args, **kwargs)
             return replace(token, access_token=fake_jwt(exp=NOW + 600))
 
@@ -155,13 +151,16 @@ def test_leg1_token_of_the_wrong_kind_is_refused_and_not_kept(
 
 
 def test_loader_selects_the_user_assigned_identity_and_warms_up_once() -> None:
-    client, runner = ScriptedManagedIdentity(), DrivingRunner()
-    loader = SignedAssertionFromManagedIdentityLoader(client, transport=runner, clock=lambda: NOW)
-    credential = loader.load(description(ManagedIdentityClientId="uami-client-id"))
+    client = ScriptedManagedIdentity()
+    loader = SignedAssertionFromManagedIdentityLoader(client, warm_up=True, clock=lambda: NOW)
+    credentials = CredentialsProvider(
+        [description(ManagedIdentityClientId="uami-client-id")],
+        {CredentialSource.SignedAssertionFromManagedIdentity: loader},
+    )
+    credential = drive(credentials.selected())
     assert isinstance(credential, AssertionCredential)
     assert credential.description_id == "SignedAssertionFromManagedIdentity=uami-client-id"
     assert credential.provider.supports_token_binding is True
-    assert runner.runs == 1
     assert client.calls == [("uami-client-id", f"{EXCHANGE}/.default", False)]
     # the warm-up token is the first Bearer assertion: no second leg 1
     drive(credential.provider.assertion_flow(bound=False, now=NOW + 1))
@@ -179,16 +178,16 @@ def test_no_client_id_means_the_system_assigned_identity(client_id: str | None) 
     assert isinstance(provider, ManagedIdentityAssertionProvider)
     assert provider.identity == ManagedIdentitySelection()
     assert credential.description_id == "SignedAssertionFromManagedIdentity=SystemAssigned"
-    assert client.calls == []  # no transport: nothing is sent at load time
+    assert client.calls == []  # no warm-up: nothing is sent at load time
 
 
 def test_a_failed_warm_up_fails_the_entry_and_the_next_one_is_tried() -> None:
     class Unavailable(ScriptedManagedIdentity):
-        def token_flow(self, *args: Any, **kwargs: Any) -> Flow[Any]:
+        def token_flow(self, *args: Any, **kwargs: Any) -> Step[Any]:
             raise ManagedIdentityError("Identity not found")
             yield  # pragma: no cover
 
-    loader = SignedAssertionFromManagedIdentityLoader(Unavailable(), transport=DrivingRunner())
+    loader = SignedAssertionFromManagedIdentityLoader(Unavailable(), warm_up=True)
     secret = CredentialDescription.model_validate(
         {"SourceType": "ClientSecret", "ClientSecret": "s"}
     )
@@ -199,9 +198,10 @@ def test_a_failed_warm_up_fails_the_entry_and_the_next_one_is_tried() -> None:
             CredentialSource.ClientSecret: ClientSecretLoader(),
         },
     )
-    assert provider.get().description_id.startswith("RedactedClientSecret=")
+    assert drive(provider.selected()).description_id.startswith("RedactedClientSecret=")
+    credential = loader.load(description(ManagedIdentityClientId="nope"))  # sends nothing
     with pytest.raises(ManagedIdentityAssertionError) as caught:
-        loader.load(description(ManagedIdentityClientId="nope"))
+        drive(loader.warm_up(credential))
     caught.value.locate("AzureAd.ClientCredentials[0]")
     message = str(caught.value)
     assert message.startswith("AzureAd.ClientCredentials[0].ManagedIdentityClientId: ")
