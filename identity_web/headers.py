@@ -15,6 +15,7 @@ from identity_web._acquisition._seams import AcquireOptions
 from identity_web._errors import InvalidRequestError
 from identity_web._results import AcquireTokenResult, AuthorizationHeaderInformation, TokenSource
 from identity_web._seams import StepRunner
+from identity_web.protocol._tokens import TokenType
 from identity_web.protocol.steps import Step
 from identity_web.settings._models import is_mtls_pop_scheme
 
@@ -140,7 +141,7 @@ def header_information(result: AcquireTokenResult) -> AuthorizationHeaderInforma
     binding = result.binding_certificate if result.is_bound else None
     metadata = {
         "token_source": result.token_source.value,
-        "token_type": result.token_type,
+        "token_type": str(result.token_type),
         "expires_on": result.expires_on,
         "binding_thumbprint": binding.x5t_s256 if binding is not None else None,
         "token_endpoint": result.token_endpoint,
@@ -150,4 +151,5 @@ def header_information(result: AcquireTokenResult) -> AuthorizationHeaderInforma
         header_value=result.authorization_header,
         binding_certificate=binding,
         metadata=MappingProxyType(metadata),
+        token_type=TokenType.of(result.is_bound),
     )

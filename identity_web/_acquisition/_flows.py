@@ -22,8 +22,8 @@ from identity_web._errors import (
 from identity_web.credentials import AssertionCredential, CertificateCredential, SecretCredential
 from identity_web.protocol import entra, oauth2, rfc7523, rfc8705
 from identity_web.protocol._http import RetryPolicy
-from identity_web.protocol._tokens import TokenResponse
-from identity_web.protocol.oauth2 import TOKEN_TYPE_MTLS_POP, ClientCredentialsRequest
+from identity_web.protocol._tokens import TokenResponse, TokenType
+from identity_web.protocol.oauth2 import ClientCredentialsRequest
 from identity_web.protocol.steps import Step
 
 logger = logging.getLogger(__name__)
@@ -173,9 +173,10 @@ class FlowBuilder:
 
 def check_binding(plan: AcquisitionPlan, token: TokenResponse) -> None:
     """Fail closed: the token's type and certificate must be what the plan asked for."""
-    is_bound = token.token_type.lower() == TOKEN_TYPE_MTLS_POP
-    if plan.bound != is_bound or (plan.bound and token.binding_certificate is None):
-        expected = TOKEN_TYPE_MTLS_POP if plan.bound else oauth2.TOKEN_TYPE_BEARER
+    expected = TokenType.of(plan.bound)
+    if TokenType.from_wire(token.token_type) is not expected or (
+        plan.bound and token.binding_certificate is None
+    ):
         raise TokenTypeMismatchError(expected, token.token_type)
     if plan.binding is not None and token.binding_certificate != plan.binding:
         raise TokenAcquisitionError(

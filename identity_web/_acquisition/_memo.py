@@ -17,6 +17,7 @@ from identity_web._binding import BindingCertificate
 from identity_web._results import AcquireTokenResult, TokenSource
 from identity_web.cache import EXPIRY_MARGIN, CacheEntry
 from identity_web.credentials import LoadedCredential
+from identity_web.protocol._tokens import TokenType
 from identity_web.settings import AcquireTokenOptions
 
 #: Option types whose instances never change, so a plan made from one stays right.
@@ -108,7 +109,7 @@ def make_result(
     from_network = source is TokenSource.IDENTITY_PROVIDER
     return AcquireTokenResult(
         access_token=entry.access_token,
-        token_type=entry.token_type,
+        token_type=TokenType.of(plan.bound),
         expires_on=entry.expires_on,
         refresh_on=entry.refresh_on,
         binding_certificate=binding if plan.bound else None,

@@ -27,13 +27,12 @@ from identity_web.credentials import (
     LoadedCredential,
 )
 from identity_web.protocol import entra, oauth2
+from identity_web.protocol._tokens import TokenType
 from identity_web.protocol.imds import ManagedIdentitySelector
 from identity_web.settings import MicrosoftIdentityApplicationOptions
 
 logger = logging.getLogger(__name__)
 
-BEARER_KEY = "bearer"
-MTLS_POP_KEY = "mtls_pop"
 MANAGED_IDENTITY_AUTHORITY = "managed_identity"
 
 IDW10115 = (
@@ -176,7 +175,7 @@ class Planner:
             authority=MANAGED_IDENTITY_AUTHORITY,
             client_id=self.managed_identity.cache_key_identity(identity),
             scope=scope.lower(),
-            token_type=MTLS_POP_KEY if bound else BEARER_KEY,
+            token_type=TokenType.of(bound),
         )
         return AcquisitionPlan(
             key=key,
@@ -204,7 +203,7 @@ class Planner:
             authority=authority,
             client_id=self.client_id,
             scope=scope.lower(),
-            token_type=MTLS_POP_KEY if bound else BEARER_KEY,
+            token_type=TokenType.of(bound),
             binding=binding.x5t_s256 if binding is not None else "",
             variant=variant,
         )

@@ -15,14 +15,14 @@ from identity_web._downstream._options import with_claims
 from identity_web._downstream._request import (
     RequestBody,
     build_request,
-    check_transport_security,
     effective_url,
     loggable,
-    token_scheme,
+    require_https_for_token,
 )
 from identity_web._downstream._response import DownstreamResponse
 from identity_web._results import AuthorizationHeaderInformation
 from identity_web.protocol._http import HttpResponse
+from identity_web.protocol._tokens import TokenType
 from identity_web.protocol.steps import Step
 from identity_web.settings import DownstreamApiOptions
 
@@ -42,7 +42,8 @@ def call_step(
 ) -> Step[DownstreamResponse]:
     """Authorize (unless anonymous), send, and retry once on a 401 claims challenge."""
     url = effective_url(options, api=api)
-    check_transport_security(url, bound=bool(options.scopes) and options.is_mtls_pop, api=api)
+    if options.scopes:
+        require_https_for_token(url, api=api, token_type=TokenType.of(options.is_mtls_pop))
     header = yield from _authorize(options, headers)
     response: HttpResponse = yield build_request(options, header, body, api=api)
     claims = claims_challenge(response) if header is not None else None
@@ -57,7 +58,7 @@ def call_step(
     return DownstreamResponse.from_http(
         response,
         url=url,
-        token_type=token_scheme(header),
+        token_type=header.token_type if header is not None else None,
         binding_certificate=header.binding_certificate if header is not None else None,
     )
 

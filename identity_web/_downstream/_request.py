@@ -11,6 +11,7 @@ from identity_web._downstream._headers import merge_extra_headers
 from identity_web._errors import ConfigurationError, ConfigurationProblem, InvalidRequestError
 from identity_web._results import AuthorizationHeaderInformation
 from identity_web.protocol._http import HttpRequest
+from identity_web.protocol._tokens import TokenType
 from identity_web.settings import DownstreamApiOptions
 
 DEFAULT_ACCEPT = "application/json"
@@ -75,14 +76,17 @@ def effective_url(options: DownstreamApiOptions, *, api: str) -> str:
     return api_url(options.base_url, options.relative_path, options.extra_query_parameters, api=api)
 
 
-def check_transport_security(url: str, *, bound: bool, api: str) -> None:
-    """Refuse to send a bound token anywhere but over https (before any token is acquired)."""
-    if bound and urlsplit(url).scheme.lower() != "https":
+def require_https_for_token(url: str, *, api: str, token_type: TokenType) -> None:
+    """The one guard: no token of any kind (Bearer or bound) travels over anything but https.
+
+    Called before any token is acquired and again on the built request."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "https":
         raise InvalidRequestError(
             "",
-            f"downstream API '{api}' uses ProtocolScheme MTLS_POP but its URL is not https "
-            f"({urlsplit(url).scheme}://{urlsplit(url).netloc}); a certificate-bound token is "
-            f"never sent over plain HTTP. Change {api}.BaseUrl to https://.",
+            f"downstream API '{api}' would send a {token_type} token to {parts.scheme}://"
+            f"{parts.netloc}, which is not https; a token is never sent over plain HTTP. "
+            f"Change {api}.BaseUrl to https://.",
         )
 
 
@@ -90,13 +94,6 @@ def loggable(url: str) -> str:
     """The URL without query and fragment, which may carry signatures or identifiers."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
-def token_scheme(header: AuthorizationHeaderInformation | None) -> str | None:
-    """`Bearer`, `mtls_pop`, … as the header value starts; None for an anonymous call."""
-    if header is None:
-        return None
-    return header.header_value.split(" ", 1)[0]
 
 
 def build_request(
@@ -128,11 +125,10 @@ def build_request(
 
 
 def _check_binding(url: str, header: AuthorizationHeaderInformation, *, api: str) -> None:
-    scheme = (token_scheme(header) or "").lower()
-    if scheme == "mtls_pop" and header.binding_certificate is None:
+    if header.token_type is TokenType.MTLS_POP and header.binding_certificate is None:
         raise InvalidRequestError(
             "",
             f"downstream API '{api}': the mtls_pop token came without its binding certificate; "
             "a bound token is never sent without it.",
         )
-    check_transport_security(url, bound=header.binding_certificate is not None, api=api)
+    require_https_for_token(url, api=api, token_type=header.token_type)

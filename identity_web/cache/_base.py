@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from identity_web._binding import BindingCertificate
+from identity_web.protocol._tokens import TokenType
 from identity_web.protocol.steps import Blocking
 
 #: A token is not handed out when it expires within this many seconds (MSAL uses 5 minutes).
@@ -18,16 +19,16 @@ EXPIRY_MARGIN = 300.0
 class CacheKey:
     """Where one app token lives. Immutable and hashable; building one is cheap.
 
-    `token_type` is `"bearer"` or `"mtls_pop"`, so Bearer and bound tokens never mix; `binding`
-    is the `x5t#S256` of the binding certificate when it is known before the request (a
-    certificate credential), so a renewed certificate misses. `variant` is a short digest of
-    request options that change the token (extra query parameters), or "".
+    `token_type` is a `TokenType` (`Bearer`, `mtls_pop`), so Bearer and bound tokens never
+    mix; `binding` is the `x5t#S256` of the binding certificate when it is known before the
+    request (a certificate credential), so a renewed certificate misses. `variant` is a short
+    digest of request options that change the token (extra query parameters), or "".
     """
 
     authority: str
     client_id: str
     scope: str
-    token_type: str
+    token_type: TokenType
     binding: str = ""
     variant: str = ""
 

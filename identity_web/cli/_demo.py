@@ -25,6 +25,7 @@ from identity_web._factory import TokenAcquirerFactory
 from identity_web.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, guarded
 from identity_web.downstream import DownstreamResponse
 from identity_web.emulator import Emulator, EmulatorManifest
+from identity_web.protocol._tokens import TokenType
 
 API = "MyApi"
 BEARER = "Bearer"
@@ -202,7 +203,7 @@ def _judged(outcome: Outcome) -> Outcome:
     if outcome.status is None or not 200 <= outcome.status < 300:
         reason = f"the resource answered HTTP {outcome.status}"
     elif outcome.scenario.protocol_scheme == MTLS_POP:
-        if (outcome.token_type or "").lower() != "mtls_pop":
+        if outcome.token_type != TokenType.MTLS_POP:
             reason = f"expected an mtls_pop token, got {outcome.token_type}"
         elif not outcome.cnf_x5t_s256 or not (
             outcome.cnf_x5t_s256 == outcome.binding_thumbprint == outcome.client_cert_x5t_s256

@@ -31,7 +31,7 @@ from identity_web._seams import ManagedIdentityTokens
 from identity_web.credentials._errors import ManagedIdentityAssertionError
 from identity_web.credentials._types import AssertionCredential, LoadedCredential, SignedAssertion
 from identity_web.credentials.signed_assertion_file import jwt_expiry
-from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol._tokens import TokenResponse, TokenType
 from identity_web.protocol.imds import ManagedIdentityId
 from identity_web.protocol.steps import ReadClock, Step
 from identity_web.settings import CredentialDescription
@@ -42,7 +42,6 @@ DEFAULT_TOKEN_EXCHANGE_URL = "api://AzureADTokenExchange"  # noqa: S105 - an aud
 DEFAULT_EXPIRY_MARGIN = 300.0
 SOURCE_TYPE = "SignedAssertionFromManagedIdentity"
 _DEFAULT_SUFFIX = "/.default"
-_MTLS_POP = "mtls_pop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +119,9 @@ class ManagedIdentityAssertionProvider:
     def _signed(self, token: TokenResponse, *, bound: bool) -> SignedAssertion:
         """Fail closed: a bound request needs an `mtls_pop` token and its certificate; a Bearer
         request must not get a bound token."""
-        is_pop = token.token_type.lower() == _MTLS_POP
-        if bound and (not is_pop or token.binding_certificate is None):
-            raise TokenTypeMismatchError(_MTLS_POP, token.token_type)
-        if not bound and is_pop:
-            raise TokenTypeMismatchError("Bearer", token.token_type)
+        got = TokenType.from_wire(token.token_type)
+        if got is not TokenType.of(bound) or (bound and token.binding_certificate is None):
+            raise TokenTypeMismatchError(TokenType.of(bound), token.token_type)
         if not token.access_token:
             raise TokenAcquisitionError(
                 f"The managed identity token for {self.scope} from {self.describe} is empty; "

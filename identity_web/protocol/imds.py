@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from identity_web._errors import ManagedIdentityError, ServiceError
 from identity_web.protocol._http import HttpRequest, HttpResponse, RetryPolicy
-from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol._tokens import TokenResponse, TokenType
 from identity_web.protocol.steps import Step
 
 DEFAULT_IMDS_HOST = "http://169.254.169.254"
@@ -235,7 +235,7 @@ def parse_managed_identity_token(
     token_type = body.get("token_type") if body else None
     return TokenResponse(
         access_token=token,
-        token_type=token_type if isinstance(token_type, str) and token_type else "Bearer",
+        token_type=TokenType.from_wire(token_type) or TokenType.BEARER,
         expires_on=expires_on,
         refresh_on=refresh_on_for(expires_on, now),
         correlation_id=response.header("x-ms-request-id"),

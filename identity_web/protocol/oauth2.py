@@ -24,12 +24,12 @@ from urllib.parse import urlencode, urlsplit
 from identity_web._binding import BindingCertificate
 from identity_web._errors import ServiceError, TokenAcquisitionError, TokenTypeMismatchError
 from identity_web.protocol._http import HttpRequest, HttpResponse, RetryPolicy
-from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol._tokens import TokenResponse, TokenType
 from identity_web.protocol.retry import sts_policy
 from identity_web.protocol.steps import Step
 
-TOKEN_TYPE_BEARER = "Bearer"  # noqa: S105 - a token type name, not a secret
-TOKEN_TYPE_MTLS_POP = "mtls_pop"  # noqa: S105 - a token type name, not a secret
+TOKEN_TYPE_BEARER = TokenType.BEARER
+TOKEN_TYPE_MTLS_POP = TokenType.MTLS_POP
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
@@ -79,7 +79,7 @@ class ClientCredentialsRequest:
 
     @property
     def wants_bound_token(self) -> bool:
-        return (self.token_type or "").lower() == TOKEN_TYPE_MTLS_POP
+        return TokenType.from_wire(self.token_type) is TokenType.MTLS_POP
 
     @property
     def url(self) -> str:
@@ -223,7 +223,7 @@ def parse_token_response(
     if expires_in is None:
         raise TokenAcquisitionError(f"The token endpoint {token_endpoint} returned no expires_in.")
     refresh_in = _seconds(payload, "refresh_in", token_endpoint)
-    bound = token_type == TOKEN_TYPE_MTLS_POP
+    bound = token_type is TokenType.MTLS_POP
     return TokenResponse(
         access_token=access_token,
         token_type=token_type,
@@ -235,20 +235,17 @@ def parse_token_response(
     )
 
 
-def check_token_type(actual: object, requested: str | None) -> str:
-    """Normalize the returned `token_type` and fail closed when it is not what was asked."""
-    wanted_bound = (requested or "").lower() == TOKEN_TYPE_MTLS_POP
-    got = actual.strip() if isinstance(actual, str) else ""
-    got_bound = got.lower() == TOKEN_TYPE_MTLS_POP
-    if wanted_bound and not got_bound:
-        raise TokenTypeMismatchError(TOKEN_TYPE_MTLS_POP, got or None)
-    if got_bound and not wanted_bound:
-        raise TokenTypeMismatchError(TOKEN_TYPE_BEARER, got)
-    if got_bound:
-        return TOKEN_TYPE_MTLS_POP
-    if got and got.lower() != "bearer":
-        raise TokenTypeMismatchError(TOKEN_TYPE_BEARER, got)
-    return TOKEN_TYPE_BEARER
+def check_token_type(actual: object, requested: str | None) -> TokenType:
+    """Normalize the returned `token_type` and fail closed when it is not what was asked.
+
+    An absent `token_type` is Bearer (RFC 6749 servers may omit it); anything else unknown is
+    refused."""
+    wanted = TokenType.of(TokenType.from_wire(requested) is TokenType.MTLS_POP)
+    got_text = actual.strip() if isinstance(actual, str) else ""
+    got = TokenType.from_wire(got_text) if got_text else TokenType.BEARER
+    if got is not wanted:
+        raise TokenTypeMismatchError(wanted, got_text or None)
+    return got
 
 
 def parse_error_response(response: HttpResponse, *, endpoint: str = "") -> ServiceError:

@@ -209,3 +209,16 @@ def test_unknown_api_name_lists_the_registered_ones() -> None:
         ConfigurationError, match=r"'Other' is not registered \(registered: MyApi\)"
     ):
         api.call("Other")
+
+
+def test_a_bearer_token_over_http_is_refused_before_any_token_is_acquired() -> None:
+    flow = call_flow(options(BaseUrl="http://api.example/"), None, api="A")
+    with pytest.raises(InvalidRequestError, match=r"Bearer token .* never sent over plain HTTP"):
+        next(flow)
+
+
+def test_an_anonymous_call_may_use_http() -> None:
+    flow = call_flow(options(BaseUrl="http://api.example/", Scopes=[]), None, api="A")
+    request = next(flow)
+    assert isinstance(request, HttpRequest)
+    assert request.url == "http://api.example/"
