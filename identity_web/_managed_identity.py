@@ -21,6 +21,7 @@ from identity_web._errors import ManagedIdentityError, ServiceError
 from identity_web.protocol import imds_v2, retry
 from identity_web.protocol._http import HttpRequest
 from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol.expiry import CERTIFICATE_MARGIN
 from identity_web.protocol.imds import (
     ManagedIdentityId,
     ManagedIdentitySelector,
@@ -49,7 +50,7 @@ from identity_web.protocol.steps import Blocking, FileExists, FileTooLargeError,
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CERTIFICATE_MIN_REMAINING = 24 * 3600.0
+DEFAULT_CERTIFICATE_MIN_REMAINING = CERTIFICATE_MARGIN
 
 
 class AttestationProvider(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from identity_web._binding import BindingCertificate
 from identity_web.protocol._tokens import TokenType
@@ -49,3 +50,22 @@ class AuthorizationHeaderInformation:
     binding_certificate: BindingCertificate | None = None
     metadata: Mapping[str, object] = field(default_factory=dict)
     token_type: TokenType = TokenType.BEARER
+
+
+def header_information(result: AcquireTokenResult) -> AuthorizationHeaderInformation:
+    """The header for `result`: scheme from the token type, the certificate when bound."""
+    binding = result.binding_certificate if result.is_bound else None
+    metadata = {
+        "token_source": result.token_source.value,
+        "token_type": str(result.token_type),
+        "expires_on": result.expires_on,
+        "binding_thumbprint": binding.x5t_s256 if binding is not None else None,
+        "token_endpoint": result.token_endpoint,
+        "correlation_id": result.correlation_id,
+    }
+    return AuthorizationHeaderInformation(
+        header_value=result.authorization_header,
+        binding_certificate=binding,
+        metadata=MappingProxyType(metadata),
+        token_type=TokenType.of(result.is_bound),
+    )

@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable, Mapping
 
 from identity_web._acquisition._flows import FlowBuilder, Outcome
-from identity_web._acquisition._memo import PlanMemo, Prepared, make_result
+from identity_web._acquisition._memo import Hit, PlanMemo, Prepared, make_result
 from identity_web._acquisition._plan import AcquisitionPlan, Planner
 from identity_web._acquisition._seams import AcquireOptions, CredentialSource, TokenRequestOptions
 from identity_web._errors import IdentityWebError
-from identity_web._results import AcquireTokenResult, TokenSource
+from identity_web._results import AcquireTokenResult, AuthorizationHeaderInformation, TokenSource
 from identity_web._seams import ManagedIdentityTokens, StepRunner
 from identity_web.cache import CacheEntry, StoreToken, TokenCache
 from identity_web.protocol import entra
@@ -92,6 +92,18 @@ class TokenAcquirer:
     ) -> AcquireTokenResult | None:
         """The cached token when it can be handed out now, without a step: no I/O, no lock,
         one key computation and one lookup. None: run `token_step`."""
+        hit = self._hit(scope, options, bound)
+        return hit.result if hit is not None else None
+
+    def cached_header(
+        self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
+    ) -> AuthorizationHeaderInformation | None:
+        """The Authorization header of the cached token (built once per cache entry), like
+        `cached_token`; None: run `token_step`."""
+        hit = self._hit(scope, options, bound)
+        return hit.header if hit is not None else None
+
+    def _hit(self, scope: str, options: AcquireOptions | None, bound: bool) -> Hit | None:
         credential = self._credentials.current if self._credentials is not None else None
         if credential is None and self._planner.uses_credentials(options):
             return None
@@ -110,7 +122,7 @@ class TokenAcquirer:
         prepared = self._memo.prepare(scope, options, bound, credential)
         fresh, stale = self._fresh(prepared, now)
         if fresh is not None:
-            return fresh
+            return fresh.result
         result: AcquireTokenResult = yield Shared(
             (self, prepared.plan.flight_key), lambda: self._acquire(prepared, stale), stale
         )
@@ -124,7 +136,7 @@ class TokenAcquirer:
         now: float = yield ReadClock(self._clock)
         fresh = self._fresh(prepared, now)[0]  # the previous leader may have just stored one
         if fresh is not None:
-            return fresh
+            return fresh.result
         plan = prepared.plan
         try:
             outcome = yield from self._flows.acquisition_flow(plan, now)
@@ -150,15 +162,15 @@ class TokenAcquirer:
 
     def _fresh(
         self, prepared: Prepared, now: float
-    ) -> tuple[AcquireTokenResult | None, AcquireTokenResult | None]:
-        """(fresh, stale) from the cache: a token to hand out now, or one still valid but due
-        for refresh. Lock-free: one dict read."""
+    ) -> tuple[Hit | None, AcquireTokenResult | None]:
+        """(fresh, stale) from the cache: a hit to hand out now, or a token still valid but
+        due for refresh. Lock-free: one dict read."""
         if prepared.plan.skips_cache_read:
             return None, None
         cached = prepared.cached(self._cache.get(prepared.plan.key), now)
         if cached is None:
             return None, None
-        return (None, cached[0]) if cached[1] else (cached[0], None)
+        return (None, cached[0].result) if cached[1] else (cached[0], None)
 
     @staticmethod
     def _failed(

@@ -8,21 +8,20 @@ connection that carries the header. Request checks run before any network call.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import MappingProxyType
 from typing import Protocol
 
 from identity_web._acquisition._seams import AcquireOptions
 from identity_web._errors import InvalidRequestError
-from identity_web._results import AcquireTokenResult, AuthorizationHeaderInformation, TokenSource
+from identity_web._results import (
+    AcquireTokenResult,
+    AuthorizationHeaderInformation,
+    header_information,
+)
 from identity_web._seams import StepRunner
-from identity_web.protocol._tokens import TokenType
 from identity_web.protocol.steps import Step
 from identity_web.settings._models import is_mtls_pop_scheme
 
 __all__ = ["AppTokenAcquirer", "AuthorizationHeaderProvider", "HeaderRequest"]
-
-#: Headers of cached tokens kept for reuse (a cache entry's result is one object per entry).
-_BUILT_LIMIT = 128
 
 
 class HeaderRequest(Protocol):
@@ -44,9 +43,9 @@ class AppTokenAcquirer(Protocol):
     @property
     def runner(self) -> StepRunner: ...
 
-    def cached_token(
+    def cached_header(
         self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
-    ) -> AcquireTokenResult | None: ...
+    ) -> AuthorizationHeaderInformation | None: ...
 
     def token_step(
         self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
@@ -56,14 +55,13 @@ class AppTokenAcquirer(Protocol):
 class AuthorizationHeaderProvider:
     """Builds Authorization headers for app tokens, Bearer or mTLS PoP.
 
-    The acquirer hands out the same result object for every hit on one cache entry, so the
-    header for a cached token is built once and the same immutable object returned after that.
+    The header of a cached token is built once per cache entry, next to the entry's result
+    (`TokenAcquirer.cached_header`), and the same immutable object returned after that.
     """
 
     def __init__(self, acquirer: AppTokenAcquirer) -> None:
         self._acquirer = acquirer
         self._runner = acquirer.runner
-        self._built: dict[int, tuple[AcquireTokenResult, AuthorizationHeaderInformation]] = {}
 
     def create_authorization_header(self, options: HeaderRequest) -> AuthorizationHeaderInformation:
         cached = self.cached_header(options)
@@ -82,27 +80,13 @@ class AuthorizationHeaderProvider:
     def cached_header(self, options: HeaderRequest) -> AuthorizationHeaderInformation | None:
         """The header of a cached token, without a step (no I/O, no lock); None: run the step."""
         scope, token_options, bound = prepare(options)
-        result = self._acquirer.cached_token(scope, token_options, bound=bound)
-        return self._information(result) if result is not None else None
+        return self._acquirer.cached_header(scope, token_options, bound=bound)
 
     def header_step(self, options: HeaderRequest) -> Step[AuthorizationHeaderInformation]:
         """The header as a step (a sub-step of a downstream call)."""
         scope, token_options, bound = prepare(options)
         result = yield from self._acquirer.token_step(scope, token_options, bound=bound)
-        return self._information(result)
-
-    def _information(self, result: AcquireTokenResult) -> AuthorizationHeaderInformation:
-        """`header_information(result)`, remembered per cached result (lock-free dict use)."""
-        if result.token_source is not TokenSource.CACHE:
-            return header_information(result)
-        built = self._built.get(id(result))
-        if built is not None and built[0] is result:
-            return built[1]
-        information = header_information(result)
-        if len(self._built) >= _BUILT_LIMIT:
-            self._built.clear()
-        self._built[id(result)] = (result, information)  # holds `result`, so its id stays unique
-        return information
+        return header_information(result)
 
 
 def prepare(options: HeaderRequest) -> tuple[str, AcquireOptions | None, bool]:
@@ -135,21 +119,3 @@ def prepare(options: HeaderRequest) -> tuple[str, AcquireOptions | None, bool]:
             "with a token.",
         )
     return options.scopes[0].strip(), token_options, bound
-
-
-def header_information(result: AcquireTokenResult) -> AuthorizationHeaderInformation:
-    binding = result.binding_certificate if result.is_bound else None
-    metadata = {
-        "token_source": result.token_source.value,
-        "token_type": str(result.token_type),
-        "expires_on": result.expires_on,
-        "binding_thumbprint": binding.x5t_s256 if binding is not None else None,
-        "token_endpoint": result.token_endpoint,
-        "correlation_id": result.correlation_id,
-    }
-    return AuthorizationHeaderInformation(
-        header_value=result.authorization_header,
-        binding_certificate=binding,
-        metadata=MappingProxyType(metadata),
-        token_type=TokenType.of(result.is_bound),
-    )

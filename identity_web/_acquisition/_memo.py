@@ -14,10 +14,16 @@ from dataclasses import dataclass
 from identity_web._acquisition._plan import AcquisitionPlan, Planner
 from identity_web._acquisition._seams import AcquireOptions, TokenRequestOptions
 from identity_web._binding import BindingCertificate
-from identity_web._results import AcquireTokenResult, TokenSource
-from identity_web.cache import EXPIRY_MARGIN, CacheEntry
+from identity_web._results import (
+    AcquireTokenResult,
+    AuthorizationHeaderInformation,
+    TokenSource,
+    header_information,
+)
+from identity_web.cache import CacheEntry
 from identity_web.credentials import LoadedCredential
 from identity_web.protocol._tokens import TokenType
+from identity_web.protocol.expiry import TOKEN_MARGIN
 from identity_web.settings import AcquireTokenOptions
 
 #: Option types whose instances never change, so a plan made from one stays right.
@@ -26,8 +32,11 @@ IMMUTABLE_OPTIONS = (TokenRequestOptions, AcquireTokenOptions)
 
 @dataclass(frozen=True, slots=True)
 class Hit:
+    """What one cache entry gives out: its result and its header, built once per entry."""
+
     entry: CacheEntry
     result: AcquireTokenResult
+    header: AuthorizationHeaderInformation
     usable_until: float
 
 
@@ -40,10 +49,8 @@ class Prepared:
     plan: AcquisitionPlan
     hit: Hit | None = None
 
-    def cached(
-        self, entry: CacheEntry | None, now: float
-    ) -> tuple[AcquireTokenResult, bool] | None:
-        """(result, wants refresh) for a cache entry still good at `now`, else None."""
+    def cached(self, entry: CacheEntry | None, now: float) -> tuple[Hit, bool] | None:
+        """(hit, wants refresh) for a cache entry still good at `now`, else None."""
         if entry is None:
             return None
         hit = self.hit
@@ -54,7 +61,7 @@ class Prepared:
             self.hit = hit
         if now >= hit.usable_until:
             return None
-        return hit.result, entry.wants_refresh(now)
+        return hit, entry.wants_refresh(now)
 
 
 class PlanMemo:
@@ -91,13 +98,14 @@ class PlanMemo:
 
 def hit_for(plan: AcquisitionPlan, entry: CacheEntry) -> Hit | None:
     """The result for a cached entry, and until when it may be served (None: not usable)."""
-    usable_until = entry.expires_on - EXPIRY_MARGIN
+    usable_until = entry.expires_on - TOKEN_MARGIN
     binding = (plan.binding or entry.binding_certificate) if plan.bound else None
     if plan.bound:
         if binding is None:
             return None
         usable_until = min(usable_until, binding.not_after.timestamp())
-    return Hit(entry, make_result(plan, entry, TokenSource.CACHE, binding), usable_until)
+    result = make_result(plan, entry, TokenSource.CACHE, binding)
+    return Hit(entry, result, header_information(result), usable_until)
 
 
 def make_result(

@@ -16,12 +16,11 @@ from identity_web._downstream._request import (
     RequestBody,
     build_request,
     effective_url,
-    loggable,
     require_https_for_token,
 )
 from identity_web._downstream._response import DownstreamResponse
 from identity_web._results import AuthorizationHeaderInformation
-from identity_web.protocol._http import HttpResponse
+from identity_web.protocol._http import HttpResponse, redact_url
 from identity_web.protocol._tokens import TokenType
 from identity_web.protocol.steps import Step
 from identity_web.settings import DownstreamApiOptions
@@ -53,7 +52,7 @@ def call_step(
         header = yield from _authorize(options, headers)
         response = yield build_request(options, header, body, api=api)
     logger.debug(
-        "%s: %s %s -> %d", api, options.http_method.upper(), loggable(url), response.status
+        "%s: %s %s -> %d", api, options.http_method.upper(), redact_url(url), response.status
     )
     return DownstreamResponse.from_http(
         response,

@@ -90,12 +90,6 @@ def require_https_for_token(url: str, *, api: str, token_type: TokenType) -> Non
         )
 
 
-def loggable(url: str) -> str:
-    """The URL without query and fragment, which may carry signatures or identifiers."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
 def build_request(
     options: DownstreamApiOptions,
     header: AuthorizationHeaderInformation | None,

@@ -9,10 +9,11 @@ from typing import Protocol
 
 from identity_web._binding import BindingCertificate
 from identity_web.protocol._tokens import TokenType
+from identity_web.protocol.expiry import TOKEN_MARGIN
 from identity_web.protocol.steps import Blocking
 
-#: A token is not handed out when it expires within this many seconds (MSAL uses 5 minutes).
-EXPIRY_MARGIN = 300.0
+#: A token is not handed out when it expires within this many seconds (`protocol.expiry`).
+EXPIRY_MARGIN = TOKEN_MARGIN
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from identity_web.credentials._errors import ManagedIdentityAssertionError
 from identity_web.credentials._types import AssertionCredential, LoadedCredential, SignedAssertion
 from identity_web.credentials.signed_assertion_file import jwt_expiry
 from identity_web.protocol._tokens import TokenResponse, TokenType
+from identity_web.protocol.expiry import ASSERTION_MARGIN, usable
 from identity_web.protocol.imds import ManagedIdentityId
 from identity_web.protocol.steps import ReadClock, Step
 from identity_web.settings import CredentialDescription
@@ -39,7 +40,7 @@ from identity_web.settings import CredentialDescription
 logger = logging.getLogger(__name__)
 
 DEFAULT_TOKEN_EXCHANGE_URL = "api://AzureADTokenExchange"  # noqa: S105 - an audience URI
-DEFAULT_EXPIRY_MARGIN = 300.0
+DEFAULT_EXPIRY_MARGIN = ASSERTION_MARGIN
 SOURCE_TYPE = "SignedAssertionFromManagedIdentity"
 _DEFAULT_SUFFIX = "/.default"
 
@@ -109,10 +110,12 @@ class ManagedIdentityAssertionProvider:
     def cached(self, *, bound: bool, now: float) -> SignedAssertion | None:
         """The kept assertion (with its certificate when bound) if usable at `now`, else None."""
         signed = self._cached.get(bound)
-        if signed is None or now >= signed.expires_on - self._margin:
+        if signed is None or not usable(signed.expires_on, now, self._margin):
             return None
         binding = signed.binding_certificate
-        if bound and (binding is None or now >= binding.not_after.timestamp() - self._margin):
+        if bound and (
+            binding is None or not usable(binding.not_after.timestamp(), now, self._margin)
+        ):
             return None
         return signed
 

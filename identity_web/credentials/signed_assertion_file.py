@@ -23,6 +23,7 @@ from identity_web.credentials._errors import (
     MalformedCredentialError,
 )
 from identity_web.credentials._types import AssertionCredential, SignedAssertion
+from identity_web.protocol.expiry import ASSERTION_MARGIN, usable
 from identity_web.protocol.rfc7523 import decode_segments
 from identity_web.protocol.steps import ReadFile, Step
 from identity_web.settings import CredentialDescription
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 KEY = "SignedAssertionFileDiskPath"
 TOKEN_FILE_VARIABLE = "AZURE_FEDERATED_TOKEN_FILE"  # noqa: S105 - a variable name
 DEFAULT_REFRESH_INTERVAL = 600.0
-DEFAULT_EXPIRY_MARGIN = 300.0
+DEFAULT_EXPIRY_MARGIN = ASSERTION_MARGIN
 
 
 def jwt_expiry(assertion: str) -> float | None:
@@ -96,9 +97,8 @@ class SignedAssertionFileProvider:
 
     def _due(self, held: tuple[SignedAssertion, float], now: float) -> bool:
         cached, read_at = held
-        return (
-            now - read_at >= self._refresh_interval
-            or now >= cached.expires_on - self._expiry_margin
+        return now - read_at >= self._refresh_interval or not usable(
+            cached.expires_on, now, self._expiry_margin
         )
 
     def _unreadable(self, error: OSError | UnicodeDecodeError) -> CredentialFileError:

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from identity_web._binding import BindingCertificate
 
@@ -68,9 +69,28 @@ class HttpResponse:
     def json(self) -> Any:
         return json.loads(self.body.decode("utf-8-sig"))
 
+    def json_object(self) -> dict[str, Any] | None:
+        """The body as a JSON object, or None when it is not one (not JSON, or another type)."""
+        try:
+            body = self.json()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return body if isinstance(body, dict) else None
+
     @property
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
 
     def __repr__(self) -> str:
         return f"HttpResponse({self.status}, {len(self.body)} bytes)"
+
+
+def redact_url(url: str) -> str:
+    """The URL for logs and messages: without its query and fragment (they may carry
+    signatures or identifiers). The one URL redactor of the package."""
+    parts = urlsplit(url)
+    return (
+        f"{parts.scheme}://{parts.netloc}{parts.path}"
+        if parts.scheme
+        else url.split("?", maxsplit=1)[0]
+    )

@@ -219,7 +219,7 @@ def parse_managed_identity_token(
     response: HttpResponse, *, now: float, endpoint: str
 ) -> TokenResponse:
     """A 200 answer of any MI source: `access_token` plus `expires_on` or `expires_in`."""
-    body = _json_object(response)
+    body = response.json_object()
     token = body.get("access_token") if body else None
     expires_on = None
     if body:
@@ -243,14 +243,6 @@ def parse_managed_identity_token(
     )
 
 
-def _json_object(response: HttpResponse) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return body if isinstance(body, dict) else None
-
-
 def body_excerpt(response: HttpResponse) -> str:
     text = response.text.strip()
     return text if len(text) <= MAX_ERROR_BODY else text[:MAX_ERROR_BODY] + "... (truncated)"
@@ -258,7 +250,7 @@ def body_excerpt(response: HttpResponse) -> str:
 
 def relayed_service_error(response: HttpResponse, endpoint: str) -> ServiceError | None:
     """An ESTS error relayed by the endpoint (it names AADSTS codes), else None."""
-    body = _json_object(response)
+    body = response.json_object()
     if not body or not isinstance(body.get("error"), str):
         return None
     description = str(body.get("error_description") or "")
@@ -278,7 +270,7 @@ def relayed_service_error(response: HttpResponse, endpoint: str) -> ServiceError
 
 def error_summary(response: HttpResponse) -> str:
     """`error: description` from any MI error shape, else the (bounded) body."""
-    body = _json_object(response)
+    body = response.json_object()
     if body:
         error = body.get("error")
         if isinstance(error, dict):  # Cloud Shell / Service Fabric: {"error": {"code", "message"}}

@@ -164,12 +164,9 @@ def parse_platform_metadata(
 
 
 def _json_object(response: HttpResponse, step: str) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ManagedIdentityError(f"IMDS v2 {step} answer is not JSON.") from error
-    if not isinstance(body, dict):
-        raise ManagedIdentityError(f"IMDS v2 {step} answer is not a JSON object.")
+    body = response.json_object()
+    if body is None:
+        raise ManagedIdentityError(f"IMDS v2 {step} answer is not JSON (an object).")
     return body
 
 

@@ -207,7 +207,7 @@ def parse_token_response(
     """
     if not 200 <= response.status < 300:
         raise parse_error_response(response, endpoint=token_endpoint)
-    payload = _json_object(response)
+    payload = response.json_object()
     if payload is None:
         raise TokenAcquisitionError(
             f"The token endpoint {token_endpoint} answered HTTP {response.status} with a body "
@@ -250,7 +250,7 @@ def check_token_type(actual: object, requested: str | None) -> TokenType:
 
 def parse_error_response(response: HttpResponse, *, endpoint: str = "") -> ServiceError:
     """An Entra error answer (wire-protocol §1.5) → `ServiceError`; odd bodies get a clear text."""
-    payload = _json_object(response)
+    payload = response.json_object()
     header_correlation = response.header("client-request-id")
     if payload is None or not payload.get("error"):
         return ServiceError(
@@ -275,14 +275,6 @@ def parse_error_response(response: HttpResponse, *, endpoint: str = "") -> Servi
         claims=_claims_text(payload.get("claims")),
         endpoint=endpoint,
     )
-
-
-def _json_object(response: HttpResponse) -> dict[str, Any] | None:
-    try:
-        payload = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return payload if isinstance(payload, dict) else None
 
 
 def _describe_body(response: HttpResponse) -> str:

@@ -26,10 +26,9 @@ import os
 from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeAlias, TypeVar
-from urllib.parse import urlsplit
 
 from identity_web._errors import NetworkError
-from identity_web.protocol._http import HttpRequest, HttpResponse
+from identity_web.protocol._http import HttpRequest, HttpResponse, redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -146,20 +145,10 @@ def retried(request: HttpRequest, clock: Callable[[], float]) -> Step[HttpRespon
         logger.debug(
             "%s %s: %s; retry %d in %.2f s",
             request.method,
-            safe_url(request.url),
+            redact_url(request.url),
             f"HTTP {response_or_none.status}" if response_or_none else f"no answer ({outcome})",
             attempt,
             delay,
         )
         if delay:
             yield Sleep(delay)
-
-
-def safe_url(url: str) -> str:
-    """The URL without its query and fragment (they may carry signatures or identifiers)."""
-    parts = urlsplit(url)
-    return (
-        f"{parts.scheme}://{parts.netloc}{parts.path}"
-        if parts.scheme
-        else url.split("?", maxsplit=1)[0]
-    )

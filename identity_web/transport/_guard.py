@@ -5,8 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from identity_web._errors import InvalidRequestError
-from identity_web.protocol._http import HttpRequest
-from identity_web.protocol.steps import safe_url
+from identity_web.protocol._http import HttpRequest, redact_url
 
 
 def check_request(request: HttpRequest) -> None:
@@ -15,13 +14,13 @@ def check_request(request: HttpRequest) -> None:
     if request.tls_identity is not None and scheme != "https":
         raise InvalidRequestError(
             "",
-            f"refusing to send {request.method} {safe_url(request.url)} with a client "
+            f"refusing to send {request.method} {redact_url(request.url)} with a client "
             f"certificate (x5t#S256 {request.tls_identity.x5t_s256}) over {scheme or 'no'} "
             "scheme: a bound request only goes over https",
         )
     if request.pinned_server_sha1 and scheme != "https":
         raise InvalidRequestError(
             "",
-            f"refusing {request.method} {safe_url(request.url)}: a pinned server certificate "
+            f"refusing {request.method} {redact_url(request.url)}: a pinned server certificate "
             "needs an https URL",
         )

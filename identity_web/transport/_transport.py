@@ -24,8 +24,8 @@ import httpx
 
 from identity_web._binding import BindingCertificate
 from identity_web._errors import NetworkError
-from identity_web.protocol._http import HttpRequest, HttpResponse
-from identity_web.protocol.steps import Step, safe_url
+from identity_web.protocol._http import HttpRequest, HttpResponse, redact_url
+from identity_web.protocol.steps import Step
 from identity_web.transport._driver import Drivers
 from identity_web.transport._guard import check_request
 from identity_web.transport._pinning import PinnedContexts
@@ -297,7 +297,7 @@ def _received(request: HttpRequest, response: httpx.Response, seconds: float) ->
     logger.debug(
         "%s %s -> %d in %.3f s (client certificate %s)",
         request.method,
-        safe_url(request.url),
+        redact_url(request.url),
         response.status_code,
         seconds,
         binding.x5t_s256 if binding else "none",
@@ -311,7 +311,7 @@ def _received(request: HttpRequest, response: httpx.Response, seconds: float) ->
 
 
 def _network_error(request: HttpRequest, error: Exception) -> NetworkError:
-    url = safe_url(request.url)
+    url = redact_url(request.url)
     if isinstance(error, httpx.TimeoutException):
         reason = f"timed out after {request.timeout:g} s ({type(error).__name__})"
     else:
