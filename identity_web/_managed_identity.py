@@ -23,8 +23,8 @@ from identity_web.protocol._http import HttpRequest
 from identity_web.protocol._tokens import TokenResponse
 from identity_web.protocol.expiry import CERTIFICATE_MARGIN
 from identity_web.protocol.imds import (
+    ManagedIdentityChoice,
     ManagedIdentityId,
-    ManagedIdentitySelector,
     imds_v1_flow,
     parse_managed_identity_token,
     resource_from_scope,
@@ -105,13 +105,9 @@ class ManagedIdentityClient:
         installed: bool = yield FileExists(self._arc_agent_path)
         return detect_source(self._environ, arc_agent_installed=installed)
 
-    def cache_key_identity(self, identity: ManagedIdentitySelector | None) -> str:
-        """`system`, `client_id:<id>`, `object_id:<id>` or `resource_id:<lower-cased id>`."""
-        return ManagedIdentityId.from_options(identity).cache_key
-
     def token_flow(
         self,
-        identity: ManagedIdentitySelector | None,
+        identity: ManagedIdentityChoice,
         scope: str,
         *,
         bound: bool,
@@ -119,7 +115,7 @@ class ManagedIdentityClient:
         claims: str | None = None,
     ) -> Step[TokenResponse]:
         """The flow that acquires one token for `scope` (`…/.default` or a bare resource)."""
-        selected = ManagedIdentityId.from_options(identity)
+        selected = ManagedIdentityId.of(identity)
         detected = yield from self.detect_step()
         require_supported_identity(detected, selected)
         resource = resource_from_scope(scope)

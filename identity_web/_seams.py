@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol, TypeVar
 
 from identity_web.protocol._tokens import TokenResponse
-from identity_web.protocol.imds import ManagedIdentitySelector
+from identity_web.protocol.imds import ManagedIdentityId
 from identity_web.protocol.steps import Step
 
 T = TypeVar("T")
@@ -23,11 +23,9 @@ class ManagedIdentityTokens(Protocol):
     """Managed identity tokens as sans-IO flows (`identity_web._managed_identity.
     ManagedIdentityClient`); used by the token acquirer and by the FIC assertion provider."""
 
-    def cache_key_identity(self, identity: ManagedIdentitySelector | None) -> str: ...
-
     def token_flow(
         self,
-        identity: ManagedIdentitySelector | None,
+        identity: ManagedIdentityId,
         scope: str,
         *,
         bound: bool,

@@ -85,12 +85,13 @@ class FlowBuilder:
         return token
 
     def _managed_identity_flow(self, plan: AcquisitionPlan, now: float) -> Step[TokenResponse]:
-        client = self._planner.managed_identity
+        client, identity = self._planner.managed_identity, plan.managed_identity
         assert client is not None  # checked when the plan was made
+        assert identity is not None
         claims = oauth2.merge_claims(plan.claims, self._planner.client_capabilities)
         return (
             yield from client.token_flow(
-                plan.managed_identity, plan.scope, bound=plan.bound, now=now, claims=claims
+                identity, plan.scope, bound=plan.bound, now=now, claims=claims
             )
         )
 

@@ -28,8 +28,8 @@ from identity_web.credentials import (
 )
 from identity_web.protocol import entra, oauth2
 from identity_web.protocol._tokens import TokenType
-from identity_web.protocol.imds import ManagedIdentitySelector
-from identity_web.settings import MicrosoftIdentityApplicationOptions
+from identity_web.protocol.imds import ManagedIdentityId
+from identity_web.settings import ManagedIdentityOptions, MicrosoftIdentityApplicationOptions
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class AcquisitionPlan:
     tenant: str = ""
     credential: LoadedCredential | None = None
     binding: BindingCertificate | None = None
-    managed_identity: ManagedIdentitySelector | None = None
+    managed_identity: ManagedIdentityId | None = None
     force_refresh: bool = False
     claims: str | None = None
     correlation_id: str = ""
@@ -163,7 +163,7 @@ class Planner:
         self,
         scope: str,
         options: AcquireOptions,
-        identity: ManagedIdentitySelector,
+        options_identity: ManagedIdentityOptions,
         bound: bool,
     ) -> AcquisitionPlan:
         if self.managed_identity is None:
@@ -171,9 +171,10 @@ class Planner:
                 "AcquireTokenOptions.ManagedIdentity is set but this acquirer has no managed "
                 "identity client; build it through TokenAcquirerFactory or pass one."
             )
+        identity = ManagedIdentityId.of(options_identity)
         key = CacheKey(
             authority=MANAGED_IDENTITY_AUTHORITY,
-            client_id=self.managed_identity.cache_key_identity(identity),
+            client_id=identity.cache_key,
             scope=scope.lower(),
             token_type=TokenType.of(bound),
         )

@@ -12,8 +12,8 @@ from types import MappingProxyType
 from typing import Protocol
 
 from identity_web.credentials import LoadedCredential
-from identity_web.protocol.imds import ManagedIdentitySelector
 from identity_web.protocol.steps import Step
+from identity_web.settings import ManagedIdentityOptions
 
 
 class CredentialSource(Protocol):
@@ -31,7 +31,7 @@ class AcquireOptions(Protocol):
     """What a token request may carry; `settings.AcquireTokenOptions` is one of these."""
 
     @property
-    def managed_identity(self) -> ManagedIdentitySelector | None: ...
+    def managed_identity(self) -> ManagedIdentityOptions | None: ...
     @property
     def tenant(self) -> str | None: ...
     @property
@@ -58,7 +58,7 @@ class TokenRequestOptions:
     object with every field None, i.e. system-assigned) selects the managed identity path.
     """
 
-    managed_identity: ManagedIdentitySelector | None = None
+    managed_identity: ManagedIdentityOptions | None = None
     tenant: str | None = None
     force_refresh: bool = False
     claims: str | None = None

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from identity_web._errors import IdentityWebError, TokenAcquisitionError, TokenTypeMismatchError
 from identity_web._seams import ManagedIdentityTokens
@@ -45,15 +44,6 @@ SOURCE_TYPE = "SignedAssertionFromManagedIdentity"
 _DEFAULT_SUFFIX = "/.default"
 
 
-@dataclass(frozen=True, slots=True)
-class ManagedIdentitySelection:
-    """Which managed identity gives the assertion (all None: the system-assigned one)."""
-
-    user_assigned_client_id: str | None = None
-    user_assigned_object_id: str | None = None
-    user_assigned_resource_id: str | None = None
-
-
 def exchange_scope(token_exchange_url: str | None) -> str:
     """`<TokenExchangeUrl>/.default`: trailing slashes dropped, the default when unset."""
     url = (token_exchange_url or "").strip().rstrip("/") or DEFAULT_TOKEN_EXCHANGE_URL
@@ -71,14 +61,14 @@ class ManagedIdentityAssertionProvider:
         self,
         client: ManagedIdentityTokens,
         *,
-        identity: ManagedIdentitySelection | None = None,
+        identity: ManagedIdentityId | None = None,
         token_exchange_url: str | None = None,
         expiry_margin: float = DEFAULT_EXPIRY_MARGIN,
     ) -> None:
         self._client = client
-        self.identity = identity or ManagedIdentitySelection()
+        self.identity = identity or ManagedIdentityId()
         self.scope = exchange_scope(token_exchange_url)
-        self.describe = ManagedIdentityId.from_options(self.identity).describe()
+        self.describe = self.identity.describe()
         self._margin = expiry_margin
         self._cached: dict[bool, SignedAssertion] = {}  # one dict operation at a time: no lock
 
@@ -170,7 +160,7 @@ class SignedAssertionFromManagedIdentityLoader:
 
     def load(self, description: CredentialDescription) -> AssertionCredential:
         client_id = (description.managed_identity_client_id or "").strip() or None
-        identity = ManagedIdentitySelection(user_assigned_client_id=client_id)
+        identity = ManagedIdentityId.selected(client_id=client_id)
         provider = ManagedIdentityAssertionProvider(
             self._client,
             identity=identity,
@@ -190,7 +180,7 @@ class SignedAssertionFromManagedIdentityLoader:
         try:
             yield from provider.assertion_flow(bound=False, now=now)
         except IdentityWebError as error:
-            key = "ManagedIdentityClientId" if provider.identity.user_assigned_client_id else ""
+            key = "" if provider.identity.is_system else "ManagedIdentityClientId"
             raise ManagedIdentityAssertionError(
                 f"{provider.describe} could not get a token for {provider.scope} to use as the "
                 f"federated assertion ({type(error).__name__}: {error})",

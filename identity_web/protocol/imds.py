@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from urllib.parse import urlencode
 
 from identity_web._errors import ManagedIdentityError, ServiceError
@@ -36,42 +36,53 @@ PROACTIVE_REFRESH_AFTER = 7200.0
 
 MAX_ERROR_BODY = 512
 
+if TYPE_CHECKING:
+    from identity_web.settings import ManagedIdentityOptions
+
 SelectorKind = Literal["system", "client_id", "object_id", "resource_id"]
-
-
-class ManagedIdentitySelector(Protocol):
-    """What `identity_web.settings.ManagedIdentityOptions` looks like to this module."""
-
-    @property
-    def user_assigned_client_id(self) -> str | None: ...
-    @property
-    def user_assigned_object_id(self) -> str | None: ...
-    @property
-    def user_assigned_resource_id(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class ManagedIdentityId:
-    """Which identity to ask for: the system-assigned one or one user-assigned selector."""
+    """Which managed identity to ask for: the system-assigned one, or one user-assigned
+    selector. The one identity type of the package; the settings model
+    (`settings.ManagedIdentityOptions`) is how users write it, `of()` turns it into this."""
 
     kind: SelectorKind = "system"
     value: str = ""
 
     @classmethod
-    def from_options(cls, options: ManagedIdentitySelector | None) -> ManagedIdentityId:
-        """`{}`/None → system-assigned; exactly one selector otherwise.
+    def of(cls, choice: ManagedIdentityChoice) -> ManagedIdentityId:
+        """`choice` as an id: an id as it is; settings (or None) as `from_options` reads them."""
+        return choice if isinstance(choice, ManagedIdentityId) else cls.from_options(choice)
 
-        A `UserAssignedClientId` that looks like an ARM path (`/subscriptions/...`) is a
-        resource id, as in Identity.Web.
-        """
+    @classmethod
+    def from_options(cls, options: ManagedIdentityOptions | None) -> ManagedIdentityId:
+        """`{}`/None → system-assigned; exactly one selector otherwise."""
         if options is None:
             return cls()
+        return cls.selected(
+            client_id=options.user_assigned_client_id,
+            object_id=options.user_assigned_object_id,
+            resource_id=options.user_assigned_resource_id,
+        )
+
+    @classmethod
+    def selected(
+        cls,
+        *,
+        client_id: str | None = None,
+        object_id: str | None = None,
+        resource_id: str | None = None,
+    ) -> ManagedIdentityId:
+        """At most one selector (none: system-assigned). A client id that looks like an ARM
+        path (`/subscriptions/...`) is a resource id, as in Identity.Web."""
         given = [
             (kind, value.strip())
             for kind, value in (
-                ("client_id", options.user_assigned_client_id),
-                ("object_id", options.user_assigned_object_id),
-                ("resource_id", options.user_assigned_resource_id),
+                ("client_id", client_id),
+                ("object_id", object_id),
+                ("resource_id", resource_id),
             )
             if value and value.strip()
         ]
@@ -115,6 +126,9 @@ class ManagedIdentityId:
 
 
 _PASCAL = {"client_id": "ClientId", "object_id": "ObjectId", "resource_id": "ResourceId"}
+
+ManagedIdentityChoice: TypeAlias = "ManagedIdentityId | ManagedIdentityOptions | None"
+"""A managed identity as code gives it: an id, the settings model, or None (system-assigned)."""
 
 
 def imds_base(environ: Mapping[str, str]) -> str:

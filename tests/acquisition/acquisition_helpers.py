@@ -159,10 +159,6 @@ class FakeManagedIdentity:
     certificate: BindingCertificate
     calls: list[tuple[str, bool, str | None]] = field(default_factory=list)
 
-    def cache_key_identity(self, identity: Any) -> str:
-        client_id = getattr(identity, "user_assigned_client_id", None)
-        return f"client_id:{client_id}" if client_id else "system"
-
     def token_flow(
         self, identity: Any, scope: str, *, bound: bool, now: float, claims: str | None = None
     ) -> Step[TokenResponse]:

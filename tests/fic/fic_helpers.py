@@ -17,7 +17,7 @@ from identity_web import ServiceProvider, TokenAcquirerFactory
 from identity_web._binding import BindingCertificate
 from identity_web.emulator import EmulatorManifest
 from identity_web.protocol._tokens import TokenResponse
-from identity_web.protocol.imds import ManagedIdentityId, ManagedIdentitySelector
+from identity_web.protocol.imds import ManagedIdentityId
 from identity_web.protocol.steps import Step
 from identity_web.settings import IdentityWebSettings
 
@@ -62,19 +62,16 @@ class ScriptedManagedIdentity:
     token_type: str | None = None  # None: Bearer when unbound, mtls_pop when bound
     calls: list[tuple[str | None, str, bool]] = field(default_factory=list)
 
-    def cache_key_identity(self, identity: ManagedIdentitySelector | None) -> str:
-        return ManagedIdentityId.from_options(identity).cache_key
-
     def token_flow(
         self,
-        identity: ManagedIdentitySelector | None,
+        identity: ManagedIdentityId,
         scope: str,
         *,
         bound: bool,
         now: float,
         claims: str | None = None,
     ) -> Step[TokenResponse]:
-        client_id = identity.user_assigned_client_id if identity is not None else None
+        client_id = None if identity.is_system else identity.value
         self.calls.append((client_id, scope, bound))
         token_type = self.token_type or ("mtls_pop" if bound else "Bearer")
         access_token = fake_jwt(

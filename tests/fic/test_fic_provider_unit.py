@@ -21,11 +21,11 @@ from identity_web.credentials.managed_identity_assertion import (
     DEFAULT_EXPIRY_MARGIN,
     ManagedIdentityAssertionError,
     ManagedIdentityAssertionProvider,
-    ManagedIdentitySelection,
     SignedAssertionFromManagedIdentityLoader,
     exchange_scope,
 )
 from identity_web.protocol._http import HttpRequest, HttpResponse
+from identity_web.protocol.imds import ManagedIdentityId
 from identity_web.protocol.oauth2 import ClientCredentialsRequest
 from identity_web.protocol.rfc7523 import unverified_claims
 from identity_web.protocol.steps import Step
@@ -176,7 +176,7 @@ def test_no_client_id_means_the_system_assigned_identity(client_id: str | None) 
     credential = loader.load(description(**values))
     provider = credential.provider
     assert isinstance(provider, ManagedIdentityAssertionProvider)
-    assert provider.identity == ManagedIdentitySelection()
+    assert provider.identity == ManagedIdentityId()
     assert credential.description_id == "SignedAssertionFromManagedIdentity=SystemAssigned"
     assert client.calls == []  # no warm-up: nothing is sent at load time
 
