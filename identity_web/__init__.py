@@ -30,14 +30,17 @@ from identity_web._errors import (
 from identity_web._lazy import lazy_attributes as _lazy_attributes
 
 if TYPE_CHECKING:
-    from identity_web._binding import BindingCertificate
     from identity_web._factory import BuildError, ServiceProvider, TokenAcquirerFactory
     from identity_web._results import (
         AcquireTokenResult,
         AuthorizationHeaderInformation,
         TokenSource,
     )
-    from identity_web.acquisition import TokenAcquirer, TokenRequestOptions
+    from identity_web.acquisition import (
+        AuthorizationHeaderProvider,
+        TokenAcquirer,
+        TokenRequestOptions,
+    )
     from identity_web.credentials import (
         CertificateExpiredError,
         CertificateNotYetValidError,
@@ -52,7 +55,7 @@ if TYPE_CHECKING:
         WrongPasswordError,
     )
     from identity_web.downstream import DownstreamApi, DownstreamResponse
-    from identity_web.headers import AuthorizationHeaderProvider
+    from identity_web.protocol import BindingCertificate, ManagedIdentityId, TokenType
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -62,8 +65,8 @@ _CREDENTIAL_ERRORS = "identity_web.credentials._errors"
 _LAZY: dict[str, str] = {
     "AcquireTokenResult": "identity_web._results",
     "AuthorizationHeaderInformation": "identity_web._results",
-    "AuthorizationHeaderProvider": "identity_web.headers",
-    "BindingCertificate": "identity_web._binding",
+    "AuthorizationHeaderProvider": "identity_web.acquisition",
+    "BindingCertificate": "identity_web.protocol",
     "BuildError": "identity_web._factory",
     "CertificateExpiredError": _CREDENTIAL_ERRORS,
     "CertificateNotYetValidError": _CREDENTIAL_ERRORS,
@@ -74,6 +77,7 @@ _LAZY: dict[str, str] = {
     "IncompleteCredentialError": _CREDENTIAL_ERRORS,
     "MalformedCredentialError": _CREDENTIAL_ERRORS,
     "ManagedIdentityAssertionError": _CREDENTIAL_ERRORS,
+    "ManagedIdentityId": "identity_web.protocol",
     "MissingPrivateKeyError": _CREDENTIAL_ERRORS,
     "NoCredentialLoadedError": _CREDENTIAL_ERRORS,
     "ServiceProvider": "identity_web._factory",
@@ -81,6 +85,7 @@ _LAZY: dict[str, str] = {
     "TokenAcquirerFactory": "identity_web._factory",
     "TokenRequestOptions": "identity_web.acquisition",
     "TokenSource": "identity_web._results",
+    "TokenType": "identity_web.protocol",
     "UnsupportedCredentialSourceError": _CREDENTIAL_ERRORS,
     "WrongPasswordError": _CREDENTIAL_ERRORS,
 }
@@ -109,6 +114,7 @@ __all__ = [
     "MalformedCredentialError",
     "ManagedIdentityAssertionError",
     "ManagedIdentityError",
+    "ManagedIdentityId",
     "MissingPrivateKeyError",
     "NetworkError",
     "NoCredentialLoadedError",
@@ -119,6 +125,7 @@ __all__ = [
     "TokenAcquisitionError",
     "TokenRequestOptions",
     "TokenSource",
+    "TokenType",
     "TokenTypeMismatchError",
     "UnsupportedCredentialSourceError",
     "WrongPasswordError",

@@ -22,9 +22,9 @@ from typing import ClassVar, Self
 
 from identity_web._errors import IdentityWebError
 from identity_web.acquisition import TokenAcquirer
+from identity_web.acquisition._headers import AuthorizationHeaderProvider
 from identity_web.container import IdentityWebContainer
 from identity_web.downstream import DownstreamApi
-from identity_web.headers import AuthorizationHeaderProvider
 from identity_web.settings import DEFAULT_SECTION, IdentityWebSettings, load_settings
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from identity_web._binding import BindingCertificate
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol._tokens import TokenType
 
 

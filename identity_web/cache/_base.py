@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from identity_web._binding import BindingCertificate
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol._tokens import TokenType
 from identity_web.protocol.expiry import TOKEN_MARGIN
 from identity_web.protocol.steps import Blocking

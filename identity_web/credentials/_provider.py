@@ -53,18 +53,15 @@ class CredentialsProvider:
         self._loaders = dict(loaders)
         self._key_path = key_path
         self._selection: tuple[int, LoadedCredential] | None = None
+        #: The selected credential, or None when `selected()` must load one (a plain attribute:
+        #: the cache-hit path reads it, no call, no lock).
+        self.current: LoadedCredential | None = None
 
     @property
     def selected_index(self) -> int | None:
         """Index of the selected entry, or None before the first successful selection."""
         selection = self._selection
         return selection[0] if selection is not None else None
-
-    @property
-    def current(self) -> LoadedCredential | None:
-        """The selected credential, or None when `selected()` must load one (no I/O here)."""
-        selection = self._selection
-        return selection[1] if selection is not None else None
 
     def selected(self) -> Step[LoadedCredential]:
         """The selected credential, loading entries in order on first use (or after `reset()`)."""
@@ -77,6 +74,7 @@ class CredentialsProvider:
     def reset(self) -> None:
         """Forget the selection, so the next `selected()` loads again (a rotated certificate)."""
         selection, self._selection = self._selection, None
+        self.current = None
         if selection is not None:
             logger.info(
                 "credential %s deselected; it will be loaded again on next use",
@@ -105,6 +103,7 @@ class CredentialsProvider:
                 continue
             _log_selected(entry, credential)
             self._selection = (index, credential)
+            self.current = credential
             return credential
         cause: BaseException | None = errors[0] if len(errors) == 1 else None
         if len(errors) > 1:

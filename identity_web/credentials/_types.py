@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
-from identity_web._binding import BindingCertificate
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol.steps import Step
 from identity_web.settings import CredentialDescription
 

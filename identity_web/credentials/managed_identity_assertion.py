@@ -26,10 +26,10 @@ import time
 from collections.abc import Callable
 
 from identity_web._errors import IdentityWebError, TokenAcquisitionError, TokenTypeMismatchError
-from identity_web._seams import ManagedIdentityTokens
 from identity_web.credentials._errors import ManagedIdentityAssertionError
 from identity_web.credentials._types import AssertionCredential, LoadedCredential, SignedAssertion
 from identity_web.credentials.signed_assertion_file import jwt_expiry
+from identity_web.managed_identity._client import ManagedIdentityTokens
 from identity_web.protocol._tokens import TokenResponse, TokenType
 from identity_web.protocol.expiry import ASSERTION_MARGIN, usable
 from identity_web.protocol.imds import ManagedIdentityId

@@ -13,7 +13,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from identity_web._binding import BindingCertificate
 from identity_web._errors import IdentityWebError
 from identity_web.emulator._admin import AdminService
 from identity_web.emulator._config import EmulatorConfig
@@ -44,6 +43,7 @@ from identity_web.emulator.hosting import (
     ServiceFabricService,
 )
 from identity_web.emulator.imds import ImdsService
+from identity_web.protocol._binding import BindingCertificate
 
 logger = logging.getLogger(__name__)
 

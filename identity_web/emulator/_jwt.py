@@ -16,7 +16,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from identity_web._binding import b64url
+from identity_web.protocol._binding import b64url
 
 SUPPORTED_ALGORITHMS = ("RS256", "PS256")
 

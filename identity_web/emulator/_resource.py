@@ -18,11 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from identity_web._binding import x5t_s256
 from identity_web.emulator._demo_tenant import demo_resource
 from identity_web.emulator._state import EmulatorState
 from identity_web.emulator._validation import InvalidTokenError, JwksValidator
 from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse
+from identity_web.protocol._binding import x5t_s256
 
 SCHEMES = {"bearer": "Bearer", "mtls_pop": "mtls_pop"}
 KEY_VAULT_AUDIENCE = "https://vault.azure.net"

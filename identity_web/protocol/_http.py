@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from identity_web._binding import BindingCertificate
+from identity_web.protocol._binding import BindingCertificate
 
 
 class RetryPolicy(Protocol):

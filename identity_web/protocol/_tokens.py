@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from identity_web._binding import BindingCertificate
+from identity_web.protocol._binding import BindingCertificate
 
 
 class TokenType(enum.StrEnum):

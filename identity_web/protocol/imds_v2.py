@@ -5,7 +5,7 @@ binding certificate (wire-protocol §5).
 request to `{mtls_authentication_endpoint}/{tenant_id}/oauth2/v2.0/token` over mTLS. This
 module builds and parses the IMDS steps; the token leg is `protocol.oauth2`'s client-credentials
 request and parser, with the IMDS certificate as the TLS client identity.
-`identity_web._managed_identity` holds the certificate cache and chains the steps.
+`identity_web.managed_identity._client` holds the certificate cache and chains the steps.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
-from identity_web._binding import BindingCertificate
 from identity_web._errors import ManagedIdentityError
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol._http import HttpRequest, HttpResponse, RetryPolicy
 from identity_web.protocol._tokens import TokenResponse
 from identity_web.protocol.imds import (

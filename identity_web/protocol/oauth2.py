@@ -21,8 +21,8 @@ from importlib import metadata
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from identity_web._binding import BindingCertificate
 from identity_web._errors import ServiceError, TokenAcquisitionError, TokenTypeMismatchError
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol._http import HttpRequest, HttpResponse, RetryPolicy
 from identity_web.protocol._tokens import TokenResponse, TokenType
 from identity_web.protocol.retry import sts_policy

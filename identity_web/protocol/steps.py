@@ -25,7 +25,7 @@ import logging
 import os
 from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
 from identity_web._errors import NetworkError
 from identity_web.protocol._http import HttpRequest, HttpResponse, redact_url
@@ -114,6 +114,14 @@ class Shared(Generic[T]):
 Effect: TypeAlias = HttpRequest | Attempt | Sleep | ReadClock | Blocking | Shared[Any]
 Step: TypeAlias = Generator[Effect, Any, T]
 """A step yields effects, receives their answers, and returns `T`."""
+
+
+class StepRunner(Protocol):
+    """Runs steps with the sync or the async driver (`identity_web.transport.HttpTransport`)."""
+
+    def run(self, step: Step[T]) -> T: ...
+
+    async def run_async(self, step: Step[T]) -> T: ...
 
 
 def retried(request: HttpRequest, clock: Callable[[], float]) -> Step[HttpResponse]:

@@ -16,8 +16,8 @@ import ssl
 import threading
 from urllib.parse import urlsplit
 
-from identity_web._binding import BindingCertificate
 from identity_web._errors import NetworkError
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.transport._ssl import ALPN_PROTOCOLS, load_client_certificate
 
 logger = logging.getLogger(__name__)

@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from importlib import metadata
 from types import TracebackType
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
-from identity_web._binding import BindingCertificate
-from identity_web._errors import NetworkError
+from identity_web._errors import InvalidRequestError, NetworkError
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol._http import HttpRequest, HttpResponse, redact_url
 from identity_web.protocol.steps import Step
 from identity_web.transport._driver import Drivers
-from identity_web.transport._guard import check_request
 from identity_web.transport._pinning import PinnedContexts
 from identity_web.transport._pool import ClientPool
 from identity_web.transport._ssl import ssl_context_for
@@ -294,14 +294,15 @@ def _build(client: httpx.Client | httpx.AsyncClient, request: HttpRequest) -> ht
 
 def _received(request: HttpRequest, response: httpx.Response, seconds: float) -> HttpResponse:
     binding = request.tls_identity
-    logger.debug(
-        "%s %s -> %d in %.3f s (client certificate %s)",
-        request.method,
-        redact_url(request.url),
-        response.status_code,
-        seconds,
-        binding.x5t_s256 if binding else "none",
-    )
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "%s %s -> %d in %.3f s (client certificate %s)",
+            request.method,
+            redact_url(request.url),
+            response.status_code,
+            seconds,
+            binding.x5t_s256 if binding else "none",
+        )
     return HttpResponse(
         status=response.status_code,
         headers={name.lower(): value for name, value in response.headers.items()},
@@ -328,3 +329,24 @@ def _network_error(request: HttpRequest, error: Exception) -> NetworkError:
 def _sent(request: HttpRequest) -> Generator[HttpRequest, HttpResponse, HttpResponse]:
     response: HttpResponse = yield request
     return response
+
+
+# -- the checks every request passes before any I/O ----------------------------------------
+
+
+def check_request(request: HttpRequest) -> None:
+    """Refuse, before any I/O, a request that would expose a bound credential."""
+    scheme = urlsplit(request.url).scheme.lower()
+    if request.tls_identity is not None and scheme != "https":
+        raise InvalidRequestError(
+            "",
+            f"refusing to send {request.method} {redact_url(request.url)} with a client "
+            f"certificate (x5t#S256 {request.tls_identity.x5t_s256}) over {scheme or 'no'} "
+            "scheme: a bound request only goes over https",
+        )
+    if request.pinned_server_sha1 and scheme != "https":
+        raise InvalidRequestError(
+            "",
+            f"refusing {request.method} {redact_url(request.url)}: a pinned server certificate "
+            "needs an https URL",
+        )

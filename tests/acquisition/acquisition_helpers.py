@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from identity_web._binding import BindingCertificate
 from identity_web.credentials import (
     CertificateCredential,
     LoadedCredential,
@@ -28,6 +27,7 @@ from identity_web.credentials import (
     SignedAssertion,
 )
 from identity_web.emulator import Emulator
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol._http import HttpRequest, HttpResponse
 from identity_web.protocol._tokens import TokenResponse
 from identity_web.protocol.steps import Step

@@ -8,8 +8,8 @@ import pytest
 from acquisition_helpers import make_certificate
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from identity_web._binding import BindingCertificate
 from identity_web.emulator import Emulator
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.transport import HttpTransport
 
 

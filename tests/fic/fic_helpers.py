@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from identity_web import ServiceProvider, TokenAcquirerFactory
-from identity_web._binding import BindingCertificate
 from identity_web.emulator import EmulatorManifest
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol._tokens import TokenResponse
 from identity_web.protocol.imds import ManagedIdentityId
 from identity_web.protocol.steps import Step

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from identity_web._managed_identity import ManagedIdentityClient
+from identity_web.managed_identity._client import ManagedIdentityClient
 from identity_web.transport import HttpTransport
 
 MI_VARIABLES = (

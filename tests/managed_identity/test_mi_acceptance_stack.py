@@ -18,14 +18,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from identity_web import TokenAcquirerFactory
-from identity_web._acquisition._seams import TokenRequestOptions
 from identity_web._errors import (
     IdentityWebError,
     ManagedIdentityError,
     TokenTypeMismatchError,
 )
-from identity_web._managed_identity import ManagedIdentityClient
+from identity_web.acquisition._options import TokenRequestOptions
 from identity_web.cli._probe import probe, render_text
+from identity_web.managed_identity._client import ManagedIdentityClient
 from identity_web.settings import IdentityWebSettings, ManagedIdentityOptions
 from identity_web.transport import HttpTransport
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from identity_web._binding import BindingCertificate, PrivateKey
+from identity_web.protocol._binding import BindingCertificate, PrivateKey
 
 
 def make_certificate(key: PrivateKey, common_name: str = "app") -> BindingCertificate:

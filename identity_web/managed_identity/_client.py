@@ -63,6 +63,21 @@ class AttestationProvider(Protocol):
     def get_attestation_token(self, endpoint: str, key: rsa.RSAPrivateKey) -> str: ...
 
 
+class ManagedIdentityTokens(Protocol):
+    """Managed identity tokens as steps (`ManagedIdentityClient`); used by the token acquirer
+    and by the FIC assertion provider."""
+
+    def token_flow(
+        self,
+        identity: ManagedIdentityId,
+        scope: str,
+        *,
+        bound: bool,
+        now: float,
+        claims: str | None = None,
+    ) -> Step[TokenResponse]: ...
+
+
 class ManagedIdentityClient:
     """Managed identity tokens for the token acquirer; one instance per application.
 

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from identity_web._binding import BindingCertificate
 from identity_web._errors import DownstreamApiError
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol._http import HttpResponse
 from identity_web.protocol._tokens import TokenType
 

@@ -13,20 +13,29 @@ import os
 import time
 from collections.abc import Callable, Mapping
 
-from identity_web._acquisition._flows import FlowBuilder, Outcome
-from identity_web._acquisition._memo import Hit, PlanMemo, Prepared, make_result
-from identity_web._acquisition._plan import AcquisitionPlan, Planner
-from identity_web._acquisition._seams import AcquireOptions, CredentialSource, TokenRequestOptions
 from identity_web._errors import IdentityWebError
-from identity_web._results import AcquireTokenResult, AuthorizationHeaderInformation, TokenSource
-from identity_web._seams import ManagedIdentityTokens, StepRunner
+from identity_web._results import (
+    AcquireTokenResult,
+    AuthorizationHeaderInformation,
+    TokenSource,
+    header_information,
+)
+from identity_web.acquisition._flows import FlowBuilder, Outcome
+from identity_web.acquisition._options import AcquireOptions, CredentialSource
+from identity_web.acquisition._plan import (
+    AcquisitionPlan,
+    Hit,
+    PlanMemo,
+    Planner,
+    Prepared,
+    make_result,
+)
 from identity_web.cache import CacheEntry, StoreToken, TokenCache
+from identity_web.managed_identity._client import ManagedIdentityTokens
 from identity_web.protocol import entra
 from identity_web.protocol.retry import sts_policy
-from identity_web.protocol.steps import ReadClock, Shared, Step
+from identity_web.protocol.steps import ReadClock, Shared, Step, StepRunner
 from identity_web.settings import MicrosoftIdentityApplicationOptions
-
-__all__ = ["AcquireOptions", "TokenAcquirer", "TokenRequestOptions"]
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +123,20 @@ class TokenAcquirer:
         self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
     ) -> Step[AcquireTokenResult]:
         """The token as a step: the cache (one key, one lookup), else one shared acquisition."""
+        found = yield from self._found(scope, options, bound)
+        return found.result if isinstance(found, Hit) else found
+
+    def header_step(
+        self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
+    ) -> Step[AuthorizationHeaderInformation]:
+        """`token_step`, giving the Authorization header (a cached token's is built once)."""
+        found = yield from self._found(scope, options, bound)
+        return found.header if isinstance(found, Hit) else header_information(found)
+
+    def _found(
+        self, scope: str, options: AcquireOptions | None, bound: bool
+    ) -> Step[Hit | AcquireTokenResult]:
+        """A cache hit, or the result of the (shared) acquisition."""
         now: float = yield ReadClock(self._clock)
         credential = self._credentials.current if self._credentials is not None else None
         if credential is None and self._planner.uses_credentials(options):
@@ -122,7 +145,7 @@ class TokenAcquirer:
         prepared = self._memo.prepare(scope, options, bound, credential)
         fresh, stale = self._fresh(prepared, now)
         if fresh is not None:
-            return fresh.result
+            return fresh
         result: AcquireTokenResult = yield Shared(
             (self, prepared.plan.flight_key), lambda: self._acquire(prepared, stale), stale
         )

@@ -11,25 +11,36 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from identity_web._acquisition._seams import AcquireOptions, CredentialSource, TokenRequestOptions
-from identity_web._binding import BindingCertificate
 from identity_web._errors import (
     ConfigurationError,
     ConfigurationProblem,
     CredentialUnavailableError,
     InvalidRequestError,
 )
-from identity_web._seams import ManagedIdentityTokens
-from identity_web.cache import CacheKey, variant_digest
+from identity_web._results import (
+    AcquireTokenResult,
+    AuthorizationHeaderInformation,
+    TokenSource,
+    header_information,
+)
+from identity_web.acquisition._options import AcquireOptions, CredentialSource, TokenRequestOptions
+from identity_web.cache import CacheEntry, CacheKey, variant_digest
 from identity_web.credentials import (
     AssertionCredential,
     CertificateCredential,
     LoadedCredential,
 )
+from identity_web.managed_identity._client import ManagedIdentityTokens
 from identity_web.protocol import entra, oauth2
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol._tokens import TokenType
+from identity_web.protocol.expiry import TOKEN_MARGIN
 from identity_web.protocol.imds import ManagedIdentityId
-from identity_web.settings import ManagedIdentityOptions, MicrosoftIdentityApplicationOptions
+from identity_web.settings import (
+    AcquireTokenOptions,
+    ManagedIdentityOptions,
+    MicrosoftIdentityApplicationOptions,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -289,3 +300,109 @@ class Planner:
         endpoint = entra.mtls_token_endpoint(self.login_endpoint(tenant), region=self.region)
         self._mtls_endpoints[tenant] = endpoint
         return endpoint
+
+
+# -- remembered plans and cache hits: the cache-hit path is a few dictionary reads --------
+
+#: Option types whose instances never change, so a plan made from one stays right.
+IMMUTABLE_OPTIONS = (TokenRequestOptions, AcquireTokenOptions)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """What one cache entry gives out: its result and its header, built once per entry."""
+
+    entry: CacheEntry
+    result: AcquireTokenResult
+    header: AuthorizationHeaderInformation
+    usable_until: float
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A plan, the inputs it was made from, and the last cache hit it served."""
+
+    options: AcquireOptions | None
+    credential: LoadedCredential | None
+    plan: AcquisitionPlan
+    hit: Hit | None = None
+
+    def cached(self, entry: CacheEntry | None, now: float) -> tuple[Hit, bool] | None:
+        """(hit, wants refresh) for a cache entry still good at `now`, else None."""
+        if entry is None:
+            return None
+        hit = self.hit
+        if hit is None or hit.entry is not entry:
+            hit = hit_for(self.plan, entry)
+            if hit is None:
+                return None
+            self.hit = hit
+        if now >= hit.usable_until:
+            return None
+        refresh_on = entry.refresh_on  # `entry.wants_refresh(now)`, inlined: the hot path
+        return hit, refresh_on is not None and now >= refresh_on
+
+
+class PlanMemo:
+    """Remembers up to `limit` prepared plans of one acquirer."""
+
+    def __init__(self, planner: Planner, limit: int = 512) -> None:
+        self._planner = planner
+        self._limit = limit
+        self._prepared: dict[tuple[str, bool, int], Prepared] = {}
+
+    def prepare(
+        self,
+        scope: str,
+        options: AcquireOptions | None,
+        bound: bool,
+        credential: LoadedCredential | None,
+    ) -> Prepared:
+        slot = (scope, bound, id(options))
+        prepared = self._prepared.get(slot)
+        if (
+            prepared is not None
+            and prepared.options is options
+            and prepared.credential is credential
+        ):
+            return prepared
+        plan = self._planner.plan(scope, options, bound=bound, credential=credential)
+        prepared = Prepared(options, plan.credential, plan)
+        if options is None or isinstance(options, IMMUTABLE_OPTIONS):
+            if len(self._prepared) >= self._limit:
+                self._prepared.clear()
+            self._prepared[slot] = prepared  # keeps `options` alive, so its id stays unique
+        return prepared
+
+
+def hit_for(plan: AcquisitionPlan, entry: CacheEntry) -> Hit | None:
+    """The result for a cached entry, and until when it may be served (None: not usable)."""
+    usable_until = entry.expires_on - TOKEN_MARGIN
+    binding = (plan.binding or entry.binding_certificate) if plan.bound else None
+    if plan.bound:
+        if binding is None:
+            return None
+        usable_until = min(usable_until, binding.not_after.timestamp())
+    result = make_result(plan, entry, TokenSource.CACHE, binding)
+    return Hit(entry, result, header_information(result), usable_until)
+
+
+def make_result(
+    plan: AcquisitionPlan,
+    entry: CacheEntry,
+    source: TokenSource,
+    binding: BindingCertificate | None,
+) -> AcquireTokenResult:
+    from_network = source is TokenSource.IDENTITY_PROVIDER
+    return AcquireTokenResult(
+        access_token=entry.access_token,
+        token_type=TokenType.of(plan.bound),
+        expires_on=entry.expires_on,
+        refresh_on=entry.refresh_on,
+        binding_certificate=binding if plan.bound else None,
+        token_source=source,
+        correlation_id=entry.correlation_id if from_network else plan.correlation_id,
+        scopes=(plan.scope,),
+        tenant_id=plan.tenant,
+        token_endpoint=entry.token_endpoint,
+    )

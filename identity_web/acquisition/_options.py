@@ -1,7 +1,7 @@
 """The typed seams the token acquirer is built on (credentials, options).
 
-The transport and managed identity seams, shared with the FIC credential, are in
-`identity_web._seams`.
+The transport and managed identity seams, shared with the FIC credential, are
+`identity_web.protocol.steps.StepRunner` and `identity_web.managed_identity.ManagedIdentityTokens`.
 """
 
 from __future__ import annotations

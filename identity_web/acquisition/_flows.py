@@ -11,14 +11,14 @@ import logging
 import uuid
 from dataclasses import dataclass, replace
 
-from identity_web._acquisition._fic import explain_federation_failure
-from identity_web._acquisition._plan import AcquisitionPlan, Planner
 from identity_web._errors import (
     InvalidRequestError,
     ServiceError,
     TokenAcquisitionError,
     TokenTypeMismatchError,
 )
+from identity_web.acquisition._fic import explain_federation_failure
+from identity_web.acquisition._plan import AcquisitionPlan, Planner
 from identity_web.credentials import AssertionCredential, CertificateCredential, SecretCredential
 from identity_web.protocol import entra, oauth2, rfc7523, rfc8705
 from identity_web.protocol._http import RetryPolicy

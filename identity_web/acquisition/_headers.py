@@ -10,18 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from identity_web._acquisition._seams import AcquireOptions
 from identity_web._errors import InvalidRequestError
 from identity_web._results import (
-    AcquireTokenResult,
     AuthorizationHeaderInformation,
-    header_information,
 )
-from identity_web._seams import StepRunner
-from identity_web.protocol.steps import Step
-from identity_web.settings._models import is_mtls_pop_scheme
-
-__all__ = ["AppTokenAcquirer", "AuthorizationHeaderProvider", "HeaderRequest"]
+from identity_web.acquisition._options import AcquireOptions
+from identity_web.protocol.steps import Step, StepRunner
 
 
 class HeaderRequest(Protocol):
@@ -30,7 +24,7 @@ class HeaderRequest(Protocol):
     @property
     def scopes(self) -> Sequence[str]: ...
     @property
-    def protocol_scheme(self) -> str: ...
+    def is_mtls_pop(self) -> bool: ...
     @property
     def request_app_token(self) -> bool: ...
     @property
@@ -47,9 +41,9 @@ class AppTokenAcquirer(Protocol):
         self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
     ) -> AuthorizationHeaderInformation | None: ...
 
-    def token_step(
+    def header_step(
         self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
-    ) -> Step[AcquireTokenResult]: ...
+    ) -> Step[AuthorizationHeaderInformation]: ...
 
 
 class AuthorizationHeaderProvider:
@@ -85,8 +79,7 @@ class AuthorizationHeaderProvider:
     def header_step(self, options: HeaderRequest) -> Step[AuthorizationHeaderInformation]:
         """The header as a step (a sub-step of a downstream call)."""
         scope, token_options, bound = prepare(options)
-        result = yield from self._acquirer.token_step(scope, token_options, bound=bound)
-        return header_information(result)
+        return (yield from self._acquirer.header_step(scope, token_options, bound=bound))
 
 
 def prepare(options: HeaderRequest) -> tuple[str, AcquireOptions | None, bool]:
@@ -96,7 +89,7 @@ def prepare(options: HeaderRequest) -> tuple[str, AcquireOptions | None, bool]:
     (`RequestAppToken` or a managed identity) — IDW10116; app tokens use the first scope only.
     """
     token_options = options.acquire_token_options
-    bound = is_mtls_pop_scheme(options.protocol_scheme)
+    bound = options.is_mtls_pop
     app_token = options.request_app_token or (
         token_options is not None and token_options.managed_identity is not None
     )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from identity_web._downstream._headers import merge_extra_headers
 from identity_web._errors import ConfigurationError, ConfigurationProblem, InvalidRequestError
 from identity_web._results import AuthorizationHeaderInformation
 from identity_web.protocol._http import HttpRequest
@@ -76,7 +76,7 @@ def effective_url(options: DownstreamApiOptions, *, api: str) -> str:
     return api_url(options.base_url, options.relative_path, options.extra_query_parameters, api=api)
 
 
-def require_https_for_token(url: str, *, api: str, token_type: TokenType) -> None:
+def require_https_for_token(url: str, *, api: str, bound: bool) -> None:
     """The one guard: no token of any kind (Bearer or bound) travels over anything but https.
 
     Called before any token is acquired and again on the built request."""
@@ -84,7 +84,7 @@ def require_https_for_token(url: str, *, api: str, token_type: TokenType) -> Non
     if parts.scheme.lower() != "https":
         raise InvalidRequestError(
             "",
-            f"downstream API '{api}' would send a {token_type} token to {parts.scheme}://"
+            f"downstream API '{api}' would send a {TokenType.of(bound)} token to {parts.scheme}://"
             f"{parts.netloc}, which is not https; a token is never sent over plain HTTP. "
             f"Change {api}.BaseUrl to https://.",
         )
@@ -96,12 +96,14 @@ def build_request(
     body: RequestBody | None,
     *,
     api: str,
+    url: str | None = None,
 ) -> HttpRequest:
     """The request to send: method, URL, Accept/Content-Type, allowed extra headers, auth.
 
-    A bound token travels only with its certificate (`tls_identity`) and only over https.
+    `url` is `effective_url(options)` when the caller has it already. A token travels only
+    over https, and a bound one only with its certificate (`tls_identity`).
     """
-    url = effective_url(options, api=api)
+    url = url or effective_url(options, api=api)
     headers = {"Accept": options.accept_header or DEFAULT_ACCEPT}
     if body is not None:
         headers["Content-Type"] = body.content_type
@@ -125,4 +127,53 @@ def _check_binding(url: str, header: AuthorizationHeaderInformation, *, api: str
             f"downstream API '{api}': the mtls_pop token came without its binding certificate; "
             "a bound token is never sent without it.",
         )
-    require_https_for_token(url, api=api, token_type=header.token_type)
+    require_https_for_token(url, api=api, bound=header.token_type is TokenType.MTLS_POP)
+
+
+# -- which extra headers a configured request may carry ------------------------------------
+
+logger = logging.getLogger(__name__)
+
+# Headers a configuration must never set on a downstream request: credentials, host routing and
+# the identity headers front ends (App Service Easy Auth, proxies) inject. Compared lower-cased.
+RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "cookie",
+        "host",
+        "x-original-url",
+        "x-ms-client-principal",
+        "x-ms-client-principal-id",
+        "x-ms-client-principal-name",
+        "x-ms-client-principal-idp",
+    }
+)
+RESERVED_PREFIXES = ("x-forwarded-", "x-ms-token-")
+
+
+def is_reserved_header(name: str) -> bool:
+    """True for a header name `ExtraHeaderParameters` may not set (case-insensitive)."""
+    lowered = name.strip().lower()
+    return lowered in RESERVED_HEADERS or lowered.startswith(RESERVED_PREFIXES)
+
+
+def merge_extra_headers(
+    present: Mapping[str, str], extra: Mapping[str, str] | None, *, api: str
+) -> dict[str, str]:
+    """`present` plus the allowed `extra` headers.
+
+    Reserved names and names already present (case-insensitively, including earlier extras) are
+    skipped with a warning that names the header but never its value.
+    """
+    merged = dict(present)
+    seen = {name.lower() for name in merged}
+    for name, value in (extra or {}).items():
+        lowered = name.lower()
+        if is_reserved_header(name):
+            logger.warning("%s: reserved header %r in ExtraHeaderParameters ignored", api, name)
+        elif lowered in seen:
+            logger.warning("%s: duplicate header %r in ExtraHeaderParameters ignored", api, name)
+        else:
+            merged[name] = value
+            seen.add(lowered)
+    return merged

@@ -7,7 +7,7 @@ configured (that is `call`); a method fixes the verb and always uses an applicat
 Identity.Web's `*ForApp*` methods). `get/post/put/patch/delete` (and `_async`) are one line each:
 `request` with the verb, then the parsed body, raising `DownstreamApiError` for a non-2xx answer.
 
-The call is one step (`identity_web._downstream._flow.call_step`); see docs/downstream.md.
+The call is one step (`identity_web.downstream._flow.call_step`); see docs/downstream.md.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ import logging
 from collections.abc import Awaitable, Mapping
 from typing import Any, Protocol
 
-from identity_web._downstream._flow import HeaderSteps, call_step
-from identity_web._downstream._options import apply_overrides, for_app_verb
-from identity_web._downstream._request import encode_body
-from identity_web._downstream._response import DownstreamResponse
 from identity_web._errors import ConfigurationError, ConfigurationProblem
-from identity_web._seams import StepRunner
-from identity_web.protocol.steps import Step
+from identity_web.downstream._flow import HeaderSteps, call_step
+from identity_web.downstream._options import apply_overrides, for_app_verb
+from identity_web.downstream._request import encode_body
+from identity_web.downstream._response import DownstreamResponse
+from identity_web.protocol.steps import Step, StepRunner
 from identity_web.settings import DownstreamApiOptions
 
 logger = logging.getLogger(__name__)
@@ -32,8 +31,6 @@ Overrides = Mapping[str, Any]
 """A per-call override: Identity.Web keys, e.g. `{"RelativePath": "items/1"}`."""
 Content = bytes | str | None
 """A raw request body (str is sent as UTF-8); `json=` is the other way to give one."""
-
-__all__ = ["Content", "DownstreamApi", "DownstreamResponse", "Overrides"]
 
 
 class VerbCall(Protocol):
@@ -138,7 +135,7 @@ class DownstreamApi:
     ) -> Step[DownstreamResponse]:
         """The call as a step (options merged and the body encoded before any I/O)."""
         api, configured = self._lookup(name)
-        options = apply_overrides(configured, overrides, api=api)
+        options = apply_overrides(configured, overrides, api=api) if overrides else configured
         if method is not None:
             options = for_app_verb(options, method)
         body = encode_body(content=content, json_value=json, content_type=options.content_type)
