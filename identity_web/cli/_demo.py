@@ -102,11 +102,18 @@ def _certificate_settings(manifest: EmulatorManifest, scheme: str) -> Settings:
     credential: Settings = {"SourceType": "Path", "CertificateDiskPath": app.certificate_pfx_path}
     if app.certificate_pfx_password:
         credential["CertificatePassword"] = app.certificate_pfx_password
+    return _app_settings(manifest, app.client_id, credential, scheme)
+
+
+def _app_settings(
+    manifest: EmulatorManifest, client_id: str, credential: Settings, scheme: str
+) -> Settings:
+    """An `AzureAd` section for the emulator's tenant with one credential, and the API."""
     return {
         "AzureAd": {
             "Instance": manifest.instance,
             "TenantId": manifest.tenant_id,
-            "ClientId": app.client_id,
+            "ClientId": client_id,
             "ClientCredentials": [credential],
         },
         API: _downstream(manifest, scheme),
@@ -129,19 +136,11 @@ def _managed_identity_settings(manifest: EmulatorManifest, scheme: str) -> Setti
 
 def _fic_settings(manifest: EmulatorManifest, scheme: str) -> Settings:
     app = next(app for app in manifest.apps if app.federated_managed_identities)
-    credential = {
+    credential: Settings = {
         "SourceType": "SignedAssertionFromManagedIdentity",
         "ManagedIdentityClientId": app.federated_managed_identities[0],
     }
-    return {
-        "AzureAd": {
-            "Instance": manifest.instance,
-            "TenantId": manifest.tenant_id,
-            "ClientId": app.client_id,
-            "ClientCredentials": [credential],
-        },
-        API: _downstream(manifest, scheme),
-    }
+    return _app_settings(manifest, app.client_id, credential, scheme)
 
 
 SCENARIOS: dict[str, Scenario] = {

@@ -6,11 +6,10 @@ call as one step, the header a sub-step), `_request` (building the request, the 
 challenges), `_response` (`DownstreamResponse`).
 """
 
-from identity_web.downstream._api import AsyncVerbCall, Content, DownstreamApi, Overrides, VerbCall
+from identity_web.downstream._api import Content, DownstreamApi, Overrides, VerbCall
 from identity_web.downstream._response import DownstreamResponse
 
 __all__ = [
-    "AsyncVerbCall",
     "Content",
     "DownstreamApi",
     "DownstreamResponse",

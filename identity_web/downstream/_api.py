@@ -12,10 +12,9 @@ The call is one step (`identity_web.downstream._flow.call_step`); see docs/downs
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Awaitable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from identity_web._errors import ConfigurationError, ConfigurationProblem
 from identity_web.downstream._flow import HeaderSteps, call_step
@@ -33,8 +32,12 @@ Content = bytes | str | None
 """A raw request body (str is sent as UTF-8); `json=` is the other way to give one."""
 
 
-class VerbCall(Protocol):
-    """`DownstreamApi.get/post/put/patch/delete`: the parsed body of a 2xx answer."""
+R_co = TypeVar("R_co", covariant=True)
+
+
+class VerbCall(Protocol[R_co]):
+    """`DownstreamApi.get/post/put/patch/delete` (`R_co`: the parsed body of a 2xx answer) and
+    their `_async` forms (`R_co`: an awaitable of it)."""
 
     def __call__(
         self,
@@ -43,35 +46,30 @@ class VerbCall(Protocol):
         json: Any = None,
         content: Content = None,
         overrides: Overrides | None = None,
-    ) -> Any: ...
-
-
-class AsyncVerbCall(Protocol):
-    """`DownstreamApi.get_async/…`: `VerbCall` for asyncio."""
-
-    def __call__(
-        self,
-        name: str,
-        *,
-        json: Any = None,
-        content: Content = None,
-        overrides: Overrides | None = None,
-    ) -> Awaitable[Any]: ...
+    ) -> R_co: ...
 
 
 class _Verb:
-    """A class attribute that is `DownstreamApi.verb` with the method filled in."""
+    """A class attribute: `DownstreamApi.request` with the method filled in, then the parsed
+    body of a 2xx answer (`DownstreamApiError` otherwise)."""
 
     def __init__(self, method: str) -> None:
         self.method = method
 
-    def __get__(self, api: DownstreamApi, owner: type | None = None) -> VerbCall:
-        return functools.partial(api.verb, self.method)
+    def __get__(self, api: DownstreamApi, owner: type | None = None) -> VerbCall[Any]:
+        def verb(name: str, **arguments: Any) -> Any:
+            return api.request(self.method, name, **arguments).raise_for_status().content()
+
+        return verb
 
 
 class _AsyncVerb(_Verb):
-    def __get__(self, api: DownstreamApi, owner: type | None = None) -> AsyncVerbCall:
-        return functools.partial(api.verb_async, self.method)
+    def __get__(self, api: DownstreamApi, owner: type | None = None) -> VerbCall[Awaitable[Any]]:
+        async def verb(name: str, **arguments: Any) -> Any:
+            response = await api.request_async(self.method, name, **arguments)
+            return response.raise_for_status().content()
+
+        return verb
 
 
 class DownstreamApi:
@@ -161,34 +159,6 @@ class DownstreamApi:
         json: Any = None,
     ) -> DownstreamResponse:
         return await self.request_async(None, name, overrides=overrides, content=content, json=json)
-
-    def verb(
-        self,
-        method: str,
-        name: str,
-        *,
-        json: Any = None,
-        content: Content = None,
-        overrides: Overrides | None = None,
-    ) -> Any:
-        """`request(method, …)`, then the parsed body; `DownstreamApiError` unless 2xx."""
-        response = self.request(method, name, overrides=overrides, content=content, json=json)
-        return response.raise_for_status().content()
-
-    async def verb_async(
-        self,
-        method: str,
-        name: str,
-        *,
-        json: Any = None,
-        content: Content = None,
-        overrides: Overrides | None = None,
-    ) -> Any:
-        """`verb` for asyncio."""
-        response = await self.request_async(
-            method, name, overrides=overrides, content=content, json=json
-        )
-        return response.raise_for_status().content()
 
     get = _Verb("GET")
     post = _Verb("POST")

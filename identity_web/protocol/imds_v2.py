@@ -137,13 +137,7 @@ def parse_platform_metadata(
             "(getplatformmetadata answered 404). Use ProtocolScheme Bearer on this host, or "
             "run on a VM/VMSS that offers the IMDS v2 credential endpoint."
         )
-    if response.status != 200:
-        raise ManagedIdentityError(
-            f"IMDS v2 getplatformmetadata for {identity.describe()} failed with HTTP "
-            f"{response.status}: {body_excerpt(response) or '(empty body)'}"
-        )
-    _require_imds_server(response, "getplatformmetadata")
-    body = _json_object(response, "getplatformmetadata")
+    body = _answer(response, identity, "getplatformmetadata")
     cu_id = _field(body, "cuId", "cu_id")
     values = {
         "clientId": _field(body, "clientId", "client_id"),
@@ -161,6 +155,17 @@ def parse_platform_metadata(
     return PlatformMetadata(
         values["clientId"], values["tenantId"], cu_id, values["attestationEndpoint"]
     )
+
+
+def _answer(response: HttpResponse, identity: ManagedIdentityId, step: str) -> dict[str, Any]:
+    """The JSON object of a 200 answer from IMDS itself, or a `ManagedIdentityError`."""
+    if response.status != 200:
+        raise ManagedIdentityError(
+            f"IMDS v2 {step} for {identity.describe()} failed with HTTP "
+            f"{response.status}: {body_excerpt(response) or '(empty body)'}"
+        )
+    _require_imds_server(response, step)
+    return _json_object(response, step)
 
 
 def _json_object(response: HttpResponse, step: str) -> dict[str, Any]:
@@ -228,13 +233,7 @@ def parse_issued_credential(
     response: HttpResponse, key: rsa.RSAPrivateKey, identity: ManagedIdentityId
 ) -> IssuedCredential:
     """Read `issuecredential`: five non-empty snake_case fields, a certificate over our key."""
-    if response.status != 200:
-        raise ManagedIdentityError(
-            f"IMDS v2 issuecredential for {identity.describe()} failed with HTTP "
-            f"{response.status}: {body_excerpt(response) or '(empty body)'}"
-        )
-    _require_imds_server(response, "issuecredential")
-    body = _json_object(response, "issuecredential")
+    body = _answer(response, identity, "issuecredential")
     missing = [
         name for name in _ISSUED_FIELDS if not isinstance(body.get(name), str) or not body[name]
     ]

@@ -35,6 +35,7 @@ from identity_web.transport._ssl import ssl_context_for
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+C = TypeVar("C", httpx.Client, httpx.AsyncClient)
 
 
 def _default_user_agent() -> str:
@@ -102,26 +103,18 @@ class HttpTransport:
         Callers must not close it, and must send bound requests only to https URLs.
         """
         key = ClientKey(binding.x5t_s256 if binding else None)
-        return self._clients.get(key, lambda: self._new_client(binding, None))
+        return self._clients.get(key, lambda: self._new_client(httpx.Client, binding, None))
 
     def async_client_for(self, binding: BindingCertificate | None) -> httpx.AsyncClient:
         """The pooled async client for `binding` on the running event loop (call it from one)."""
         key = (ClientKey(binding.x5t_s256 if binding else None), asyncio.get_running_loop())
-        return self._async_clients.get(key, lambda: self._new_async_client(binding, None))
-
-    def _new_client(self, binding: BindingCertificate | None, pin: str | None) -> httpx.Client:
-        return httpx.Client(
-            verify=self._context(binding, pin),
-            follow_redirects=False,
-            timeout=DEFAULT_TIMEOUT,
-            limits=DEFAULT_LIMITS,
-            headers=self._headers,
+        return self._async_clients.get(
+            key, lambda: self._new_client(httpx.AsyncClient, binding, None)
         )
 
-    def _new_async_client(
-        self, binding: BindingCertificate | None, pin: str | None
-    ) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
+    def _new_client(self, kind: type[C], binding: BindingCertificate | None, pin: str | None) -> C:
+        """A new `httpx.Client` or `httpx.AsyncClient`: the one client maker."""
+        return kind(
             verify=self._context(binding, pin),
             follow_redirects=False,
             timeout=DEFAULT_TIMEOUT,
@@ -148,7 +141,8 @@ class HttpTransport:
             if pin is not None:
                 self._pinned.context_for(request.url, pin, binding, request.timeout)
             key = ClientKey(binding.x5t_s256 if binding else None, pin)
-            with self._clients.lease(key, lambda: self._new_client(binding, pin)) as client:
+            create = functools.partial(self._new_client, httpx.Client, binding, pin)
+            with self._clients.lease(key, create) as client:
                 response = client.send(_build(client, request))
         except (httpx.HTTPError, httpx.InvalidURL) as error:
             raise _network_error(request, error) from error
@@ -176,7 +170,8 @@ class HttpTransport:
         binding, pin = request.tls_identity, request.pinned_server_sha1
         if pin is not None:
             self._pinned.context_for(request.url, pin, binding, request.timeout)
-        self._async_clients.get(key, functools.partial(self._new_async_client, binding, pin))
+        create = functools.partial(self._new_client, httpx.AsyncClient, binding, pin)
+        self._async_clients.get(key, create)
 
     # -- the drivers ------------------------------------------------------------------------
 

@@ -7,18 +7,12 @@ and every request is recorded. Integration tests use the emulator instead.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from identity_web.credentials import (
     CertificateCredential,
@@ -35,25 +29,6 @@ from identity_web.transport import Drivers
 
 T = TypeVar("T")
 Handler = Callable[[HttpRequest], HttpResponse]
-
-
-def make_certificate(
-    common_name: str = "app", key: rsa.RSAPrivateKey | None = None
-) -> BindingCertificate:
-    key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .sign(key, hashes.SHA256())
-    )
-    return BindingCertificate.create(certificate, key)
 
 
 def token_posts(emulator: Emulator) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from acquisition_helpers import (
     secret_credential,
     token_answer,
 )
+from testkit import invalid_client_body
 
 from identity_web._errors import (
     CredentialUnavailableError,
@@ -467,14 +468,7 @@ def test_no_mtls_endpoint_alias_fails_clearly_and_sends_no_token_request(
 
 
 def invalid_client(code: int) -> HttpResponse:
-    return json_response(
-        401,
-        {
-            "error": "invalid_client",
-            "error_description": f"AADSTS{code}: nope",
-            "error_codes": [code],
-        },
-    )
+    return json_response(401, invalid_client_body(code))
 
 
 def test_certificate_error_reloads_the_credential_and_retries_once(

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from acquisition_helpers import token_posts
 from cryptography.hazmat.primitives import serialization
+from testkit import invalid_client
 
 from identity_web._errors import ServiceError, TokenTypeMismatchError
 from identity_web._results import TokenSource
@@ -260,15 +261,6 @@ def test_a_renewed_certificate_misses_the_cache(
 
 
 # -- certificate reload-and-retry --------------------------------------------------------------
-
-
-def invalid_client(code: int) -> dict[str, Any]:
-    body = {
-        "error": "invalid_client",
-        "error_description": f"AADSTS{code}: scripted failure",
-        "error_codes": [code],
-    }
-    return {"status": 401, "body": json.dumps(body)}
 
 
 def test_aadsts700027_reloads_the_certificate_and_retries_once(

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
+from testkit import offline
+
 from identity_web.credentials import CredentialsProvider, LoadedCredential
-from identity_web.protocol._http import HttpRequest, HttpResponse
-from identity_web.transport import Drivers
-
-
-def _no_network(request: HttpRequest) -> HttpResponse:
-    raise AssertionError(f"selecting this credential sent {request.method} {request.url}")
-
-
-DRIVERS = Drivers(_no_network)
 
 
 def selected(credentials: CredentialsProvider) -> LoadedCredential:
     """`credentials.selected()` run to the end (loaders run, nothing is sent)."""
-    return DRIVERS.run(credentials.selected())
+    return offline(credentials.selected())

@@ -9,7 +9,6 @@ serves from its own threads, which the guard does not check.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 from e2e_helpers import API, certificate_config
 from loop_guard import LoopGuard, loop_guard
+from testkit import exchange_token, invalid_client
 
 from identity_web import (
     ServiceProvider,
@@ -28,7 +28,6 @@ from identity_web.emulator import Emulator, EmulatorManifest
 from identity_web.settings import IdentityWebSettings
 
 SLOW = 0.5
-EXCHANGE = "api://AzureADTokenExchange"
 CASES = [
     ("certificate", "Bearer"),
     ("certificate", "MTLS_POP"),
@@ -61,20 +60,6 @@ def settings_for(source: str, scheme: str, emulator: Emulator) -> dict[str, Any]
     return config
 
 
-def exchange_token(emulator: Emulator) -> str:
-    """A federated token, as the AKS workload identity webhook projects it."""
-    system = emulator.state.find_managed_identity()
-    return str(
-        emulator.state.mint_access_token(
-            client_id=system.client_id,
-            object_id=system.object_id,
-            audience=EXCHANGE,
-            appidacr="2",
-            lifetime=3600,
-        )
-    )
-
-
 def build(source: str, scheme: str, emulator: Emulator, tmp_path: Path) -> ServiceProvider:
     manifest: EmulatorManifest = emulator.manifest
     environ = manifest.env()
@@ -84,15 +69,6 @@ def build(source: str, scheme: str, emulator: Emulator, tmp_path: Path) -> Servi
         environ = {**environ, "AZURE_FEDERATED_TOKEN_FILE": str(token_file)}
     settings = IdentityWebSettings.from_mapping(settings_for(source, scheme, emulator))
     return TokenAcquirerFactory(settings, environ=environ).add_downstream_api(API).build()
-
-
-def invalid_client(code: int) -> dict[str, Any]:
-    body = {
-        "error": "invalid_client",
-        "error_description": f"AADSTS{code}: scripted failure",
-        "error_codes": [code],
-    }
-    return {"status": 401, "body": json.dumps(body)}
 
 
 async def exercise(services: ServiceProvider, emulator: Emulator, *, reload: bool) -> None:

@@ -8,10 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+import testkit
 
 from identity_web import ServiceProvider, TokenAcquirerFactory
 from identity_web.emulator import EmulatorManifest
@@ -37,20 +34,8 @@ def fake_jwt(**claims: Any) -> str:
 
 
 def make_certificate(days: float = 7.0, *, now: float = NOW) -> BindingCertificate:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mi")])
     start = datetime.datetime.fromtimestamp(now, datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start - datetime.timedelta(minutes=5))
-        .not_valid_after(start + datetime.timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    return BindingCertificate.create(certificate, key)
+    return testkit.make_certificate(None, "mi", days=days, start=start)
 
 
 @dataclass

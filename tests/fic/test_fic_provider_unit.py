@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import pytest
 from fic_helpers import EXCHANGE, NOW, ScriptedManagedIdentity, fake_jwt, make_certificate
+from testkit import offline
 
 from identity_web import FederatedCredentialError, ServiceError, TokenTypeMismatchError
 from identity_web._errors import ManagedIdentityError
@@ -24,27 +25,16 @@ from identity_web.credentials.managed_identity_assertion import (
     SignedAssertionFromManagedIdentityLoader,
     exchange_scope,
 )
-from identity_web.protocol._http import HttpRequest, HttpResponse
 from identity_web.protocol.imds import ManagedIdentityId
 from identity_web.protocol.oauth2 import ClientCredentialsRequest
 from identity_web.protocol.rfc7523 import unverified_claims
 from identity_web.protocol.steps import Step
 from identity_web.settings import CredentialDescription, CredentialSource
-from identity_web.transport import Drivers
 
 T = TypeVar("T")
 
 
-def _no_network(request: HttpRequest) -> HttpResponse:
-    raise AssertionError(f"the step sent {request.method} {request.url}")
-
-
-DRIVERS = Drivers(_no_network)
-
-
-def drive(step: Step[T]) -> T:
-    """Run a step with the real sync driver; it must not send anything."""
-    return DRIVERS.run(step)
+drive = offline  # the real sync driver; the steps here must not send anything
 
 
 def assertion(provider: ManagedIdentityAssertionProvider, *, bound: bool, now: float) -> Any:

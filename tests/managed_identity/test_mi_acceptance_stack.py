@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from testkit import exchange_token
 
 from identity_web import TokenAcquirerFactory
 from identity_web._errors import (
@@ -198,20 +199,6 @@ def test_attestation_and_certificate_lifetime_are_configurable_through_the_facto
 
 
 # --- AKS workload identity: SignedAssertionFilePath -------------------------------------
-
-
-def exchange_token(emulator: Any, lifetime: int) -> str:
-    """What the workload identity webhook projects: a federated token (here: the emulator's)."""
-    system = emulator.state.find_managed_identity()
-    return str(
-        emulator.state.mint_access_token(
-            client_id=system.client_id,
-            object_id=system.object_id,
-            audience=EXCHANGE,
-            appidacr="2",
-            lifetime=lifetime,
-        )
-    )
 
 
 def workload_identity_services(emulator: Any, token_file: Path) -> Any:

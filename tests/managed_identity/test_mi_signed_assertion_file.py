@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from testkit import offline
 
 from identity_web._errors import InvalidRequestError
 from identity_web.credentials._errors import (
@@ -20,9 +21,7 @@ from identity_web.credentials.signed_assertion_file import (
     SignedAssertionFileProvider,
     jwt_expiry,
 )
-from identity_web.protocol._http import HttpRequest, HttpResponse
 from identity_web.settings import CredentialDescription, CredentialSource
-from identity_web.transport import Drivers
 
 NOW = 1_700_000_000.0
 
@@ -34,12 +33,7 @@ def jwt(claims: dict) -> str:
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2ln"
 
 
-def _no_network(request: HttpRequest) -> HttpResponse:
-    raise AssertionError(f"the step sent {request.method} {request.url}")
-
-
-def run(step):  # the real sync driver: the file is read, nothing is sent
-    return Drivers(_no_network).run(step)
+run = offline  # the real sync driver: the file is read, nothing is sent
 
 
 def test_exp_is_read_without_verification() -> None:

@@ -78,11 +78,6 @@ class RecordingTransport:
 
 
 @pytest.fixture
-def emulator(identity_web_emulator_clean: Emulator) -> Emulator:
-    return identity_web_emulator_clean
-
-
-@pytest.fixture
 def recording(emulator: Emulator) -> Iterator[RecordingTransport]:
     with HttpTransport(ca_bundle=emulator.manifest.ca_bundle) as transport:
         yield RecordingTransport(transport)
