@@ -19,7 +19,7 @@ from bench._params import Params
 from bench._setup import API, BenchEnv
 from bench._timing import measure_allocations, time_interleaved
 from bench.downstream import RawClient
-from identity_web.headers import header_information, prepare
+from identity_web.acquisition import header_information, prepare
 from identity_web.protocol._http import HttpRequest
 
 

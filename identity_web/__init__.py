@@ -30,7 +30,6 @@ from identity_web._errors import (
 from identity_web._lazy import lazy_attributes as _lazy_attributes
 
 if TYPE_CHECKING:
-    from identity_web._binding import BindingCertificate
     from identity_web._factory import BuildError, ServiceProvider, TokenAcquirerFactory
     from identity_web._results import (
         AcquireTokenResult,
@@ -38,7 +37,11 @@ if TYPE_CHECKING:
         TokenSource,
     )
     from identity_web._version import __version__ as __version__
-    from identity_web.acquisition import TokenAcquirer, TokenRequestOptions
+    from identity_web.acquisition import (
+        AuthorizationHeaderProvider,
+        TokenAcquirer,
+        TokenRequestOptions,
+    )
     from identity_web.credentials import (
         CertificateExpiredError,
         CertificateNotYetValidError,
@@ -53,7 +56,7 @@ if TYPE_CHECKING:
         WrongPasswordError,
     )
     from identity_web.downstream import DownstreamApi, DownstreamResponse
-    from identity_web.headers import AuthorizationHeaderProvider
+    from identity_web.protocol import BindingCertificate, ManagedIdentityId, TokenType
     from identity_web.resource._errors import (
         CertificateBindingError,
         InsufficientScopeError,
@@ -78,8 +81,8 @@ _RESOURCE_ERRORS = "identity_web.resource._errors"
 _LAZY: dict[str, str] = {
     "AcquireTokenResult": "identity_web._results",
     "AuthorizationHeaderInformation": "identity_web._results",
-    "AuthorizationHeaderProvider": "identity_web.headers",
-    "BindingCertificate": "identity_web._binding",
+    "AuthorizationHeaderProvider": "identity_web.acquisition",
+    "BindingCertificate": "identity_web.protocol",
     "BuildError": "identity_web._factory",
     "CertificateExpiredError": _CREDENTIAL_ERRORS,
     "CertificateNotYetValidError": _CREDENTIAL_ERRORS,
@@ -90,6 +93,7 @@ _LAZY: dict[str, str] = {
     "IncompleteCredentialError": _CREDENTIAL_ERRORS,
     "MalformedCredentialError": _CREDENTIAL_ERRORS,
     "ManagedIdentityAssertionError": _CREDENTIAL_ERRORS,
+    "ManagedIdentityId": "identity_web.protocol",
     "MissingPrivateKeyError": _CREDENTIAL_ERRORS,
     "NoCredentialLoadedError": _CREDENTIAL_ERRORS,
     "ServiceProvider": "identity_web._factory",
@@ -97,6 +101,7 @@ _LAZY: dict[str, str] = {
     "TokenAcquirerFactory": "identity_web._factory",
     "TokenRequestOptions": "identity_web.acquisition",
     "TokenSource": "identity_web._results",
+    "TokenType": "identity_web.protocol",
     "UnsupportedCredentialSourceError": _CREDENTIAL_ERRORS,
     "WrongPasswordError": _CREDENTIAL_ERRORS,
     "__version__": "identity_web._version",
@@ -142,6 +147,7 @@ __all__ = [
     "MalformedTokenError",
     "ManagedIdentityAssertionError",
     "ManagedIdentityError",
+    "ManagedIdentityId",
     "MissingPrivateKeyError",
     "NetworkError",
     "NoCredentialLoadedError",
@@ -158,6 +164,7 @@ __all__ = [
     "TokenRequestOptions",
     "TokenSignatureError",
     "TokenSource",
+    "TokenType",
     "TokenTypeMismatchError",
     "TokenValidationError",
     "TokenVersionError",

@@ -11,6 +11,7 @@ be made directly with `TokenAcquirerFactory.from_config_dir(...)` or from valida
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -24,9 +25,9 @@ import httpx
 from identity_web import adapters
 from identity_web._errors import IdentityWebError
 from identity_web.acquisition import TokenAcquirer
+from identity_web.acquisition._headers import AuthorizationHeaderProvider
 from identity_web.container import IdentityWebContainer
 from identity_web.downstream import DownstreamApi
-from identity_web.headers import AuthorizationHeaderProvider
 from identity_web.settings import DEFAULT_SECTION, IdentityWebSettings, load_settings
 from identity_web.settings._build import check_build
 
@@ -94,10 +95,11 @@ class ServiceProvider:
             self._container.shutdown_resources()
 
     async def aclose(self) -> None:
-        """Close the async HTTP clients too, then everything `close()` closes."""
+        """Close the async HTTP clients too, then everything `close()` closes (in a worker
+        thread: closing takes the pools' locks and the sync clients' sockets)."""
         if not self._closed and self._container.transport.initialized:
             await self._container.transport().aclose()
-        self.close()
+        await asyncio.to_thread(self.close)
 
     def __enter__(self) -> Self:
         return self

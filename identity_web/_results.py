@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
-from identity_web._binding import BindingCertificate
+from identity_web.protocol._binding import BindingCertificate
+from identity_web.protocol._tokens import TokenType
 
 
 class TokenSource(enum.Enum):
@@ -19,7 +21,7 @@ class AcquireTokenResult:
     """An access token and what came with it. The token itself is never in the repr."""
 
     access_token: str = field(repr=False)
-    token_type: str
+    token_type: TokenType
     expires_on: float
     refresh_on: float | None = None
     binding_certificate: BindingCertificate | None = None
@@ -31,19 +33,39 @@ class AcquireTokenResult:
 
     @property
     def is_bound(self) -> bool:
-        return self.token_type.lower() == "mtls_pop"
+        return self.token_type == TokenType.MTLS_POP
 
     @property
     def authorization_header(self) -> str:
-        """`mtls_pop <token>` or `Bearer <token>` (the scheme follows the token type)."""
-        scheme = "mtls_pop" if self.is_bound else "Bearer"
-        return f"{scheme} {self.access_token}"
+        """`mtls_pop <token>` or `Bearer <token>` (the scheme is the token type)."""
+        return f"{TokenType.of(self.is_bound)} {self.access_token}"
 
 
 @dataclass(frozen=True, slots=True)
 class AuthorizationHeaderInformation:
-    """The header value to send, and the certificate to send it with (bound tokens only)."""
+    """The header value to send, its token type, and the certificate to send it with (bound
+    tokens only). The type is a field: nothing splits it back out of `header_value`."""
 
     header_value: str = field(repr=False)
     binding_certificate: BindingCertificate | None = None
     metadata: Mapping[str, object] = field(default_factory=dict)
+    token_type: TokenType = TokenType.BEARER
+
+
+def header_information(result: AcquireTokenResult) -> AuthorizationHeaderInformation:
+    """The header for `result`: scheme from the token type, the certificate when bound."""
+    binding = result.binding_certificate if result.is_bound else None
+    metadata = {
+        "token_source": result.token_source.value,
+        "token_type": str(result.token_type),
+        "expires_on": result.expires_on,
+        "binding_thumbprint": binding.x5t_s256 if binding is not None else None,
+        "token_endpoint": result.token_endpoint,
+        "correlation_id": result.correlation_id,
+    }
+    return AuthorizationHeaderInformation(
+        header_value=result.authorization_header,
+        binding_certificate=binding,
+        metadata=MappingProxyType(metadata),
+        token_type=TokenType.of(result.is_bound),
+    )

@@ -31,8 +31,8 @@ from pathlib import Path
 from dependency_injector import containers, providers
 
 from identity_web._errors import ConfigurationError, ConfigurationProblem
-from identity_web._managed_identity import ManagedIdentityClient
 from identity_web.acquisition import TokenAcquirer
+from identity_web.acquisition._headers import AuthorizationHeaderProvider
 from identity_web.cache import CacheSetup, build_token_cache
 from identity_web.credentials import (
     Base64EncodedCertificateLoader,
@@ -48,7 +48,7 @@ from identity_web.credentials.managed_identity_assertion import (
 )
 from identity_web.credentials.signed_assertion_file import SignedAssertionFilePathLoader
 from identity_web.downstream import DownstreamApi
-from identity_web.headers import AuthorizationHeaderProvider
+from identity_web.managed_identity._client import ManagedIdentityClient
 from identity_web.settings import CredentialSource, DownstreamApiOptions, IdentityWebSettings
 from identity_web.transport import HttpTransport
 
@@ -147,7 +147,7 @@ class IdentityWebContainer(containers.DeclarativeContainer):
             CredentialSource.SignedAssertionFromManagedIdentity: providers.Factory(
                 SignedAssertionFromManagedIdentityLoader,
                 managed_identity=managed_identity,
-                transport=transport,
+                warm_up=True,
                 clock=clock,
             ),
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from identity_web._errors import ConfigurationError, ConfigurationProblem
-from identity_web.headers import AppTokenAcquirer, AuthorizationHeaderProvider
+from identity_web.acquisition import AuthorizationHeaderProvider, TokenAcquirer
 from identity_web.settings import DownstreamApiOptions, IdentityWebSettings
 
 
@@ -15,7 +15,7 @@ class Services(Protocol):
     @property
     def settings(self) -> IdentityWebSettings: ...
     @property
-    def token_acquirer(self) -> AppTokenAcquirer: ...
+    def token_acquirer(self) -> TokenAcquirer: ...
     @property
     def authorization_header_provider(self) -> AuthorizationHeaderProvider: ...
 

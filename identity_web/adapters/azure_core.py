@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 from identity_web._errors import IdentityWebError
 from identity_web._results import AcquireTokenResult
+from identity_web.acquisition import TokenAcquirer
 from identity_web.adapters._sections import Services, missing, refuse_mtls_pop
-from identity_web.headers import AppTokenAcquirer
 from identity_web.settings import AcquireTokenOptions, IdentityWebSettings
 
 try:
@@ -143,7 +143,7 @@ class _Credential:
         additionally_allowed_tenants: Collection[str] = (),
     ) -> None:
         self._core = CredentialCore(services.settings, name, additionally_allowed_tenants)
-        self._acquirer: AppTokenAcquirer = services.token_acquirer
+        self._acquirer: TokenAcquirer = services.token_acquirer
         self._name = name
 
     def __repr__(self) -> str:

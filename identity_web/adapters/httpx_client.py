@@ -24,11 +24,11 @@ from typing import Generic, TypedDict, TypeVar
 
 import httpx
 
-from identity_web._binding import BindingCertificate
-from identity_web._downstream._challenge import decode_claims, www_authenticate_params
 from identity_web._errors import InvalidRequestError
 from identity_web._results import AuthorizationHeaderInformation
-from identity_web.headers import AuthorizationHeaderProvider
+from identity_web.acquisition import AuthorizationHeaderProvider
+from identity_web.downstream._flow import decode_claims, www_authenticate_params
+from identity_web.protocol import BindingCertificate
 from identity_web.settings import DownstreamApiOptions
 from identity_web.transport import DEFAULT_LIMITS, DEFAULT_TIMEOUT, ssl_context_for
 

@@ -8,8 +8,8 @@ key on disk, so a `MTLS_POP` section is refused; use `http_client(name)` for tho
 from __future__ import annotations
 
 from identity_web._errors import InvalidRequestError
+from identity_web.acquisition import AuthorizationHeaderProvider
 from identity_web.adapters._sections import missing
-from identity_web.headers import AuthorizationHeaderProvider
 from identity_web.settings import DownstreamApiOptions
 
 __all__ = ["MTLS_POP_REFUSED", "RequestsHeaderAuth"]

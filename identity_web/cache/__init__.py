@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from identity_web._lazy import lazy_attributes as _lazy_attributes
 from identity_web.cache._base import (
     EXPIRY_MARGIN,
-    MTLS_POP,
     CacheEntry,
     CacheKey,
+    StoreToken,
     TokenCache,
     variant_digest,
 )
@@ -36,7 +36,6 @@ _LAZY = {"RedisStore": "identity_web.cache._redis"}
 
 __all__ = [
     "EXPIRY_MARGIN",
-    "MTLS_POP",
     "ON_YOUR_OWN",
     "CacheEntry",
     "CacheKey",
@@ -48,6 +47,7 @@ __all__ = [
     "LockPolicy",
     "RedisCoordinator",
     "RedisStore",
+    "StoreToken",
     "TokenCache",
     "Turn",
     "build_token_cache",

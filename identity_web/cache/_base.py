@@ -8,31 +8,31 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from identity_web._binding import BindingCertificate
+from identity_web.protocol._binding import BindingCertificate
+from identity_web.protocol._tokens import TokenType
+from identity_web.protocol.expiry import TOKEN_MARGIN
+from identity_web.protocol.steps import Blocking
 
-#: `CacheKey.token_type` of bound tokens (Bearer keys hold "bearer").
-MTLS_POP = "mtls_pop"
-
-#: A token is not handed out when it expires within this many seconds (MSAL uses 5 minutes).
-EXPIRY_MARGIN = 300.0
+#: A token is not handed out when it expires within this many seconds (`protocol.expiry`).
+EXPIRY_MARGIN = TOKEN_MARGIN
 
 
 @dataclass(frozen=True, slots=True)
 class CacheKey:
     """Where one app token lives. Immutable and hashable; building one is cheap.
 
-    `token_type` is `"bearer"` or `"mtls_pop"`, so Bearer and bound tokens never mix; `binding`
-    is the `x5t#S256` of the binding certificate when it is known before the request (a
-    certificate credential), so a renewed certificate misses. `credential_bound` is true when
-    the credential itself was presented over mTLS (a Bearer token obtained with a bound
-    credential). `variant` is a short digest of request options that change the token (extra
-    query parameters), or "".
+    `token_type` is a `TokenType` (`Bearer`, `mtls_pop`), so Bearer and bound tokens never
+    mix; `binding` is the `x5t#S256` of the binding certificate when it is known before the
+    request (a certificate credential), so a renewed certificate misses. `credential_bound`
+    is true when the credential itself was presented over mTLS (a Bearer token obtained with
+    a bound credential). `variant` is a short digest of request options that change the
+    token (extra query parameters), or "".
     """
 
     authority: str
     client_id: str
     scope: str
-    token_type: str
+    token_type: TokenType
     binding: str = ""
     variant: str = ""
     credential_bound: bool = False
@@ -57,7 +57,7 @@ class CacheKey:
         """May a token under this key be served to another process? Not when it is bound to a
         key only this process holds: an mTLS PoP key without a thumbprint is bound to a
         certificate the flow chose (IMDS v2, FIC leg 1), which never leaves this process."""
-        return self.token_type != MTLS_POP or bool(self.binding)
+        return self.token_type is not TokenType.MTLS_POP or bool(self.binding)
 
 
 def variant_digest(pairs: Iterable[tuple[str, str]]) -> str:
@@ -115,3 +115,15 @@ class TokenCache(Protocol):
     def remove(self, key: CacheKey) -> None: ...
 
     async def remove_async(self, key: CacheKey) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoreToken(Blocking):
+    """Effect: `cache.set(key, entry)` (a write may take a lock or, later, the network)."""
+
+    cache: TokenCache = field(repr=False)
+    key: CacheKey
+    entry: CacheEntry
+
+    def run(self) -> None:
+        self.cache.set(self.key, self.entry)

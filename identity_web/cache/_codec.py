@@ -27,6 +27,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from identity_web.cache._base import CacheEntry, CacheKey
+from identity_web.protocol import TokenType
 
 FORMAT_VERSION = 1
 NONCE_BYTES = 12
@@ -126,7 +127,7 @@ def _entry(key: CacheKey, fields: Any) -> CacheEntry:
         thumbprint = _text(fields["x5t#S256"])
     except (KeyError, TypeError, ValueError):
         raise UnreadableEntry("fields missing or of the wrong type") from None
-    if thumbprint != key.binding or entry.token_type.casefold() != key.token_type:
+    if thumbprint != key.binding or TokenType.from_wire(entry.token_type) is not key.token_type:
         raise UnreadableEntry("token type or thumbprint differs from the key's")
     return entry
 

@@ -25,6 +25,7 @@ from identity_web._factory import TokenAcquirerFactory
 from identity_web.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, guarded
 from identity_web.downstream import DownstreamResponse
 from identity_web.emulator import Emulator, EmulatorManifest
+from identity_web.protocol._tokens import TokenType
 
 API = "MyApi"
 BEARER = "Bearer"
@@ -101,11 +102,18 @@ def _certificate_settings(manifest: EmulatorManifest, scheme: str) -> Settings:
     credential: Settings = {"SourceType": "Path", "CertificateDiskPath": app.certificate_pfx_path}
     if app.certificate_pfx_password:
         credential["CertificatePassword"] = app.certificate_pfx_password
+    return _app_settings(manifest, app.client_id, credential, scheme)
+
+
+def _app_settings(
+    manifest: EmulatorManifest, client_id: str, credential: Settings, scheme: str
+) -> Settings:
+    """An `AzureAd` section for the emulator's tenant with one credential, and the API."""
     return {
         "AzureAd": {
             "Instance": manifest.instance,
             "TenantId": manifest.tenant_id,
-            "ClientId": app.client_id,
+            "ClientId": client_id,
             "ClientCredentials": [credential],
         },
         API: _downstream(manifest, scheme),
@@ -128,19 +136,11 @@ def _managed_identity_settings(manifest: EmulatorManifest, scheme: str) -> Setti
 
 def _fic_settings(manifest: EmulatorManifest, scheme: str) -> Settings:
     app = next(app for app in manifest.apps if app.federated_managed_identities)
-    credential = {
+    credential: Settings = {
         "SourceType": "SignedAssertionFromManagedIdentity",
         "ManagedIdentityClientId": app.federated_managed_identities[0],
     }
-    return {
-        "AzureAd": {
-            "Instance": manifest.instance,
-            "TenantId": manifest.tenant_id,
-            "ClientId": app.client_id,
-            "ClientCredentials": [credential],
-        },
-        API: _downstream(manifest, scheme),
-    }
+    return _app_settings(manifest, app.client_id, credential, scheme)
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -202,7 +202,7 @@ def _judged(outcome: Outcome) -> Outcome:
     if outcome.status is None or not 200 <= outcome.status < 300:
         reason = f"the resource answered HTTP {outcome.status}"
     elif outcome.scenario.protocol_scheme == MTLS_POP:
-        if (outcome.token_type or "").lower() != "mtls_pop":
+        if outcome.token_type != TokenType.MTLS_POP:
             reason = f"expected an mtls_pop token, got {outcome.token_type}"
         elif not outcome.cnf_x5t_s256 or not (
             outcome.cnf_x5t_s256 == outcome.binding_thumbprint == outcome.client_cert_x5t_s256

@@ -14,8 +14,8 @@ from typing import Any
 
 from identity_web._factory import ServiceProvider, TokenAcquirerFactory
 from identity_web._results import AcquireTokenResult
+from identity_web.acquisition import prepare
 from identity_web.cli import EXIT_OK, guarded
-from identity_web.headers import prepare
 from identity_web.protocol.rfc7523 import unverified_claims
 
 SUMMARY_CLAIMS = ("aud", "appid", "azp", "tid", "oid", "cnf")

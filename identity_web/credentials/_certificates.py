@@ -16,7 +16,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from identity_web._binding import BindingCertificate, PrivateKey
 from identity_web.credentials._errors import (
     CertificateExpiredError,
     CertificateNotYetValidError,
@@ -24,6 +23,7 @@ from identity_web.credentials._errors import (
     MissingPrivateKeyError,
     WrongPasswordError,
 )
+from identity_web.protocol._binding import BindingCertificate, PrivateKey
 
 _PEM_KEY = re.compile(
     rb"-----BEGIN ((?:ENCRYPTED |RSA |EC )?PRIVATE KEY)-----.*?-----END \1-----", re.DOTALL

@@ -30,7 +30,6 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from identity_web._binding import BindingCertificate
 from identity_web.credentials._certificates import from_pem, from_pkcs12, looks_like_pem
 from identity_web.credentials._errors import (
     CredentialFileError,
@@ -39,6 +38,7 @@ from identity_web.credentials._errors import (
     MalformedCredentialError,
 )
 from identity_web.credentials._types import CertificateCredential
+from identity_web.protocol import BindingCertificate
 from identity_web.settings import CredentialDescription
 
 logger = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
-from identity_web._binding import BindingCertificate
-from identity_web.protocol._http import Flow
+from identity_web.protocol._binding import BindingCertificate
+from identity_web.protocol.steps import Step
 from identity_web.settings import CredentialDescription
 
 
@@ -41,7 +41,7 @@ class AssertionProvider(Protocol):
     @property
     def supports_token_binding(self) -> bool: ...
 
-    def assertion_flow(self, *, bound: bool, now: float) -> Flow[SignedAssertion]: ...
+    def assertion_flow(self, *, bound: bool, now: float) -> Step[SignedAssertion]: ...
 
 
 @dataclass(frozen=True, slots=True)

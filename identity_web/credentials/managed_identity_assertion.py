@@ -14,45 +14,34 @@ verification, or the token response's expiry, whichever is earlier); a bound ass
 ever reused together with the certificate it came with, and only while that certificate is
 valid for longer than the margin. The assertion itself is never logged.
 
-As in Identity.Web, the loader warms up with one Bearer managed identity token when it has a
-transport: where the managed identity is not available the entry fails to load and the next
-`ClientCredentials` entry is tried.
+As in Identity.Web, the loader warms up with one Bearer managed identity token (`warm_up`, a
+step the credentials provider runs after `load`): where the managed identity is not available
+the entry fails to load and the next `ClientCredentials` entry is tried.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from identity_web._errors import IdentityWebError, TokenAcquisitionError, TokenTypeMismatchError
-from identity_web._seams import FlowRunner, ManagedIdentityTokens
 from identity_web.credentials._errors import ManagedIdentityAssertionError
-from identity_web.credentials._types import AssertionCredential, SignedAssertion
+from identity_web.credentials._types import AssertionCredential, LoadedCredential, SignedAssertion
 from identity_web.credentials.signed_assertion_file import jwt_expiry
-from identity_web.protocol._http import Flow
-from identity_web.protocol._tokens import TokenResponse
+from identity_web.managed_identity._client import ManagedIdentityTokens
+from identity_web.protocol._tokens import TokenResponse, TokenType
+from identity_web.protocol.expiry import ASSERTION_MARGIN, usable
 from identity_web.protocol.imds import ManagedIdentityId
+from identity_web.protocol.steps import ReadClock, Step
 from identity_web.settings import CredentialDescription
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TOKEN_EXCHANGE_URL = "api://AzureADTokenExchange"  # noqa: S105 - an audience URI
-DEFAULT_EXPIRY_MARGIN = 300.0
+DEFAULT_EXPIRY_MARGIN = ASSERTION_MARGIN
 SOURCE_TYPE = "SignedAssertionFromManagedIdentity"
 _DEFAULT_SUFFIX = "/.default"
-_MTLS_POP = "mtls_pop"
-
-
-@dataclass(frozen=True, slots=True)
-class ManagedIdentitySelection:
-    """Which managed identity gives the assertion (all None: the system-assigned one)."""
-
-    user_assigned_client_id: str | None = None
-    user_assigned_object_id: str | None = None
-    user_assigned_resource_id: str | None = None
 
 
 def exchange_scope(token_exchange_url: str | None) -> str:
@@ -72,17 +61,16 @@ class ManagedIdentityAssertionProvider:
         self,
         client: ManagedIdentityTokens,
         *,
-        identity: ManagedIdentitySelection | None = None,
+        identity: ManagedIdentityId | None = None,
         token_exchange_url: str | None = None,
         expiry_margin: float = DEFAULT_EXPIRY_MARGIN,
     ) -> None:
         self._client = client
-        self.identity = identity or ManagedIdentitySelection()
+        self.identity = identity or ManagedIdentityId()
         self.scope = exchange_scope(token_exchange_url)
-        self.describe = ManagedIdentityId.from_options(self.identity).describe()
+        self.describe = self.identity.describe()
         self._margin = expiry_margin
-        self._lock = threading.Lock()
-        self._cached: dict[bool, SignedAssertion] = {}
+        self._cached: dict[bool, SignedAssertion] = {}  # one dict operation at a time: no lock
 
     def __repr__(self) -> str:
         return f"ManagedIdentityAssertionProvider({self.describe!r}, scope={self.scope!r})"
@@ -91,15 +79,14 @@ class ManagedIdentityAssertionProvider:
     def supports_token_binding(self) -> bool:
         return True
 
-    def assertion_flow(self, *, bound: bool, now: float) -> Flow[SignedAssertion]:
+    def assertion_flow(self, *, bound: bool, now: float) -> Step[SignedAssertion]:
         """The cached assertion if still good at `now`, else leg 1 over the network."""
         cached = self.cached(bound=bound, now=now)
         if cached is not None:
             return cached
         token = yield from self._client.token_flow(self.identity, self.scope, bound=bound, now=now)
         signed = self._signed(token, bound=bound)
-        with self._lock:
-            self._cached[bound] = signed
+        self._cached[bound] = signed
         binding = signed.binding_certificate
         logger.info(
             "%s got a %s assertion for %s%s",
@@ -112,23 +99,22 @@ class ManagedIdentityAssertionProvider:
 
     def cached(self, *, bound: bool, now: float) -> SignedAssertion | None:
         """The kept assertion (with its certificate when bound) if usable at `now`, else None."""
-        with self._lock:
-            signed = self._cached.get(bound)
-        if signed is None or now >= signed.expires_on - self._margin:
+        signed = self._cached.get(bound)
+        if signed is None or not usable(signed.expires_on, now, self._margin):
             return None
         binding = signed.binding_certificate
-        if bound and (binding is None or now >= binding.not_after.timestamp() - self._margin):
+        if bound and (
+            binding is None or not usable(binding.not_after.timestamp(), now, self._margin)
+        ):
             return None
         return signed
 
     def _signed(self, token: TokenResponse, *, bound: bool) -> SignedAssertion:
         """Fail closed: a bound request needs an `mtls_pop` token and its certificate; a Bearer
         request must not get a bound token."""
-        is_pop = token.token_type.lower() == _MTLS_POP
-        if bound and (not is_pop or token.binding_certificate is None):
-            raise TokenTypeMismatchError(_MTLS_POP, token.token_type)
-        if not bound and is_pop:
-            raise TokenTypeMismatchError("Bearer", token.token_type)
+        got = TokenType.from_wire(token.token_type)
+        if got is not TokenType.of(bound) or (bound and token.binding_certificate is None):
+            raise TokenTypeMismatchError(TokenType.of(bound), token.token_type)
         if not token.access_token:
             raise TokenAcquisitionError(
                 f"The managed identity token for {self.scope} from {self.describe} is empty; "
@@ -154,44 +140,47 @@ class SignedAssertionFromManagedIdentityLoader:
     """Loads a `SignedAssertionFromManagedIdentity` entry into an `AssertionCredential`.
 
     Keys: `ManagedIdentityClientId` (absent: the system-assigned identity; an ARM path
-    `/subscriptions/…` is taken as a resource id) and `TokenExchangeUrl`. With a `transport`,
-    `load` warms up with one Bearer token, so an unavailable managed identity fails here and the
-    next entry is tried; without one, nothing is sent until a token is requested.
+    `/subscriptions/…` is taken as a resource id) and `TokenExchangeUrl`. `load` sends nothing;
+    with `warm_up=True` the credentials provider then runs `warm_up`, one Bearer token, so an
+    unavailable managed identity fails the entry and the next one is tried.
     """
 
     def __init__(
         self,
         managed_identity: ManagedIdentityTokens,
         *,
-        transport: FlowRunner | None = None,
+        warm_up: bool = False,
         clock: Callable[[], float] = time.time,
         expiry_margin: float = DEFAULT_EXPIRY_MARGIN,
     ) -> None:
         self._client = managed_identity
-        self._transport = transport
+        self._warm_up = warm_up
         self._clock = clock
         self._margin = expiry_margin
 
     def load(self, description: CredentialDescription) -> AssertionCredential:
         client_id = (description.managed_identity_client_id or "").strip() or None
-        identity = ManagedIdentitySelection(user_assigned_client_id=client_id)
+        identity = ManagedIdentityId.selected(client_id=client_id)
         provider = ManagedIdentityAssertionProvider(
             self._client,
             identity=identity,
             token_exchange_url=description.token_exchange_url,
             expiry_margin=self._margin,
         )
-        if self._transport is not None:
-            self._warm_up(provider, key="ManagedIdentityClientId" if client_id else "")
         return AssertionCredential(
             provider=provider, description_id=f"{SOURCE_TYPE}={client_id or 'SystemAssigned'}"
         )
 
-    def _warm_up(self, provider: ManagedIdentityAssertionProvider, *, key: str) -> None:
-        assert self._transport is not None
+    def warm_up(self, credential: LoadedCredential) -> Step[None]:
+        """One Bearer assertion now (when asked to warm up); a failure fails the entry."""
+        provider = credential.provider if isinstance(credential, AssertionCredential) else None
+        if not self._warm_up or not isinstance(provider, ManagedIdentityAssertionProvider):
+            return
+        now: float = yield ReadClock(self._clock)
         try:
-            self._transport.run(provider.assertion_flow(bound=False, now=self._clock()))
+            yield from provider.assertion_flow(bound=False, now=now)
         except IdentityWebError as error:
+            key = "" if provider.identity.is_system else "ManagedIdentityClientId"
             raise ManagedIdentityAssertionError(
                 f"{provider.describe} could not get a token for {provider.scope} to use as the "
                 f"federated assertion ({type(error).__name__}: {error})",

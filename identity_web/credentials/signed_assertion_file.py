@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping
 
@@ -24,8 +23,9 @@ from identity_web.credentials._errors import (
     MalformedCredentialError,
 )
 from identity_web.credentials._types import AssertionCredential, SignedAssertion
-from identity_web.protocol._http import Flow
+from identity_web.protocol.expiry import ASSERTION_MARGIN, usable
 from identity_web.protocol.rfc7523 import decode_segments
+from identity_web.protocol.steps import ReadFile, Step
 from identity_web.settings import CredentialDescription
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 KEY = "SignedAssertionFileDiskPath"
 TOKEN_FILE_VARIABLE = "AZURE_FEDERATED_TOKEN_FILE"  # noqa: S105 - a variable name
 DEFAULT_REFRESH_INTERVAL = 600.0
-DEFAULT_EXPIRY_MARGIN = 300.0
+DEFAULT_EXPIRY_MARGIN = ASSERTION_MARGIN
 
 
 def jwt_expiry(assertion: str) -> float | None:
@@ -58,9 +58,7 @@ class SignedAssertionFileProvider:
         self.path = path
         self._refresh_interval = refresh_interval
         self._expiry_margin = expiry_margin
-        self._lock = threading.Lock()
-        self._cached: SignedAssertion | None = None
-        self._read_at = 0.0
+        self._held: tuple[SignedAssertion, float] | None = None  # (assertion, read at): one value
 
     def __repr__(self) -> str:
         return f"SignedAssertionFileProvider(path={self.path!r})"
@@ -69,43 +67,53 @@ class SignedAssertionFileProvider:
     def supports_token_binding(self) -> bool:
         return False
 
-    def assertion_flow(self, *, bound: bool, now: float) -> Flow[SignedAssertion]:
-        """Yields no request: the assertion comes from the file (re-read when due)."""
+    def assertion_flow(self, *, bound: bool, now: float) -> Step[SignedAssertion]:
+        """The assertion to use at `now`; the driver reads the file again when it is due."""
         if bound:
             raise InvalidRequestError(
                 "IDW10115",
                 "a SignedAssertionFilePath credential cannot bind a token to a certificate; "
                 "use ProtocolScheme Bearer or a certificate/managed identity credential.",
             )
-        return self.current(now)
-        yield  # pragma: no cover - makes this function a generator that sends nothing
+        held = self._held
+        if held is not None and not self._due(held, now):
+            return held[0]
+        try:
+            content: bytes = yield ReadFile(self.path)
+        except OSError as error:
+            raise self._unreadable(error) from error
+        return self._keep(content, now)
 
     def current(self, now: float) -> SignedAssertion:
-        """The assertion to use at `now`, reading the file again when it is due."""
-        with self._lock:
-            cached = self._cached
-            if cached is None or self._due(cached, now):
-                cached = self._read(now)
-                self._cached, self._read_at = cached, now
-            return cached
+        """The assertion to use at `now`, reading the file now (blocking) when it is due."""
+        held = self._held
+        if held is not None and not self._due(held, now):
+            return held[0]
+        try:
+            content = ReadFile(self.path).run()
+        except OSError as error:
+            raise self._unreadable(error) from error
+        return self._keep(content, now)
 
-    def _due(self, cached: SignedAssertion, now: float) -> bool:
-        return (
-            now - self._read_at >= self._refresh_interval
-            or now >= cached.expires_on - self._expiry_margin
+    def _due(self, held: tuple[SignedAssertion, float], now: float) -> bool:
+        cached, read_at = held
+        return now - read_at >= self._refresh_interval or not usable(
+            cached.expires_on, now, self._expiry_margin
         )
 
-    def _read(self, now: float) -> SignedAssertion:
+    def _unreadable(self, error: OSError | UnicodeDecodeError) -> CredentialFileError:
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        return CredentialFileError(
+            f"cannot read the signed assertion file '{self.path}' ({reason})",
+            key=KEY,
+            file=self.path,
+        )
+
+    def _keep(self, content: bytes, now: float) -> SignedAssertion:
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                assertion = handle.read().strip()
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or type(error).__name__
-            raise CredentialFileError(
-                f"cannot read the signed assertion file '{self.path}' ({reason})",
-                key=KEY,
-                file=self.path,
-            ) from error
+            assertion = content.decode("utf-8").strip()
+        except UnicodeDecodeError as error:
+            raise self._unreadable(error) from error
         expires_on = self._expiry(assertion)
         if expires_on is None:
             expires_on = now + self._refresh_interval
@@ -116,7 +124,9 @@ class SignedAssertionFileProvider:
                 now - expires_on,
             )
         logger.debug("read the signed assertion file %s (expires %.0f)", self.path, expires_on)
-        return SignedAssertion(assertion=assertion, expires_on=expires_on)
+        signed = SignedAssertion(assertion=assertion, expires_on=expires_on)
+        self._held = (signed, now)
+        return signed
 
     def _expiry(self, assertion: str) -> float | None:
         if not assertion:

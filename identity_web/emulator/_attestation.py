@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from identity_web._binding import b64url
 from identity_web.emulator import _jwt
 from identity_web.emulator._csr import CsrRejectedError, check_signature, decode
 from identity_web.emulator._pki import new_rsa_key
 from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse
+from identity_web.protocol import b64url
 
 if TYPE_CHECKING:
     from identity_web.emulator._state import EmulatorState

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 
-from identity_web._binding import BindingCertificate
 from identity_web.emulator._config import EmulatorConfig
 from identity_web.emulator._directory import (
     AppRegistration,
@@ -15,6 +14,7 @@ from identity_web.emulator._directory import (
 )
 from identity_web.emulator._pki import name, new_rsa_key
 from identity_web.emulator._state import EmulatorState
+from identity_web.protocol._binding import BindingCertificate
 
 DEMO_APP_CERT_DAYS = 365
 RESOURCE_GROUP = "identity-web-emulator"

@@ -14,7 +14,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from identity_web._binding import BindingCertificate
 from identity_web._errors import IdentityWebError
 from identity_web.emulator import _hosts as hosts
 from identity_web.emulator._admin import AdminService
@@ -48,6 +47,7 @@ from identity_web.emulator.hosting import (
     ServiceFabricService,
 )
 from identity_web.emulator.imds import ImdsService
+from identity_web.protocol._binding import BindingCertificate
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from identity_web._binding import BindingCertificate
 from identity_web.emulator._hosts import CONNECT_TO_VARIABLE, connect_to
 from identity_web.emulator._pki import pem
+from identity_web.protocol._binding import BindingCertificate
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from identity_web._binding import b64url, x5t_s256
+from identity_web.protocol._binding import b64url, x5t_s256
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 

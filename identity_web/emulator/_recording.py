@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from identity_web._binding import x5t_s256
 from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse
+from identity_web.protocol._binding import x5t_s256
 
 # Endpoint names that the log and the fault plan use. Services may add their own names.
 ENDPOINTS = (

@@ -19,11 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from identity_web._binding import x5t_s256
 from identity_web.emulator._demo_tenant import demo_resource
 from identity_web.emulator._state import EmulatorState
 from identity_web.emulator._validation import resource_validator
 from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse
+from identity_web.protocol._binding import x5t_s256
 from identity_web.resource import JwksSigningKeys, ProtectedWebApi, TokenValidationError
 from identity_web.resource._validator import BOUND_WITHOUT_CERTIFICATE
 

@@ -45,7 +45,6 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from identity_web._binding import BindingCertificate, b64url
 from identity_web.emulator import _hosts as hosts
 from identity_web.emulator import _jwt
 from identity_web.emulator._attestation import AttestationAuthority, AttestationMode, rsa_jwk
@@ -60,6 +59,7 @@ from identity_web.emulator._directory import (
 from identity_web.emulator._pki import CertificateAuthority, loopback_san, name, new_rsa_key
 from identity_web.emulator._recording import ENDPOINTS, FaultPlan, RequestLog
 from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse
+from identity_web.protocol._binding import BindingCertificate, b64url
 
 
 class EmulatorClock:

@@ -1,19 +1,18 @@
-"""Sans-IO HTTP values and the flow type shared by every protocol module and both drivers.
+"""Sans-IO HTTP values: the request a step yields (an effect) and the response it receives.
 
-A flow is a generator that yields `HttpRequest`s and receives `HttpResponse`s, returning its
-result (the `httpx.Auth.auth_flow` idea). Drivers in `identity_web.transport` only send.
+Steps and the other effects are in `identity_web.protocol.steps`; the drivers in
+`identity_web.transport` only perform them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeAlias, TypeVar
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-from identity_web._binding import BindingCertificate
-
-T = TypeVar("T")
+from identity_web.protocol._binding import BindingCertificate
 
 
 class RetryPolicy(Protocol):
@@ -70,6 +69,14 @@ class HttpResponse:
     def json(self) -> Any:
         return json.loads(self.body.decode("utf-8-sig"))
 
+    def json_object(self) -> dict[str, Any] | None:
+        """The body as a JSON object, or None when it is not one (not JSON, or another type)."""
+        try:
+            body = self.json()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return body if isinstance(body, dict) else None
+
     @property
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
@@ -78,4 +85,12 @@ class HttpResponse:
         return f"HttpResponse({self.status}, {len(self.body)} bytes)"
 
 
-Flow: TypeAlias = Generator[HttpRequest, HttpResponse, T]
+def redact_url(url: str) -> str:
+    """The URL for logs and messages: without its query and fragment (they may carry
+    signatures or identifiers). The one URL redactor of the package."""
+    parts = urlsplit(url)
+    return (
+        f"{parts.scheme}://{parts.netloc}{parts.path}"
+        if parts.scheme
+        else url.split("?", maxsplit=1)[0]
+    )

@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from identity_web._errors import InvalidRequestError, ServiceError, TokenAcquisitionError
-from identity_web.protocol._http import Flow, HttpRequest, HttpResponse, RetryPolicy
+from identity_web.protocol._http import HttpRequest, HttpResponse, RetryPolicy
 from identity_web.protocol.oauth2 import LIBRARY_HEADERS, STS_RETRY, parse_error_response
+from identity_web.protocol.steps import Step
 
 #: `AzureRegion` value asking for auto-detection (Identity.Web / MSAL spelling).
 REGION_AUTO_DETECT = "TryAutoDetect"
@@ -183,7 +184,7 @@ def mtls_token_endpoint(token_endpoint_url: str, *, region: str | None = None) -
 
 def mtls_endpoint_discovery_flow(
     instance: str, tenant: str, *, retry: RetryPolicy | None = STS_RETRY
-) -> Flow[str]:
+) -> Step[str]:
     """GET the OpenID configuration (no client certificate) → the mTLS token endpoint."""
     url = openid_configuration_url(instance, tenant)
     headers = {**LIBRARY_HEADERS, "Accept": "application/json"}

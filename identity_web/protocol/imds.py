@@ -12,12 +12,13 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from urllib.parse import urlencode
 
 from identity_web._errors import ManagedIdentityError, ServiceError
-from identity_web.protocol._http import Flow, HttpRequest, HttpResponse, RetryPolicy
-from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol._http import HttpRequest, HttpResponse, RetryPolicy
+from identity_web.protocol._tokens import TokenResponse, TokenType
+from identity_web.protocol.steps import Step
 
 DEFAULT_IMDS_HOST = "http://169.254.169.254"
 IMDS_HOST_VARIABLE = "AZURE_POD_IDENTITY_AUTHORITY_HOST"
@@ -35,42 +36,53 @@ PROACTIVE_REFRESH_AFTER = 7200.0
 
 MAX_ERROR_BODY = 512
 
+if TYPE_CHECKING:
+    from identity_web.settings import ManagedIdentityOptions
+
 SelectorKind = Literal["system", "client_id", "object_id", "resource_id"]
-
-
-class ManagedIdentitySelector(Protocol):
-    """What `identity_web.settings.ManagedIdentityOptions` looks like to this module."""
-
-    @property
-    def user_assigned_client_id(self) -> str | None: ...
-    @property
-    def user_assigned_object_id(self) -> str | None: ...
-    @property
-    def user_assigned_resource_id(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class ManagedIdentityId:
-    """Which identity to ask for: the system-assigned one or one user-assigned selector."""
+    """Which managed identity to ask for: the system-assigned one, or one user-assigned
+    selector. The one identity type of the package; the settings model
+    (`settings.ManagedIdentityOptions`) is how users write it, `of()` turns it into this."""
 
     kind: SelectorKind = "system"
     value: str = ""
 
     @classmethod
-    def from_options(cls, options: ManagedIdentitySelector | None) -> ManagedIdentityId:
-        """`{}`/None → system-assigned; exactly one selector otherwise.
+    def of(cls, choice: ManagedIdentityChoice) -> ManagedIdentityId:
+        """`choice` as an id: an id as it is; settings (or None) as `from_options` reads them."""
+        return choice if isinstance(choice, ManagedIdentityId) else cls.from_options(choice)
 
-        A `UserAssignedClientId` that looks like an ARM path (`/subscriptions/...`) is a
-        resource id, as in Identity.Web.
-        """
+    @classmethod
+    def from_options(cls, options: ManagedIdentityOptions | None) -> ManagedIdentityId:
+        """`{}`/None → system-assigned; exactly one selector otherwise."""
         if options is None:
             return cls()
+        return cls.selected(
+            client_id=options.user_assigned_client_id,
+            object_id=options.user_assigned_object_id,
+            resource_id=options.user_assigned_resource_id,
+        )
+
+    @classmethod
+    def selected(
+        cls,
+        *,
+        client_id: str | None = None,
+        object_id: str | None = None,
+        resource_id: str | None = None,
+    ) -> ManagedIdentityId:
+        """At most one selector (none: system-assigned). A client id that looks like an ARM
+        path (`/subscriptions/...`) is a resource id, as in Identity.Web."""
         given = [
             (kind, value.strip())
             for kind, value in (
-                ("client_id", options.user_assigned_client_id),
-                ("object_id", options.user_assigned_object_id),
-                ("resource_id", options.user_assigned_resource_id),
+                ("client_id", client_id),
+                ("object_id", object_id),
+                ("resource_id", resource_id),
             )
             if value and value.strip()
         ]
@@ -114,6 +126,9 @@ class ManagedIdentityId:
 
 
 _PASCAL = {"client_id": "ClientId", "object_id": "ObjectId", "resource_id": "ResourceId"}
+
+ManagedIdentityChoice: TypeAlias = "ManagedIdentityId | ManagedIdentityOptions | None"
+"""A managed identity as code gives it: an id, the settings model, or None (system-assigned)."""
 
 
 def imds_base(environ: Mapping[str, str]) -> str:
@@ -167,7 +182,7 @@ def imds_probe_request(base: str, timeout: float) -> HttpRequest:
 
 def imds_v1_flow(
     base: str, resource: str, identity: ManagedIdentityId, *, now: float, retry: RetryPolicy | None
-) -> Flow[TokenResponse]:
+) -> Step[TokenResponse]:
     """One IMDS v1 Bearer token (retries are the request's policy, applied by the driver)."""
     response = yield imds_token_request(base, resource, identity, retry)
     if response.status != 200:
@@ -218,7 +233,7 @@ def parse_managed_identity_token(
     response: HttpResponse, *, now: float, endpoint: str
 ) -> TokenResponse:
     """A 200 answer of any MI source: `access_token` plus `expires_on` or `expires_in`."""
-    body = _json_object(response)
+    body = response.json_object()
     token = body.get("access_token") if body else None
     expires_on = None
     if body:
@@ -234,20 +249,12 @@ def parse_managed_identity_token(
     token_type = body.get("token_type") if body else None
     return TokenResponse(
         access_token=token,
-        token_type=token_type if isinstance(token_type, str) and token_type else "Bearer",
+        token_type=TokenType.from_wire(token_type) or TokenType.BEARER,
         expires_on=expires_on,
         refresh_on=refresh_on_for(expires_on, now),
         correlation_id=response.header("x-ms-request-id"),
         token_endpoint=endpoint,
     )
-
-
-def _json_object(response: HttpResponse) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return body if isinstance(body, dict) else None
 
 
 def body_excerpt(response: HttpResponse) -> str:
@@ -257,7 +264,7 @@ def body_excerpt(response: HttpResponse) -> str:
 
 def relayed_service_error(response: HttpResponse, endpoint: str) -> ServiceError | None:
     """An ESTS error relayed by the endpoint (it names AADSTS codes), else None."""
-    body = _json_object(response)
+    body = response.json_object()
     if not body or not isinstance(body.get("error"), str):
         return None
     description = str(body.get("error_description") or "")
@@ -277,7 +284,7 @@ def relayed_service_error(response: HttpResponse, endpoint: str) -> ServiceError
 
 def error_summary(response: HttpResponse) -> str:
     """`error: description` from any MI error shape, else the (bounded) body."""
-    body = _json_object(response)
+    body = response.json_object()
     if body:
         error = body.get("error")
         if isinstance(error, dict):  # Cloud Shell / Service Fabric: {"error": {"code", "message"}}

@@ -5,7 +5,7 @@ binding certificate (wire-protocol §5).
 request to `{mtls_authentication_endpoint}/{tenant_id}/oauth2/v2.0/token` over mTLS. This
 module builds and parses the IMDS steps; the token leg is `protocol.oauth2`'s client-credentials
 request and parser, with the IMDS certificate as the TLS client identity.
-`identity_web._managed_identity` holds the certificate cache and chains the steps.
+`identity_web.managed_identity._client` holds the certificate cache and chains the steps.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
-from identity_web._binding import BindingCertificate
 from identity_web._errors import ManagedIdentityError
-from identity_web.protocol._http import Flow, HttpRequest, HttpResponse, RetryPolicy
+from identity_web.protocol._binding import BindingCertificate
+from identity_web.protocol._http import HttpRequest, HttpResponse, RetryPolicy
 from identity_web.protocol._tokens import TokenResponse
 from identity_web.protocol.imds import (
     IMDS_TIMEOUT,
@@ -37,6 +37,7 @@ from identity_web.protocol.imds import (
 )
 from identity_web.protocol.oauth2 import ClientCredentialsRequest, client_credentials_flow
 from identity_web.protocol.rfc8705 import mtls_pop_request
+from identity_web.protocol.steps import Step
 
 PLATFORM_METADATA_PATH = "/metadata/identity/getplatformmetadata"
 ISSUE_CREDENTIAL_PATH = "/metadata/identity/issuecredential"
@@ -136,13 +137,7 @@ def parse_platform_metadata(
             "(getplatformmetadata answered 404). Use ProtocolScheme Bearer on this host, or "
             "run on a VM/VMSS that offers the IMDS v2 credential endpoint."
         )
-    if response.status != 200:
-        raise ManagedIdentityError(
-            f"IMDS v2 getplatformmetadata for {identity.describe()} failed with HTTP "
-            f"{response.status}: {body_excerpt(response) or '(empty body)'}"
-        )
-    _require_imds_server(response, "getplatformmetadata")
-    body = _json_object(response, "getplatformmetadata")
+    body = _answer(response, identity, "getplatformmetadata")
     cu_id = _field(body, "cuId", "cu_id")
     values = {
         "clientId": _field(body, "clientId", "client_id"),
@@ -162,13 +157,21 @@ def parse_platform_metadata(
     )
 
 
+def _answer(response: HttpResponse, identity: ManagedIdentityId, step: str) -> dict[str, Any]:
+    """The JSON object of a 200 answer from IMDS itself, or a `ManagedIdentityError`."""
+    if response.status != 200:
+        raise ManagedIdentityError(
+            f"IMDS v2 {step} for {identity.describe()} failed with HTTP "
+            f"{response.status}: {body_excerpt(response) or '(empty body)'}"
+        )
+    _require_imds_server(response, step)
+    return _json_object(response, step)
+
+
 def _json_object(response: HttpResponse, step: str) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ManagedIdentityError(f"IMDS v2 {step} answer is not JSON.") from error
-    if not isinstance(body, dict):
-        raise ManagedIdentityError(f"IMDS v2 {step} answer is not a JSON object.")
+    body = response.json_object()
+    if body is None:
+        raise ManagedIdentityError(f"IMDS v2 {step} answer is not JSON (an object).")
     return body
 
 
@@ -230,13 +233,7 @@ def parse_issued_credential(
     response: HttpResponse, key: rsa.RSAPrivateKey, identity: ManagedIdentityId
 ) -> IssuedCredential:
     """Read `issuecredential`: five non-empty snake_case fields, a certificate over our key."""
-    if response.status != 200:
-        raise ManagedIdentityError(
-            f"IMDS v2 issuecredential for {identity.describe()} failed with HTTP "
-            f"{response.status}: {body_excerpt(response) or '(empty body)'}"
-        )
-    _require_imds_server(response, "issuecredential")
-    body = _json_object(response, "issuecredential")
+    body = _answer(response, identity, "issuecredential")
     missing = [
         name for name in _ISSUED_FIELDS if not isinstance(body.get(name), str) or not body[name]
     ]
@@ -304,7 +301,7 @@ def mtls_token_flow(
     claims: str | None,
     now: float,
     retry: RetryPolicy | None,
-) -> Flow[TokenResponse]:
+) -> Step[TokenResponse]:
     """The §5.7 leg, sent and parsed by `protocol.oauth2` (fail closed unless `mtls_pop`).
 
     `expires_in` is relative here, unlike IMDS v1's `expires_on`. Without `refresh_in`, a token

@@ -21,14 +21,15 @@ from importlib import metadata
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from identity_web._binding import BindingCertificate
 from identity_web._errors import ServiceError, TokenAcquisitionError, TokenTypeMismatchError
-from identity_web.protocol._http import Flow, HttpRequest, HttpResponse, RetryPolicy
-from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol._binding import BindingCertificate
+from identity_web.protocol._http import HttpRequest, HttpResponse, RetryPolicy
+from identity_web.protocol._tokens import TokenResponse, TokenType
 from identity_web.protocol.retry import sts_policy
+from identity_web.protocol.steps import Step
 
-TOKEN_TYPE_BEARER = "Bearer"  # noqa: S105 - a token type name, not a secret
-TOKEN_TYPE_MTLS_POP = "mtls_pop"  # noqa: S105 - a token type name, not a secret
+TOKEN_TYPE_BEARER = TokenType.BEARER
+TOKEN_TYPE_MTLS_POP = TokenType.MTLS_POP
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
@@ -78,7 +79,7 @@ class ClientCredentialsRequest:
 
     @property
     def wants_bound_token(self) -> bool:
-        return (self.token_type or "").lower() == TOKEN_TYPE_MTLS_POP
+        return TokenType.from_wire(self.token_type) is TokenType.MTLS_POP
 
     @property
     def url(self) -> str:
@@ -173,7 +174,7 @@ def build_token_request(
 
 def client_credentials_flow(
     request: ClientCredentialsRequest, *, now: float, retry: RetryPolicy | None = STS_RETRY
-) -> Flow[TokenResponse]:
+) -> Step[TokenResponse]:
     """Send the token request and parse the answer (fail closed on the token type)."""
     http_request = build_token_request(request, retry=retry)
     response = yield http_request
@@ -206,7 +207,7 @@ def parse_token_response(
     """
     if not 200 <= response.status < 300:
         raise parse_error_response(response, endpoint=token_endpoint)
-    payload = _json_object(response)
+    payload = response.json_object()
     if payload is None:
         raise TokenAcquisitionError(
             f"The token endpoint {token_endpoint} answered HTTP {response.status} with a body "
@@ -222,7 +223,7 @@ def parse_token_response(
     if expires_in is None:
         raise TokenAcquisitionError(f"The token endpoint {token_endpoint} returned no expires_in.")
     refresh_in = _seconds(payload, "refresh_in", token_endpoint)
-    bound = token_type == TOKEN_TYPE_MTLS_POP
+    bound = token_type is TokenType.MTLS_POP
     return TokenResponse(
         access_token=access_token,
         token_type=token_type,
@@ -234,25 +235,22 @@ def parse_token_response(
     )
 
 
-def check_token_type(actual: object, requested: str | None) -> str:
-    """Normalize the returned `token_type` and fail closed when it is not what was asked."""
-    wanted_bound = (requested or "").lower() == TOKEN_TYPE_MTLS_POP
-    got = actual.strip() if isinstance(actual, str) else ""
-    got_bound = got.lower() == TOKEN_TYPE_MTLS_POP
-    if wanted_bound and not got_bound:
-        raise TokenTypeMismatchError(TOKEN_TYPE_MTLS_POP, got or None)
-    if got_bound and not wanted_bound:
-        raise TokenTypeMismatchError(TOKEN_TYPE_BEARER, got)
-    if got_bound:
-        return TOKEN_TYPE_MTLS_POP
-    if got and got.lower() != "bearer":
-        raise TokenTypeMismatchError(TOKEN_TYPE_BEARER, got)
-    return TOKEN_TYPE_BEARER
+def check_token_type(actual: object, requested: str | None) -> TokenType:
+    """Normalize the returned `token_type` and fail closed when it is not what was asked.
+
+    An absent `token_type` is Bearer (RFC 6749 servers may omit it); anything else unknown is
+    refused."""
+    wanted = TokenType.of(TokenType.from_wire(requested) is TokenType.MTLS_POP)
+    got_text = actual.strip() if isinstance(actual, str) else ""
+    got = TokenType.from_wire(got_text) if got_text else TokenType.BEARER
+    if got is not wanted:
+        raise TokenTypeMismatchError(wanted, got_text or None)
+    return got
 
 
 def parse_error_response(response: HttpResponse, *, endpoint: str = "") -> ServiceError:
     """An Entra error answer (wire-protocol §1.5) → `ServiceError`; odd bodies get a clear text."""
-    payload = _json_object(response)
+    payload = response.json_object()
     header_correlation = response.header("client-request-id")
     if payload is None or not payload.get("error"):
         return ServiceError(
@@ -277,14 +275,6 @@ def parse_error_response(response: HttpResponse, *, endpoint: str = "") -> Servi
         claims=_claims_text(payload.get("claims")),
         endpoint=endpoint,
     )
-
-
-def _json_object(response: HttpResponse) -> dict[str, Any] | None:
-    try:
-        payload = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return payload if isinstance(payload, dict) else None
 
 
 def _describe_body(response: HttpResponse) -> str:

@@ -16,8 +16,8 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from identity_web._binding import BindingCertificate, b64url
 from identity_web._errors import CredentialError
+from identity_web.protocol._binding import BindingCertificate, b64url
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 JWT_POP = "urn:ietf:params:oauth:client-assertion-type:jwt-pop"

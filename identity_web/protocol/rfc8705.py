@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from identity_web._binding import BindingCertificate, x5t_s256
+from identity_web.protocol._binding import BindingCertificate, x5t_s256
 from identity_web.protocol.oauth2 import TOKEN_TYPE_MTLS_POP, ClientCredentialsRequest
 from identity_web.protocol.rfc7523 import JWT_POP
 

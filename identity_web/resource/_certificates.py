@@ -27,7 +27,7 @@ from urllib.parse import unquote
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from identity_web._binding import b64url, x5t_s256
+from identity_web.protocol import b64url, x5t_s256
 
 logger = logging.getLogger(__name__)
 

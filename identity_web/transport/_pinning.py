@@ -16,8 +16,8 @@ import ssl
 import threading
 from urllib.parse import urlsplit
 
-from identity_web._binding import BindingCertificate
 from identity_web._errors import NetworkError
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.transport._ssl import ALPN_PROTOCOLS, load_client_certificate
 
 logger = logging.getLogger(__name__)
@@ -70,8 +70,7 @@ class PinnedContexts:
 
     def cached(self, pin: str, binding: BindingCertificate | None) -> ssl.SSLContext | None:
         key = (normalize_thumbprint(pin), binding.x5t_s256 if binding else None)
-        with self._lock:
-            return self._contexts.get(key)
+        return self._contexts.get(key)  # one dict read: no lock, safe on the event loop
 
     def context_for(
         self, url: str, pin: str, binding: BindingCertificate | None, timeout: float

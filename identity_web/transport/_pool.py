@@ -76,6 +76,18 @@ class ClientPool(Generic[K, C]):
         finally:
             self._release(key, entry)
 
+    @contextmanager
+    def lease_existing(self, key: K) -> Iterator[C | None]:
+        """A lock-free lease on the client of `key`, or None when it must be created first."""
+        entry = self._lease_existing(key)
+        if entry is None:
+            yield None
+            return
+        try:
+            yield entry.client
+        finally:
+            self._release(key, entry)
+
     def clear(self) -> list[tuple[K, C]]:
         """Empty the pool and hand back every client (leased or not) for the caller to close."""
         cleared: list[tuple[K, C]] = []

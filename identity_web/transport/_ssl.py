@@ -21,8 +21,8 @@ from collections import OrderedDict
 
 from cryptography.hazmat.primitives import serialization
 
-from identity_web._binding import BindingCertificate
 from identity_web._errors import ConfigurationError, CredentialError
+from identity_web.protocol._binding import BindingCertificate
 
 logger = logging.getLogger(__name__)
 

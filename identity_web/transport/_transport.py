@@ -14,26 +14,28 @@ import functools
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from importlib import metadata
 from types import TracebackType
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
-from identity_web._binding import BindingCertificate
-from identity_web._errors import IdentityWebError, NetworkError
-from identity_web.protocol._http import Flow, HttpRequest, HttpResponse
+from identity_web._errors import InvalidRequestError, NetworkError
+from identity_web.protocol._binding import BindingCertificate
+from identity_web.protocol._http import HttpRequest, HttpResponse, redact_url
+from identity_web.protocol.steps import Step
+from identity_web.transport._driver import Drivers
 from identity_web.transport._pinning import PinnedContexts
 from identity_web.transport._pool import ClientPool
 from identity_web.transport._ssl import ssl_context_for
-from identity_web.transport._steps import Done, advance, check_request, retry_steps, safe_url, start
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+C = TypeVar("C", httpx.Client, httpx.AsyncClient)
 
 
 def _default_user_agent() -> str:
@@ -89,6 +91,9 @@ class HttpTransport:
         self._async_clients: ClientPool[AsyncKey, httpx.AsyncClient] = ClientPool(
             pool_size, self._dispose_async
         )
+        self._drivers = Drivers(
+            self.attempt, self.attempt_async, sleep=sleep, async_sleep=async_sleep, clock=clock
+        )
 
     # -- clients ---------------------------------------------------------------------------
 
@@ -98,26 +103,18 @@ class HttpTransport:
         Callers must not close it, and must send bound requests only to https URLs.
         """
         key = ClientKey(binding.x5t_s256 if binding else None)
-        return self._clients.get(key, lambda: self._new_client(binding, None))
+        return self._clients.get(key, lambda: self._new_client(httpx.Client, binding, None))
 
     def async_client_for(self, binding: BindingCertificate | None) -> httpx.AsyncClient:
         """The pooled async client for `binding` on the running event loop (call it from one)."""
         key = (ClientKey(binding.x5t_s256 if binding else None), asyncio.get_running_loop())
-        return self._async_clients.get(key, lambda: self._new_async_client(binding, None))
-
-    def _new_client(self, binding: BindingCertificate | None, pin: str | None) -> httpx.Client:
-        return httpx.Client(
-            verify=self._context(binding, pin),
-            follow_redirects=False,
-            timeout=DEFAULT_TIMEOUT,
-            limits=DEFAULT_LIMITS,
-            headers=self._headers,
+        return self._async_clients.get(
+            key, lambda: self._new_client(httpx.AsyncClient, binding, None)
         )
 
-    def _new_async_client(
-        self, binding: BindingCertificate | None, pin: str | None
-    ) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
+    def _new_client(self, kind: type[C], binding: BindingCertificate | None, pin: str | None) -> C:
+        """A new `httpx.Client` or `httpx.AsyncClient`: the one client maker."""
+        return kind(
             verify=self._context(binding, pin),
             follow_redirects=False,
             timeout=DEFAULT_TIMEOUT,
@@ -133,126 +130,81 @@ class HttpTransport:
             raise RuntimeError("pinned context requested before the server was probed")
         return context
 
-    @contextmanager
-    def _lease(self, request: HttpRequest) -> Iterator[httpx.Client]:
+    # -- sending one request -----------------------------------------------------------
+
+    def attempt(self, request: HttpRequest) -> HttpResponse:
+        """Send `request` once; `NetworkError` when no HTTP answer comes back."""
+        check_request(request)
+        started = self._clock()
+        binding, pin = request.tls_identity, request.pinned_server_sha1
+        try:
+            if pin is not None:
+                self._pinned.context_for(request.url, pin, binding, request.timeout)
+            key = ClientKey(binding.x5t_s256 if binding else None, pin)
+            create = functools.partial(self._new_client, httpx.Client, binding, pin)
+            with self._clients.lease(key, create) as client:
+                response = client.send(_build(client, request))
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
+            raise _network_error(request, error) from error
+        return _received(request, response, self._clock() - started)
+
+    async def attempt_async(self, request: HttpRequest) -> HttpResponse:
+        """`attempt` on the event loop: a missing client (TLS files, a pinned server's probe)
+        is made in a worker thread; the pooled one is leased without a lock."""
+        check_request(request)
+        started = self._clock()
+        binding, pin = request.tls_identity, request.pinned_server_sha1
+        key = (ClientKey(binding.x5t_s256 if binding else None, pin), asyncio.get_running_loop())
+        try:
+            while True:
+                with self._async_clients.lease_existing(key) as client:
+                    if client is not None:
+                        response = await client.send(_build(client, request))
+                        break
+                await asyncio.to_thread(self._add_async_client, key, request)
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
+            raise _network_error(request, error) from error
+        return _received(request, response, self._clock() - started)
+
+    def _add_async_client(self, key: AsyncKey, request: HttpRequest) -> None:
         binding, pin = request.tls_identity, request.pinned_server_sha1
         if pin is not None:
             self._pinned.context_for(request.url, pin, binding, request.timeout)
-        key = ClientKey(binding.x5t_s256 if binding else None, pin)
-        with self._clients.lease(key, lambda: self._new_client(binding, pin)) as client:
-            yield client
+        create = functools.partial(self._new_client, httpx.AsyncClient, binding, pin)
+        self._async_clients.get(key, create)
 
-    @contextmanager
-    def _async_lease(self, request: HttpRequest) -> Iterator[httpx.AsyncClient]:
-        binding, pin = request.tls_identity, request.pinned_server_sha1
-        key = (ClientKey(binding.x5t_s256 if binding else None, pin), asyncio.get_running_loop())
-        create = functools.partial(self._new_async_client, binding, pin)
-        with self._async_clients.lease(key, create) as client:
-            yield client
-
-    # -- sending ---------------------------------------------------------------------------
+    # -- the drivers ------------------------------------------------------------------------
 
     def send(self, request: HttpRequest) -> HttpResponse:
         """Send `request`, applying its retry policy; raise `NetworkError` without an answer."""
-        check_request(request)
-        steps = retry_steps(request, self._clock)
-        step = start(steps)
-        while not isinstance(step, Done):
-            if step:
-                self._sleep(step)
-            step = advance(steps, self._attempt(request))
-        return step.value
+        return self._drivers.run(_sent(request))
 
     async def send_async(self, request: HttpRequest) -> HttpResponse:
         """`send` for asyncio."""
-        check_request(request)
-        steps = retry_steps(request, self._clock)
-        step = start(steps)
-        while not isinstance(step, Done):
-            if step:
-                await self._async_sleep(step)
-            step = advance(steps, await self._attempt_async(request))
-        return step.value
+        return await self._drivers.run_async(_sent(request))
 
-    def _attempt(self, request: HttpRequest) -> HttpResponse | NetworkError:
-        started = self._clock()
-        try:
-            with self._lease(request) as client:
-                response = client.send(_build(client, request))
-        except NetworkError as error:
-            return error
-        except (httpx.HTTPError, httpx.InvalidURL) as error:
-            return _network_error(request, error)
-        return _received(request, response, self._clock() - started)
+    def run(self, step: Step[T]) -> T:
+        """Run a step (`identity_web.protocol.steps`) with the sync driver."""
+        return self._drivers.run(step)
 
-    async def _attempt_async(self, request: HttpRequest) -> HttpResponse | NetworkError:
-        started = self._clock()
-        try:
-            await self._probe_async(request)
-            with self._async_lease(request) as client:
-                response = await client.send(_build(client, request))
-        except NetworkError as error:
-            return error
-        except (httpx.HTTPError, httpx.InvalidURL) as error:
-            return _network_error(request, error)
-        return _received(request, response, self._clock() - started)
-
-    async def _probe_async(self, request: HttpRequest) -> None:
-        pin, binding = request.pinned_server_sha1, request.tls_identity
-        if pin is not None and self._pinned.cached(pin, binding) is None:
-            await asyncio.to_thread(
-                self._pinned.context_for, request.url, pin, binding, request.timeout
-            )
-
-    # -- flows -----------------------------------------------------------------------------
-
-    def run(self, flow: Flow[T]) -> T:
-        """Drive a flow: send each request it yields and give it the response (or the error)."""
-        try:
-            step = start(flow)
-            while not isinstance(step, Done):
-                step = advance(flow, self._outcome(step))
-            return step.value
-        finally:
-            flow.close()
-
-    async def run_async(self, flow: Flow[T]) -> T:
-        """`run` for asyncio."""
-        try:
-            step = start(flow)
-            while not isinstance(step, Done):
-                step = advance(flow, await self._outcome_async(step))
-            return step.value
-        finally:
-            flow.close()
-
-    def _outcome(self, request: HttpRequest) -> HttpResponse | IdentityWebError:
-        try:
-            return self.send(request)
-        except IdentityWebError as error:
-            return error
-
-    async def _outcome_async(self, request: HttpRequest) -> HttpResponse | IdentityWebError:
-        try:
-            return await self.send_async(request)
-        except IdentityWebError as error:
-            return error
+    async def run_async(self, step: Step[T]) -> T:
+        """Run a step with the async driver, on the running event loop."""
+        return await self._drivers.run_async(step)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close every pooled client (async ones as described in `_dispose_async`)."""
-        for _, client in self._clients.clear():
-            client.close()
+        self._close_sync_clients()
         for key, async_client in self._async_clients.clear():
             self._dispose_async(key, async_client)
 
     async def aclose(self) -> None:
-        """Close every pooled client, awaiting those of the running loop."""
-        for _, client in self._clients.clear():
-            client.close()
+        """Close every pooled client, awaiting those of the running loop (the pools' locks and
+        the sync clients' sockets are handled in a worker thread)."""
+        await asyncio.to_thread(self._close_sync_clients)
         current = asyncio.get_running_loop()
-        for key, async_client in self._async_clients.clear():
+        for key, async_client in await asyncio.to_thread(self._async_clients.clear):
             if key[1] is current:
                 await async_client.aclose()
             else:
@@ -260,6 +212,10 @@ class HttpTransport:
         mine = [task for task in self._closing if task.get_loop() is current]
         if mine:
             await asyncio.gather(*mine)
+
+    def _close_sync_clients(self) -> None:
+        for _, client in self._clients.clear():
+            client.close()
 
     def __enter__(self) -> HttpTransport:
         return self
@@ -333,14 +289,15 @@ def _build(client: httpx.Client | httpx.AsyncClient, request: HttpRequest) -> ht
 
 def _received(request: HttpRequest, response: httpx.Response, seconds: float) -> HttpResponse:
     binding = request.tls_identity
-    logger.debug(
-        "%s %s -> %d in %.3f s (client certificate %s)",
-        request.method,
-        safe_url(request.url),
-        response.status_code,
-        seconds,
-        binding.x5t_s256 if binding else "none",
-    )
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "%s %s -> %d in %.3f s (client certificate %s)",
+            request.method,
+            redact_url(request.url),
+            response.status_code,
+            seconds,
+            binding.x5t_s256 if binding else "none",
+        )
     return HttpResponse(
         status=response.status_code,
         headers={name.lower(): value for name, value in response.headers.items()},
@@ -350,7 +307,7 @@ def _received(request: HttpRequest, response: httpx.Response, seconds: float) ->
 
 
 def _network_error(request: HttpRequest, error: Exception) -> NetworkError:
-    url = safe_url(request.url)
+    url = redact_url(request.url)
     if isinstance(error, httpx.TimeoutException):
         reason = f"timed out after {request.timeout:g} s ({type(error).__name__})"
     else:
@@ -362,3 +319,29 @@ def _network_error(request: HttpRequest, error: Exception) -> NetworkError:
     network_error = NetworkError(f"{request.method} {url} failed: {reason}{hint}", url=url)
     network_error.__cause__ = error
     return network_error
+
+
+def _sent(request: HttpRequest) -> Generator[HttpRequest, HttpResponse, HttpResponse]:
+    response: HttpResponse = yield request
+    return response
+
+
+# -- the checks every request passes before any I/O ----------------------------------------
+
+
+def check_request(request: HttpRequest) -> None:
+    """Refuse, before any I/O, a request that would expose a bound credential."""
+    scheme = urlsplit(request.url).scheme.lower()
+    if request.tls_identity is not None and scheme != "https":
+        raise InvalidRequestError(
+            "",
+            f"refusing to send {request.method} {redact_url(request.url)} with a client "
+            f"certificate (x5t#S256 {request.tls_identity.x5t_s256}) over {scheme or 'no'} "
+            "scheme: a bound request only goes over https",
+        )
+    if request.pinned_server_sha1 and scheme != "https":
+        raise InvalidRequestError(
+            "",
+            f"refusing {request.method} {redact_url(request.url)}: a pinned server certificate "
+            "needs an https URL",
+        )

@@ -7,7 +7,6 @@ and every request is recorded. Integration tests use the emulator instead.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 import threading
 import time
@@ -15,12 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-
-from identity_web._binding import BindingCertificate
 from identity_web.credentials import (
     CertificateCredential,
     LoadedCredential,
@@ -28,30 +21,14 @@ from identity_web.credentials import (
     SignedAssertion,
 )
 from identity_web.emulator import Emulator
-from identity_web.protocol._http import Flow, HttpRequest, HttpResponse
+from identity_web.protocol._binding import BindingCertificate
+from identity_web.protocol._http import HttpRequest, HttpResponse
 from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol.steps import Step
+from identity_web.transport import Drivers
 
 T = TypeVar("T")
 Handler = Callable[[HttpRequest], HttpResponse]
-
-
-def make_certificate(
-    common_name: str = "app", key: rsa.RSAPrivateKey | None = None
-) -> BindingCertificate:
-    key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .sign(key, hashes.SHA256())
-    )
-    return BindingCertificate.create(certificate, key)
 
 
 def token_posts(emulator: Emulator) -> list[dict[str, Any]]:
@@ -70,38 +47,35 @@ def token_answer(token_type: str = "Bearer", expires_in: int = 3600, **extra: An
 
 
 class ScriptedRunner:
-    """Answers flow requests with `handler`; records them; optional delay per request."""
+    """The real drivers over `handler` (records requests; optional delay per request)."""
 
     def __init__(self, handler: Handler, *, delay: float = 0.0) -> None:
         self.handler = handler
         self.delay = delay
         self.requests: list[HttpRequest] = []
         self._lock = threading.Lock()
+        self.drivers = Drivers(self._send, self._send_async, retries=False)
 
     def _answer(self, request: HttpRequest) -> HttpResponse:
         with self._lock:
             self.requests.append(request)
         return self.handler(request)
 
-    def run(self, flow: Flow[T]) -> T:
-        try:
-            request = next(flow)
-            while True:
-                if self.delay:
-                    time.sleep(self.delay)
-                request = flow.send(self._answer(request))
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+    def _send(self, request: HttpRequest) -> HttpResponse:
+        if self.delay:
+            time.sleep(self.delay)
+        return self._answer(request)
 
-    async def run_async(self, flow: Flow[T]) -> T:
-        try:
-            request = next(flow)
-            while True:
-                if self.delay:
-                    await asyncio.sleep(self.delay)
-                request = flow.send(self._answer(request))
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+    async def _send_async(self, request: HttpRequest) -> HttpResponse:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return self._answer(request)
+
+    def run(self, step: Step[T]) -> T:
+        return self.drivers.run(step)
+
+    async def run_async(self, step: Step[T]) -> T:
+        return await self.drivers.run_async(step)
 
     def posts(self) -> list[HttpRequest]:
         return [r for r in self.requests if r.method == "POST"]
@@ -115,8 +89,13 @@ class FakeCredentials:
     after_reset: LoadedCredential | None = None
     resets: int = 0
 
-    def get(self) -> LoadedCredential:
+    @property
+    def current(self) -> LoadedCredential | None:
         return self.credential
+
+    def selected(self) -> Step[LoadedCredential]:
+        return self.credential
+        yield  # a step that needs nothing
 
     def reset(self) -> None:
         self.resets += 1
@@ -140,7 +119,7 @@ class FakeAssertionProvider:
     supports_token_binding: bool = True
     calls: list[bool] = field(default_factory=list)
 
-    def assertion_flow(self, *, bound: bool, now: float) -> Flow[SignedAssertion]:
+    def assertion_flow(self, *, bound: bool, now: float) -> Step[SignedAssertion]:
         self.calls.append(bound)
         yield HttpRequest("GET", "https://leg1.invalid/token")
         return SignedAssertion(
@@ -155,13 +134,9 @@ class FakeManagedIdentity:
     certificate: BindingCertificate
     calls: list[tuple[str, bool, str | None]] = field(default_factory=list)
 
-    def cache_key_identity(self, identity: Any) -> str:
-        client_id = getattr(identity, "user_assigned_client_id", None)
-        return f"client_id:{client_id}" if client_id else "system"
-
     def token_flow(
         self, identity: Any, scope: str, *, bound: bool, now: float, claims: str | None = None
-    ) -> Flow[TokenResponse]:
+    ) -> Step[TokenResponse]:
         self.calls.append((scope, bound, claims))
         response = yield HttpRequest("GET", "http://169.254.169.254/metadata/identity/oauth2/token")
         assert response.status == 200

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from acquisition_helpers import make_certificate
 from cryptography.hazmat.primitives.asymmetric import rsa
+from testkit import make_certificate
 
-from identity_web._binding import BindingCertificate
-from identity_web.emulator import Emulator
-from identity_web.transport import HttpTransport
+from identity_web.protocol._binding import BindingCertificate
 
 
 @pytest.fixture(scope="session")
@@ -20,24 +16,13 @@ def app_key() -> rsa.RSAPrivateKey:
 
 @pytest.fixture(scope="session")
 def app_certificate(app_key: rsa.RSAPrivateKey) -> BindingCertificate:
-    return make_certificate("app", app_key)
+    return make_certificate(app_key, "app")
 
 
 @pytest.fixture(scope="session")
 def renewed_certificate(app_key: rsa.RSAPrivateKey) -> BindingCertificate:
     """Same key pair, new certificate: a different x5t#S256."""
-    return make_certificate("app", app_key)
+    return make_certificate(app_key, "app")
 
 
 # -- tier 2: the session emulator over real TLS ------------------------------------------------
-
-
-@pytest.fixture
-def emulator(identity_web_emulator_clean: Emulator) -> Emulator:
-    return identity_web_emulator_clean
-
-
-@pytest.fixture
-def transport(identity_web_emulator: Emulator) -> Iterator[HttpTransport]:
-    with HttpTransport(ca_bundle=identity_web_emulator.manifest.ca_bundle) as transport:
-        yield transport

@@ -18,8 +18,8 @@ from acquisition_helpers import (
     secret_credential,
     token_answer,
 )
+from testkit import invalid_client_body
 
-from identity_web._binding import BindingCertificate
 from identity_web._errors import (
     CredentialUnavailableError,
     InvalidRequestError,
@@ -31,6 +31,7 @@ from identity_web._results import TokenSource
 from identity_web.acquisition import TokenAcquirer, TokenRequestOptions
 from identity_web.cache import InMemoryTokenCache
 from identity_web.credentials import AssertionCredential
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol._http import HttpRequest, HttpResponse
 from identity_web.protocol.rfc7523 import JWT_BEARER, JWT_POP, decode_segments
 from identity_web.settings import ManagedIdentityOptions, MicrosoftIdentityApplicationOptions
@@ -467,14 +468,7 @@ def test_no_mtls_endpoint_alias_fails_clearly_and_sends_no_token_request(
 
 
 def invalid_client(code: int) -> HttpResponse:
-    return json_response(
-        401,
-        {
-            "error": "invalid_client",
-            "error_description": f"AADSTS{code}: nope",
-            "error_codes": [code],
-        },
-    )
+    return json_response(401, invalid_client_body(code))
 
 
 def test_certificate_error_reloads_the_credential_and_retries_once(

@@ -12,16 +12,17 @@ from typing import Any
 import pytest
 from acquisition_helpers import token_posts
 from cryptography.hazmat.primitives import serialization
+from testkit import invalid_client
 
-from identity_web._binding import BindingCertificate
 from identity_web._errors import ServiceError, TokenTypeMismatchError
 from identity_web._results import TokenSource
 from identity_web.acquisition import TokenAcquirer, TokenRequestOptions
+from identity_web.acquisition._headers import AuthorizationHeaderProvider
 from identity_web.cache import InMemoryTokenCache
 from identity_web.credentials import CredentialsProvider, builtin_loaders
 from identity_web.emulator import Emulator
 from identity_web.emulator._pki import name
-from identity_web.headers import AuthorizationHeaderProvider
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol.rfc7523 import decode_segments
 from identity_web.settings import (
     CredentialDescription,
@@ -260,15 +261,6 @@ def test_a_renewed_certificate_misses_the_cache(
 
 
 # -- certificate reload-and-retry --------------------------------------------------------------
-
-
-def invalid_client(code: int) -> dict[str, Any]:
-    body = {
-        "error": "invalid_client",
-        "error_description": f"AADSTS{code}: scripted failure",
-        "error_codes": [code],
-    }
-    return {"status": 401, "body": json.dumps(body)}
 
 
 def test_aadsts700027_reloads_the_certificate_and_retries_once(

@@ -8,17 +8,19 @@ from typing import Any
 import pytest
 from acquisition_helpers import token_posts
 
-from identity_web._managed_identity import ManagedIdentityClient
 from identity_web._results import TokenSource
 from identity_web.acquisition import TokenAcquirer, TokenRequestOptions
 from identity_web.cache import InMemoryTokenCache
-from identity_web.credentials import AssertionCredential
+from identity_web.credentials import AssertionCredential, CredentialsProvider
 from identity_web.credentials.managed_identity_assertion import (
     SignedAssertionFromManagedIdentityLoader,
 )
 from identity_web.emulator import Emulator
+from identity_web.managed_identity._client import ManagedIdentityClient
+from identity_web.protocol.steps import Step
 from identity_web.settings import (
     CredentialDescription,
+    CredentialSource,
     ManagedIdentityOptions,
     MicrosoftIdentityApplicationOptions,
 )
@@ -35,19 +37,29 @@ def fic_credential(
     mi_client: ManagedIdentityClient, transport: HttpTransport
 ) -> AssertionCredential:
     """The real FIC credential, loaded as the container loads it (with the warm-up call)."""
-    loader = SignedAssertionFromManagedIdentityLoader(mi_client, transport=transport)
+    loader = SignedAssertionFromManagedIdentityLoader(mi_client, warm_up=True)
     description = CredentialDescription.model_validate(
         {"SourceType": "SignedAssertionFromManagedIdentity"}
     )
-    return loader.load(description)
+    provider = CredentialsProvider(
+        [description], {CredentialSource.SignedAssertionFromManagedIdentity: loader}
+    )
+    credential = transport.run(provider.selected())
+    assert isinstance(credential, AssertionCredential)
+    return credential
 
 
 @dataclass
 class OneCredential:
     credential: Any
 
-    def get(self) -> Any:
+    @property
+    def current(self) -> Any:
         return self.credential
+
+    def selected(self) -> Step[Any]:
+        return self.credential
+        yield  # a step that needs nothing
 
     def reset(self) -> None:
         pass

@@ -14,11 +14,11 @@ from acquisition_helpers import (
     token_answer,
 )
 
-from identity_web._binding import BindingCertificate
 from identity_web._errors import InvalidRequestError
 from identity_web.acquisition import TokenAcquirer
+from identity_web.acquisition._headers import AuthorizationHeaderProvider
 from identity_web.cache import InMemoryTokenCache
-from identity_web.headers import AuthorizationHeaderProvider
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.settings import DownstreamApiOptions, MicrosoftIdentityApplicationOptions
 
 

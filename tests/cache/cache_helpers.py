@@ -8,10 +8,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from identity_web._binding import BindingCertificate
 from identity_web.cache import CacheEntry, CacheKey, build_token_cache
 from identity_web.cache._setup import CacheSetup
 from identity_web.emulator._pki import CertificateAuthority, name
+from identity_web.protocol import BindingCertificate, TokenType
 from identity_web.settings import IdentityWebSettings
 
 
@@ -32,7 +32,7 @@ def app_key(
         authority=f"https://login.example/{tenant}",
         client_id="client-1",
         scope=f"{scope}/.default",
-        token_type="mtls_pop" if bound else "bearer",
+        token_type=TokenType.of(bound),
         binding=binding,
     )
 
@@ -43,7 +43,7 @@ def token_entry(
     start = time.time() if now is None else now
     return CacheEntry(
         access_token=token,
-        token_type="mtls_pop" if bound else "Bearer",
+        token_type=TokenType.of(bound),
         expires_on=start + life,
         refresh_on=start + life / 2,
         token_endpoint="https://login.example/t/oauth2/v2.0/token",

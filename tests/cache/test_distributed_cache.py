@@ -15,6 +15,7 @@ from cache_helpers import app_key, certificate, setup_for, token_entry
 from redis_servers import RedisServer
 
 from identity_web.cache import CacheKey, DistributedTokenCache
+from identity_web.protocol import TokenType
 
 
 def cache_for(server: RedisServer, **section: object) -> DistributedTokenCache:
@@ -169,7 +170,7 @@ def test_partitions_never_cross_under_concurrency(redis_server: RedisServer) -> 
         cache = cache_for(redis_server, DisableL1Cache=seed % 2 == 0)
         for _ in range(300):
             key = rng.choice(list(keys))
-            bound = key.token_type == "mtls_pop"
+            bound = key.token_type is TokenType.MTLS_POP
             if rng.random() < 0.3:
                 cache.set(key, token_entry(keys[key], bound=bound))
             found = cache.get(key)

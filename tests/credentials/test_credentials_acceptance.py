@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from certgen import make_self_signed, pfx_bytes, utcnow, write_pfx
 from cryptography.hazmat.primitives import serialization
+from selection import selected
 
 from identity_web import TokenAcquirerFactory
 from identity_web.container import IdentityWebContainer
@@ -61,7 +62,7 @@ def test_an_unimplemented_source_is_accepted_by_the_settings_and_refused_at_load
     assert settings.azure_ad.client_credentials[0].source_type is source
     credentials = credentials_of(settings)
     with pytest.raises(NoCredentialLoadedError) as caught:
-        credentials.get()
+        selected(credentials)
     message = str(caught.value)
     assert message.startswith("IDW10109")
     assert (
@@ -78,7 +79,7 @@ def test_an_unimplemented_source_falls_back_to_the_next_entry_through_the_factor
     factory = TokenAcquirerFactory(settings, environ={})
     try:
         credentials: CredentialsProvider = factory.container.credentials()
-        assert isinstance(credentials.get(), SecretCredential)
+        assert isinstance(selected(credentials), SecretCredential)
         assert credentials.selected_index == 1
     finally:
         factory.container.shutdown_resources()

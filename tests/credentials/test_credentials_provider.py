@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from certgen import DAY, make_self_signed, utcnow, write_pfx
+from selection import selected
 
 from identity_web import CredentialUnavailableError
 from identity_web.credentials import (
@@ -60,7 +61,7 @@ def test_first_loadable_entry_wins(tmp_path: Path):
         describe(SourceType="Path", CertificateDiskPath=str(tmp_path / "missing.pfx")),
         secret_entry(),
     )
-    credential = credentials.get()
+    credential = selected(credentials)
     assert isinstance(credential, SecretCredential)
     assert credentials.selected_index == 1
 
@@ -71,7 +72,7 @@ def test_certificate_entry_before_secret_is_preferred(tmp_path: Path):
         describe(SourceType="Path", CertificateDiskPath=str(path), CertificatePassword=PASSWORD),
         secret_entry(),
     )
-    credential = credentials.get()
+    credential = selected(credentials)
     assert isinstance(credential, CertificateCredential)
     assert credential.certificate.subject == "CN=app"
 
@@ -81,7 +82,7 @@ def test_skip_entries_are_passed_over(tmp_path: Path):
     credentials = provider(
         describe(SourceType="Path", CertificateDiskPath=str(path), Skip=True), secret_entry()
     )
-    assert isinstance(credentials.get(), SecretCredential)
+    assert isinstance(selected(credentials), SecretCredential)
 
 
 def test_selection_is_cached_and_loaded_once_under_concurrency():
@@ -92,7 +93,7 @@ def test_selection_is_cached_and_loaded_once_under_concurrency():
 
     def worker() -> None:
         barrier.wait()
-        results.append(credentials.get())
+        results.append(selected(credentials))
 
     threads = [threading.Thread(target=worker) for _ in range(32)]
     for thread in threads:
@@ -102,18 +103,18 @@ def test_selection_is_cached_and_loaded_once_under_concurrency():
     assert loader.calls == 1
     assert len(results) == 32
     assert all(result is results[0] for result in results)
-    assert credentials.get() is results[0]
+    assert selected(credentials) is results[0]
 
 
 def test_reset_loads_again_and_sees_a_rotated_certificate(tmp_path: Path):
     path = write_pfx(tmp_path / "app.pfx", make_self_signed("old"))
     credentials = provider(describe(SourceType="Path", CertificateDiskPath=str(path)))
-    first = credentials.get()
+    first = selected(credentials)
     write_pfx(path, make_self_signed("new"))
-    assert credentials.get() is first
+    assert selected(credentials) is first
     credentials.reset()
     assert credentials.selected_index is None
-    second = credentials.get()
+    second = selected(credentials)
     assert isinstance(first, CertificateCredential)
     assert isinstance(second, CertificateCredential)
     assert second.certificate.subject == "CN=new"
@@ -125,10 +126,10 @@ def test_reset_can_fall_back_to_the_next_entry(tmp_path: Path):
     credentials = provider(
         describe(SourceType="Path", CertificateDiskPath=str(path)), secret_entry()
     )
-    assert isinstance(credentials.get(), CertificateCredential)
+    assert isinstance(selected(credentials), CertificateCredential)
     path.unlink()
     credentials.reset()
-    assert isinstance(credentials.get(), SecretCredential)
+    assert isinstance(selected(credentials), SecretCredential)
     assert credentials.selected_index == 1
 
 
@@ -144,7 +145,7 @@ def test_no_loadable_entry_lists_every_attempt(tmp_path: Path):
         describe(SourceType="Path", CertificateDiskPath=str(tmp_path / "gone.pfx")),
     )
     with pytest.raises(NoCredentialLoadedError) as caught:
-        credentials.get()
+        selected(credentials)
     error = caught.value
     message = str(error)
     assert isinstance(error, CredentialUnavailableError)
@@ -176,7 +177,7 @@ def test_single_failure_is_the_direct_cause(tmp_path: Path):
         key_path="MyApp.ClientCredentials",
     )
     with pytest.raises(NoCredentialLoadedError) as caught:
-        credentials.get()
+        selected(credentials)
     assert isinstance(caught.value.__cause__, CredentialFileError)
     assert "MyApp.ClientCredentials[0].CertificateDiskPath" in str(caught.value)
 
@@ -185,14 +186,14 @@ def test_failure_is_not_cached(tmp_path: Path):
     path = tmp_path / "later.pfx"
     credentials = provider(describe(SourceType="Path", CertificateDiskPath=str(path)))
     with pytest.raises(NoCredentialLoadedError):
-        credentials.get()
+        selected(credentials)
     write_pfx(path, make_self_signed("later"))
-    assert isinstance(credentials.get(), CertificateCredential)
+    assert isinstance(selected(credentials), CertificateCredential)
 
 
 def test_empty_credentials_explain_what_to_add():
     with pytest.raises(NoCredentialLoadedError) as caught:
-        provider().get()
+        selected(provider())
     message = str(caught.value)
     assert "IDW10109" in message
     assert "AzureAd.ClientCredentials is empty or absent" in message
@@ -200,7 +201,7 @@ def test_empty_credentials_explain_what_to_add():
 
 def test_only_skipped_entries():
     with pytest.raises(NoCredentialLoadedError, match="Skip is true"):
-        provider(secret_entry(Skip=True)).get()
+        selected(provider(secret_entry(Skip=True)))
 
 
 def test_a_bug_in_a_loader_is_not_swallowed():
@@ -210,4 +211,4 @@ def test_a_bug_in_a_loader_is_not_swallowed():
 
     credentials = CredentialsProvider([secret_entry()], {CredentialSource.ClientSecret: Broken()})
     with pytest.raises(ZeroDivisionError):
-        credentials.get()
+        selected(credentials)

@@ -11,6 +11,7 @@ from certgen import DAY, Issued, make_self_signed, utcnow, write_pem, write_pfx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
+from selection import selected
 
 from identity_web.credentials import (
     CertificateCredential,
@@ -74,7 +75,7 @@ def load(
 
 
 def loaded(provider: CredentialsProvider) -> CertificateCredential:
-    credential = provider.get()
+    credential = selected(provider)
     assert isinstance(credential, CertificateCredential)
     return credential
 
@@ -133,7 +134,7 @@ def test_distinguished_name_in_rfc4514_order_matches_and_a_partial_one_does_not(
     assert loaded(load(entry, {})).certificate.der == issued.der
     partial = {**entry, "CertificateDistinguishedName": "CN=app.contoso.com"}
     with pytest.raises(NoCredentialLoadedError) as caught:
-        load(partial, {}).get()
+        selected(load(partial, {}))
     assert "ClientCredentials[0].CertificateDistinguishedName: no certificate" in str(caught.value)
 
 
@@ -170,7 +171,7 @@ def test_a_store_path_that_names_no_store_is_refused_with_its_key(
         "CertificateThumbprint": "AB" * 20,
     }
     with pytest.raises(NoCredentialLoadedError) as caught:
-        load(entry, {"HOME": str(tmp_path)}).get()
+        selected(load(entry, {"HOME": str(tmp_path)}))
     assert f"AzureAd.ClientCredentials[0].CertificateStorePath: {expected}" in str(caught.value)
 
 
@@ -178,10 +179,10 @@ def test_missing_criterion_and_an_empty_store_name_the_key_and_the_directory(
     tmp_path: Path, load: Callable[..., CredentialsProvider]
 ) -> None:
     with pytest.raises(NoCredentialLoadedError) as caught:
-        load({"SourceType": "StoreWithSubjectName"}, {"HOME": str(tmp_path)}).get()
+        selected(load({"SourceType": "StoreWithSubjectName"}, {"HOME": str(tmp_path)}))
     assert "CertificateSubjectName: SourceType StoreWithSubjectName needs" in str(caught.value)
     entry = {"SourceType": "StoreWithThumbprint", "CertificateThumbprint": "AB" * 20}
     with pytest.raises(NoCredentialLoadedError) as caught:
-        load(entry, {"HOME": str(tmp_path)}).get()
+        selected(load(entry, {"HOME": str(tmp_path)}))
     assert f"thumbprint {'AB' * 20} is valid in the certificate store" in str(caught.value)
     assert str(tmp_path / DOTNET_MY) in str(caught.value)

@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from identity_web._downstream._challenge import claims_challenge, decode_claims
-from identity_web._downstream._flow import HeaderNeeded, call_flow, run_call, run_call_async
-from identity_web._downstream._response import DownstreamResponse
 from identity_web._errors import ConfigurationError, DownstreamApiError, InvalidRequestError
 from identity_web._results import AuthorizationHeaderInformation
 from identity_web.downstream import DownstreamApi
+from identity_web.downstream._flow import call_step, claims_challenge, decode_claims
+from identity_web.downstream._response import DownstreamResponse
 from identity_web.protocol._http import HttpRequest, HttpResponse
+from identity_web.protocol.steps import Step
 from identity_web.settings import DownstreamApiOptions
+from identity_web.transport import Drivers
 
 CLAIMS = '{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}'
 CHALLENGE = (
@@ -29,6 +31,28 @@ def options(**values: Any) -> DownstreamApiOptions:
     return DownstreamApiOptions.model_validate(
         {"BaseUrl": "https://api.example/", "Scopes": ["api://r/.default"], **values}
     )
+
+
+@dataclass(frozen=True)
+class HeaderNeeded:
+    """What `ASK`'s header step yields: the test answers it by hand."""
+
+    options: DownstreamApiOptions
+
+
+class AskByHand:
+    """A header provider whose step yields `HeaderNeeded` and takes the header sent back."""
+
+    def header_step(self, options: DownstreamApiOptions) -> Step[AuthorizationHeaderInformation]:
+        header: AuthorizationHeaderInformation = yield HeaderNeeded(options)  # type: ignore[misc]
+        return header
+
+
+ASK = AskByHand()
+
+
+def call_flow(options: DownstreamApiOptions, body: Any, *, api: str) -> Step[DownstreamResponse]:
+    return call_step(options, body, api=api, headers=ASK)
 
 
 def ok(body: bytes = b"{}", content_type: str = "application/json") -> HttpResponse:
@@ -104,44 +128,37 @@ def test_mtls_pop_over_http_is_refused_before_any_token_is_acquired() -> None:
 
 
 class Recorder:
-    """Answers header and send steps from scripted responses (sync and async alike)."""
+    """Answers header steps and requests from scripted responses (sync and async alike)."""
 
     def __init__(self, *responses: HttpResponse) -> None:
         self.responses = list(responses)
         self.requests: list[HttpRequest] = []
         self.header_options: list[DownstreamApiOptions] = []
+        self.drivers = Drivers(self.send)
 
-    def create_authorization_header(
-        self, options: DownstreamApiOptions
-    ) -> AuthorizationHeaderInformation:
+    def header_step(self, options: DownstreamApiOptions) -> Step[AuthorizationHeaderInformation]:
         self.header_options.append(options)
         return AuthorizationHeaderInformation(f"Bearer t{len(self.header_options)}")
-
-    async def create_authorization_header_async(
-        self, options: DownstreamApiOptions
-    ) -> AuthorizationHeaderInformation:
-        return self.create_authorization_header(options)
+        yield  # a step that needs nothing
 
     def send(self, request: HttpRequest) -> HttpResponse:
         self.requests.append(request)
         return self.responses.pop(0)
 
-    async def send_async(self, request: HttpRequest) -> HttpResponse:
-        return self.send(request)
-
 
 def test_sync_and_async_drivers_produce_the_same_requests() -> None:
     sync = Recorder(HttpResponse(401, {"www-authenticate": CHALLENGE}, b""), ok())
-    run_call(call_flow(options(), None, api="A"), sync, sync)
+    sync.drivers.run(call_step(options(), None, api="A", headers=sync))
     asynchronous = Recorder(HttpResponse(401, {"www-authenticate": CHALLENGE}, b""), ok())
-    asyncio.run(run_call_async(call_flow(options(), None, api="A"), asynchronous, asynchronous))
+    step = call_step(options(), None, api="A", headers=asynchronous)
+    asyncio.run(asynchronous.drivers.run_async(step))
     assert [r.headers for r in sync.requests] == [r.headers for r in asynchronous.requests]
     assert [r.headers["Authorization"] for r in sync.requests] == ["Bearer t1", "Bearer t2"]
 
 
 def api_with(*responses: HttpResponse, **values: Any) -> tuple[DownstreamApi, Recorder]:
     recorder = Recorder(*responses)
-    return DownstreamApi({"MyApi": options(**values)}, recorder, recorder), recorder
+    return DownstreamApi({"MyApi": options(**values)}, recorder, recorder.drivers), recorder
 
 
 def test_call_returns_non_2xx_without_raising() -> None:
@@ -191,3 +208,16 @@ def test_unknown_api_name_lists_the_registered_ones() -> None:
         ConfigurationError, match=r"'Other' is not registered \(registered: MyApi\)"
     ):
         api.call("Other")
+
+
+def test_a_bearer_token_over_http_is_refused_before_any_token_is_acquired() -> None:
+    flow = call_flow(options(BaseUrl="http://api.example/"), None, api="A")
+    with pytest.raises(InvalidRequestError, match=r"Bearer token .* never sent over plain HTTP"):
+        next(flow)
+
+
+def test_an_anonymous_call_may_use_http() -> None:
+    flow = call_flow(options(BaseUrl="http://api.example/", Scopes=[]), None, api="A")
+    request = next(flow)
+    assert isinstance(request, HttpRequest)
+    assert request.url == "http://api.example/"

@@ -12,11 +12,17 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from identity_web._binding import BindingCertificate
-from identity_web._downstream._headers import is_reserved_header, merge_extra_headers
-from identity_web._downstream._request import api_url, build_request, encode_body
 from identity_web._errors import ConfigurationError, InvalidRequestError
 from identity_web._results import AuthorizationHeaderInformation
+from identity_web.downstream._request import (
+    api_url,
+    build_request,
+    encode_body,
+    is_reserved_header,
+    merge_extra_headers,
+)
+from identity_web.protocol._binding import BindingCertificate
+from identity_web.protocol._tokens import TokenType
 from identity_web.settings import DownstreamApiOptions
 
 
@@ -174,21 +180,23 @@ def test_anonymous_request_has_no_authorization_header() -> None:
 
 def test_bound_token_travels_with_its_certificate() -> None:
     binding = make_binding()
-    header = AuthorizationHeaderInformation("mtls_pop tok", binding_certificate=binding)
+    header = AuthorizationHeaderInformation("mtls_pop tok", binding, token_type=TokenType.MTLS_POP)
     request = build_request(options(ProtocolScheme="MTLS_POP"), header, None, api="A")
     assert request.tls_identity is binding
     assert request.headers["Authorization"] == "mtls_pop tok"
 
 
 def test_bound_token_is_refused_over_plain_http() -> None:
-    header = AuthorizationHeaderInformation("mtls_pop tok", binding_certificate=make_binding())
+    header = AuthorizationHeaderInformation(
+        "mtls_pop tok", make_binding(), token_type=TokenType.MTLS_POP
+    )
     plain = DownstreamApiOptions.model_validate({"BaseUrl": "http://api.example/"})
     with pytest.raises(InvalidRequestError, match="never sent over plain HTTP"):
         build_request(plain, header, None, api="A")
 
 
 def test_mtls_pop_header_without_certificate_is_refused() -> None:
-    header = AuthorizationHeaderInformation("mtls_pop tok")
+    header = AuthorizationHeaderInformation("mtls_pop tok", token_type=TokenType.MTLS_POP)
     with pytest.raises(InvalidRequestError, match="without its binding certificate"):
         build_request(options(), header, None, api="A")
 

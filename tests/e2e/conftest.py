@@ -5,17 +5,6 @@ from __future__ import annotations
 import pytest
 
 from identity_web import TokenAcquirerFactory
-from identity_web.emulator import Emulator, EmulatorManifest
-
-
-@pytest.fixture
-def emulator(identity_web_emulator_clean: Emulator) -> Emulator:
-    return identity_web_emulator_clean
-
-
-@pytest.fixture
-def manifest(emulator: Emulator) -> EmulatorManifest:
-    return emulator.manifest
 
 
 @pytest.fixture(autouse=True)

@@ -20,8 +20,9 @@ from identity_web import (
 from identity_web.cache import InMemoryTokenCache
 from identity_web.container import resolve_ca_bundle
 from identity_web.emulator import Emulator, EmulatorManifest
-from identity_web.protocol._http import Flow, HttpRequest, HttpResponse
-from identity_web.transport import HttpTransport
+from identity_web.protocol._http import HttpRequest, HttpResponse
+from identity_web.protocol.steps import Step
+from identity_web.transport import Drivers, HttpTransport
 
 T = TypeVar("T")
 
@@ -118,22 +119,23 @@ class CountingTransport:
         self.inner = inner
         self.sent: list[str] = []
         self.flows = 0
+        self.drivers = Drivers(self.attempt, self.attempt_async)
 
-    def send(self, request: HttpRequest) -> HttpResponse:
+    def attempt(self, request: HttpRequest) -> HttpResponse:
         self.sent.append(request.method)
-        return self.inner.send(request)
+        return self.inner.attempt(request)
 
-    async def send_async(self, request: HttpRequest) -> HttpResponse:
+    async def attempt_async(self, request: HttpRequest) -> HttpResponse:
         self.sent.append(request.method)
-        return await self.inner.send_async(request)
+        return await self.inner.attempt_async(request)
 
-    def run(self, flow: Flow[T]) -> T:
+    def run(self, step: Step[T]) -> T:
         self.flows += 1
-        return self.inner.run(flow)
+        return self.drivers.run(step)
 
-    async def run_async(self, flow: Flow[T]) -> T:
+    async def run_async(self, step: Step[T]) -> T:
         self.flows += 1
-        return await self.inner.run_async(flow)
+        return await self.drivers.run_async(step)
 
     def close(self) -> None:
         self.inner.close()
@@ -148,8 +150,8 @@ def test_overriding_the_transport_reaches_acquirer_and_downstream_api(
     with factory.add_downstream_api(API).build() as services:
         services.downstream_api.put(API, json={})
     counting.close()
-    assert counting.flows == 1
-    assert counting.sent == ["PUT"]
+    assert counting.flows == 1  # one step, token and call: no driver runs another
+    assert counting.sent == ["POST", "PUT"]
 
 
 def test_the_manifest_alone_tells_the_container_what_to_trust(

@@ -6,8 +6,8 @@ import emulator_testkit as kit
 import httpx
 import pytest
 
-from identity_web._binding import BindingCertificate
 from identity_web.emulator import Emulator
+from identity_web.protocol._binding import BindingCertificate
 
 
 def _pop_token(emulator: Emulator, credential: BindingCertificate) -> str:

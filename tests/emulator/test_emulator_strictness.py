@@ -11,9 +11,9 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from identity_web._binding import BindingCertificate
 from identity_web.emulator import Emulator, EmulatorConfig
 from identity_web.emulator._demo_tenant import build_default_state, create_app
+from identity_web.protocol import BindingCertificate
 
 TOKEN = "/metadata/identity/oauth2/token"
 METADATA = "/metadata/identity/getplatformmetadata"

@@ -7,18 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from identity_web import TokenAcquirerFactory
-from identity_web.emulator import Emulator, EmulatorManifest
+from identity_web.emulator import Emulator
 from identity_web.emulator._directory import AppRegistration
-
-
-@pytest.fixture
-def emulator(identity_web_emulator_clean: Emulator) -> Emulator:
-    return identity_web_emulator_clean
-
-
-@pytest.fixture
-def manifest(emulator: Emulator) -> EmulatorManifest:
-    return emulator.manifest
 
 
 @pytest.fixture

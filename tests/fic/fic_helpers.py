@@ -8,17 +8,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+import testkit
 
 from identity_web import ServiceProvider, TokenAcquirerFactory
-from identity_web._binding import BindingCertificate
 from identity_web.emulator import EmulatorManifest
-from identity_web.protocol._http import Flow
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol._tokens import TokenResponse
-from identity_web.protocol.imds import ManagedIdentityId, ManagedIdentitySelector
+from identity_web.protocol.imds import ManagedIdentityId
+from identity_web.protocol.steps import Step
 from identity_web.settings import IdentityWebSettings
 
 API = "MyApi"
@@ -37,20 +34,8 @@ def fake_jwt(**claims: Any) -> str:
 
 
 def make_certificate(days: float = 7.0, *, now: float = NOW) -> BindingCertificate:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mi")])
     start = datetime.datetime.fromtimestamp(now, datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start - datetime.timedelta(minutes=5))
-        .not_valid_after(start + datetime.timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    return BindingCertificate.create(certificate, key)
+    return testkit.make_certificate(None, "mi", days=days, start=start)
 
 
 @dataclass
@@ -62,19 +47,16 @@ class ScriptedManagedIdentity:
     token_type: str | None = None  # None: Bearer when unbound, mtls_pop when bound
     calls: list[tuple[str | None, str, bool]] = field(default_factory=list)
 
-    def cache_key_identity(self, identity: ManagedIdentitySelector | None) -> str:
-        return ManagedIdentityId.from_options(identity).cache_key
-
     def token_flow(
         self,
-        identity: ManagedIdentitySelector | None,
+        identity: ManagedIdentityId,
         scope: str,
         *,
         bound: bool,
         now: float,
         claims: str | None = None,
-    ) -> Flow[TokenResponse]:
-        client_id = identity.user_assigned_client_id if identity is not None else None
+    ) -> Step[TokenResponse]:
+        client_id = None if identity.is_system else identity.value
         self.calls.append((client_id, scope, bound))
         token_type = self.token_type or ("mtls_pop" if bound else "Bearer")
         access_token = fake_jwt(

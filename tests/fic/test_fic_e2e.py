@@ -272,8 +272,8 @@ class SpyingTransport(HttpTransport):
         super().__init__(ca_bundle=ca_bundle)
         self.sent: list[tuple[HttpRequest, HttpResponse]] = []
 
-    def send(self, request: HttpRequest) -> HttpResponse:
-        response = super().send(request)
+    def attempt(self, request: HttpRequest) -> HttpResponse:
+        response = super().attempt(request)
         self.sent.append((request, response))
         return response
 

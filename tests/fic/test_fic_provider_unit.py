@@ -7,10 +7,11 @@ from typing import Any, TypeVar
 
 import pytest
 from fic_helpers import EXCHANGE, NOW, ScriptedManagedIdentity, fake_jwt, make_certificate
+from testkit import offline
 
 from identity_web import FederatedCredentialError, ServiceError, TokenTypeMismatchError
-from identity_web._acquisition._fic import explain_federation_failure
 from identity_web._errors import ManagedIdentityError
+from identity_web.acquisition._fic import explain_federation_failure
 from identity_web.credentials import (
     AssertionCredential,
     ClientSecretLoader,
@@ -21,34 +22,19 @@ from identity_web.credentials.managed_identity_assertion import (
     DEFAULT_EXPIRY_MARGIN,
     ManagedIdentityAssertionError,
     ManagedIdentityAssertionProvider,
-    ManagedIdentitySelection,
     SignedAssertionFromManagedIdentityLoader,
     exchange_scope,
 )
-from identity_web.protocol._http import Flow
+from identity_web.protocol.imds import ManagedIdentityId
 from identity_web.protocol.oauth2 import ClientCredentialsRequest
 from identity_web.protocol.rfc7523 import unverified_claims
+from identity_web.protocol.steps import Step
 from identity_web.settings import CredentialDescription, CredentialSource
 
 T = TypeVar("T")
 
 
-def drive(flow: Flow[T]) -> T:
-    """Run a flow that must not send anything (the scripted client sends nothing)."""
-    try:
-        next(flow)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
-    raise AssertionError("the flow sent a request")
-
-
-class DrivingRunner:
-    def __init__(self) -> None:
-        self.runs = 0
-
-    def run(self, flow: Flow[T]) -> T:
-        self.runs += 1
-        return drive(flow)
+drive = offline  # the real sync driver; the steps here must not send anything
 
 
 def assertion(provider: ManagedIdentityAssertionProvider, *, bound: bool, now: float) -> Any:
@@ -101,7 +87,7 @@ def test_bearer_assertion_is_kept_until_five_minutes_before_its_expiry() -> None
 
 def test_expiry_is_the_earlier_of_the_jwt_exp_and_the_response() -> None:
     class ShortJwt(ScriptedManagedIdentity):
-        def token_flow(self, *args: Any, **kwargs: Any) -> Flow[Any]:
+        def token_flow(self, *args: Any, **kwargs: Any) -> Step[Any]:
             token = yield from super().token_flow(*args, **kwargs)
             return replace(token, access_token=fake_jwt(exp=NOW + 600))
 
@@ -155,13 +141,16 @@ def test_leg1_token_of_the_wrong_kind_is_refused_and_not_kept(
 
 
 def test_loader_selects_the_user_assigned_identity_and_warms_up_once() -> None:
-    client, runner = ScriptedManagedIdentity(), DrivingRunner()
-    loader = SignedAssertionFromManagedIdentityLoader(client, transport=runner, clock=lambda: NOW)
-    credential = loader.load(description(ManagedIdentityClientId="uami-client-id"))
+    client = ScriptedManagedIdentity()
+    loader = SignedAssertionFromManagedIdentityLoader(client, warm_up=True, clock=lambda: NOW)
+    credentials = CredentialsProvider(
+        [description(ManagedIdentityClientId="uami-client-id")],
+        {CredentialSource.SignedAssertionFromManagedIdentity: loader},
+    )
+    credential = drive(credentials.selected())
     assert isinstance(credential, AssertionCredential)
     assert credential.description_id == "SignedAssertionFromManagedIdentity=uami-client-id"
     assert credential.provider.supports_token_binding is True
-    assert runner.runs == 1
     assert client.calls == [("uami-client-id", f"{EXCHANGE}/.default", False)]
     # the warm-up token is the first Bearer assertion: no second leg 1
     drive(credential.provider.assertion_flow(bound=False, now=NOW + 1))
@@ -177,18 +166,18 @@ def test_no_client_id_means_the_system_assigned_identity(client_id: str | None) 
     credential = loader.load(description(**values))
     provider = credential.provider
     assert isinstance(provider, ManagedIdentityAssertionProvider)
-    assert provider.identity == ManagedIdentitySelection()
+    assert provider.identity == ManagedIdentityId()
     assert credential.description_id == "SignedAssertionFromManagedIdentity=SystemAssigned"
-    assert client.calls == []  # no transport: nothing is sent at load time
+    assert client.calls == []  # no warm-up: nothing is sent at load time
 
 
 def test_a_failed_warm_up_fails_the_entry_and_the_next_one_is_tried() -> None:
     class Unavailable(ScriptedManagedIdentity):
-        def token_flow(self, *args: Any, **kwargs: Any) -> Flow[Any]:
+        def token_flow(self, *args: Any, **kwargs: Any) -> Step[Any]:
             raise ManagedIdentityError("Identity not found")
             yield  # pragma: no cover
 
-    loader = SignedAssertionFromManagedIdentityLoader(Unavailable(), transport=DrivingRunner())
+    loader = SignedAssertionFromManagedIdentityLoader(Unavailable(), warm_up=True)
     secret = CredentialDescription.model_validate(
         {"SourceType": "ClientSecret", "ClientSecret": "s"}
     )
@@ -199,9 +188,10 @@ def test_a_failed_warm_up_fails_the_entry_and_the_next_one_is_tried() -> None:
             CredentialSource.ClientSecret: ClientSecretLoader(),
         },
     )
-    assert provider.get().description_id.startswith("RedactedClientSecret=")
+    assert drive(provider.selected()).description_id.startswith("RedactedClientSecret=")
+    credential = loader.load(description(ManagedIdentityClientId="nope"))  # sends nothing
     with pytest.raises(ManagedIdentityAssertionError) as caught:
-        loader.load(description(ManagedIdentityClientId="nope"))
+        drive(loader.warm_up(credential))
     caught.value.locate("AzureAd.ClientCredentials[0]")
     message = str(caught.value)
     assert message.startswith("AzureAd.ClientCredentials[0].ManagedIdentityClientId: ")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from identity_web._managed_identity import ManagedIdentityClient
-from identity_web.transport import HttpTransport
+from identity_web.managed_identity._client import ManagedIdentityClient
 
 MI_VARIABLES = (
     "IDENTITY_ENDPOINT",
@@ -21,17 +19,6 @@ MI_VARIABLES = (
     "AZURE_FEDERATED_TOKEN_FILE",
     "AZURE_CLIENT_ID",
 )
-
-
-@pytest.fixture
-def emulator(identity_web_emulator_clean: Any) -> Any:
-    return identity_web_emulator_clean
-
-
-@pytest.fixture
-def transport(emulator: Any) -> Iterator[HttpTransport]:
-    with HttpTransport(ca_bundle=emulator.manifest.ca_bundle) as transport:
-        yield transport
 
 
 @pytest.fixture

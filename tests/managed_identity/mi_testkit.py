@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from identity_web._errors import NetworkError
 from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse
-from identity_web.protocol._http import Flow, HttpRequest, HttpResponse
+from identity_web.protocol._http import HttpRequest, HttpResponse
+from identity_web.protocol.steps import Step
+from identity_web.transport import Drivers
 
 T = TypeVar("T")
 
@@ -45,40 +48,46 @@ class FakeClock:
         self.now += seconds
 
 
-class NoAnswerError(Exception):
-    """The fake network gave no HTTP answer and the policy stopped retrying."""
+class NoAnswerError(NetworkError):
+    """The fake network gave no HTTP answer (the retry policy sees no response)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"no answer from {url}", url=url)
 
 
 @dataclass
 class FakeDriver:
-    """Runs flows against `responder`; records every request sent (retries included)."""
+    """The real drivers over `responder` with a fake clock; records every request sent
+    (retries included)."""
 
     responder: Responder
     clock: FakeClock = field(default_factory=FakeClock)
     sent: list[HttpRequest] = field(default_factory=list)
 
-    def send(self, request: HttpRequest) -> HttpResponse:
-        start = self.clock.now
-        attempt = 0
-        while True:
-            attempt += 1
-            self.sent.append(request)
-            answer = self.responder(request)
-            policy = request.retry
-            delay = policy.next_delay(attempt, answer, self.clock.now - start) if policy else None
-            if delay is None:
-                if answer is None:
-                    raise NoAnswerError(request.url)
-                return answer
-            self.clock.sleep(delay)
+    def __post_init__(self) -> None:
+        self.drivers = Drivers(self._attempt, sleep=self.clock.sleep, clock=self._now)
 
-    def run(self, flow: Flow[T]) -> T:
-        try:
-            request = next(flow)
-            while True:
-                request = flow.send(self.send(request))
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+    def _now(self) -> float:
+        return self.clock.now
+
+    def _attempt(self, request: HttpRequest) -> HttpResponse:
+        self.sent.append(request)
+        answer = self.responder(request)
+        if answer is None:
+            raise NoAnswerError(request.url)
+        return answer
+
+    def send(self, request: HttpRequest) -> HttpResponse:
+        """`request` sent with its retry policy."""
+        return self.drivers.run(_sent(request))
+
+    def run(self, step: Step[T]) -> T:
+        return self.drivers.run(step)
+
+
+def _sent(request: HttpRequest) -> Step[HttpResponse]:
+    response: HttpResponse = yield request
+    return response
 
 
 def scripted(*answers: HttpResponse | None) -> Responder:

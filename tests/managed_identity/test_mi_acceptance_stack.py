@@ -16,16 +16,17 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from testkit import exchange_token
 
 from identity_web import TokenAcquirerFactory
-from identity_web._acquisition._seams import TokenRequestOptions
 from identity_web._errors import (
     IdentityWebError,
     ManagedIdentityError,
     TokenTypeMismatchError,
 )
-from identity_web._managed_identity import ManagedIdentityClient
+from identity_web.acquisition._options import TokenRequestOptions
 from identity_web.cli._probe import probe, render_text
+from identity_web.managed_identity._client import ManagedIdentityClient
 from identity_web.settings import IdentityWebSettings, ManagedIdentityOptions
 from identity_web.transport import HttpTransport
 
@@ -199,20 +200,6 @@ def test_attestation_and_certificate_lifetime_are_configurable_through_the_facto
 
 
 # --- AKS workload identity: SignedAssertionFilePath -------------------------------------
-
-
-def exchange_token(emulator: Any, lifetime: int) -> str:
-    """What the workload identity webhook projects: a federated token (here: the emulator's)."""
-    system = emulator.state.find_managed_identity()
-    return str(
-        emulator.state.mint_access_token(
-            client_id=system.client_id,
-            object_id=system.object_id,
-            audience=EXCHANGE,
-            appidacr="2",
-            lifetime=lifetime,
-        )
-    )
 
 
 def workload_identity_services(emulator: Any, token_file: Path) -> Any:

@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from identity_web._errors import ManagedIdentityError, ServiceError
-from identity_web._managed_identity import ManagedIdentityClient
+from identity_web.managed_identity._client import ManagedIdentityClient
 from identity_web.protocol._tokens import TokenResponse
 from identity_web.settings import ManagedIdentityOptions
 from identity_web.transport import HttpTransport

@@ -8,8 +8,13 @@ import pytest
 from mi_testkit import FakeDriver, query, response, scripted
 
 from identity_web._errors import ManagedIdentityError, ServiceError
-from identity_web._managed_identity import ManagedIdentityClient
-from identity_web.protocol.imds import parse_expiry, refresh_on_for, resource_from_scope
+from identity_web.managed_identity._client import ManagedIdentityClient
+from identity_web.protocol.imds import (
+    ManagedIdentityId,
+    parse_expiry,
+    refresh_on_for,
+    resource_from_scope,
+)
 from identity_web.settings import ManagedIdentityOptions
 
 NOW = 1_700_000_000.0
@@ -335,9 +340,9 @@ def test_bound_tokens_need_imds() -> None:
 
 
 def test_cache_key_identity() -> None:
-    mi = client()
-    assert mi.cache_key_identity(SYSTEM) == "system"
-    assert mi.cache_key_identity(None) == "system"
+    assert ManagedIdentityId.of(SYSTEM).cache_key == "system"
+    assert ManagedIdentityId.of(None).cache_key == "system"
     assert (
-        mi.cache_key_identity(ManagedIdentityOptions(user_assigned_client_id="c")) == "client_id:c"
+        ManagedIdentityId.of(ManagedIdentityOptions(user_assigned_client_id="c")).cache_key
+        == "client_id:c"
     )

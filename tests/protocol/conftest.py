@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-import datetime
-
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+from testkit import make_certificate
 
-from identity_web._binding import BindingCertificate, PrivateKey
-
-
-def make_certificate(key: PrivateKey, common_name: str = "app") -> BindingCertificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return BindingCertificate.create(certificate, key)
+from identity_web.protocol._binding import BindingCertificate
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from identity_web._binding import b64url, x5t_s256
 from identity_web.emulator._pki import CertificateAuthority
+from identity_web.protocol import b64url, x5t_s256
 from identity_web.resource import JwksSigningKeys, ProtectedWebApi, TokenValidator
 from identity_web.settings import IdentityWebSettings, MicrosoftIdentityApplicationOptions
 

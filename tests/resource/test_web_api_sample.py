@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from web_api_helpers import MTLS_POP, bound_call, call_as_daemon, get, web_api
 
-from identity_web._binding import BindingCertificate
 from identity_web.emulator import Emulator
 from identity_web.emulator._pki import new_rsa_key
+from identity_web.protocol import BindingCertificate
 
 
 @pytest.fixture(scope="module")

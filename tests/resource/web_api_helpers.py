@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from identity_web import TokenAcquirerFactory
-from identity_web._binding import BindingCertificate
 from identity_web.cli._demo import API, SCENARIOS
 from identity_web.emulator import Emulator
 from identity_web.emulator._pki import CertificateAuthority, loopback_san, name
+from identity_web.protocol import BindingCertificate
 from identity_web.settings import IdentityWebSettings
 from identity_web.transport import ssl_context_for
 

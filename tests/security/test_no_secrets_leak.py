@@ -20,20 +20,19 @@ from cryptography.hazmat.primitives import serialization
 from dependency_injector import providers
 
 from identity_web import (
-    IdentityWebError,
     ServiceError,
     ServiceProvider,
     TokenAcquirerFactory,
     TokenTypeMismatchError,
 )
-from identity_web._binding import PrivateKey
 from identity_web.acquisition import TokenRequestOptions
 from identity_web.emulator import Emulator, EmulatorManifest
-from identity_web.protocol._http import Flow, HttpRequest, HttpResponse
+from identity_web.protocol._binding import PrivateKey
+from identity_web.protocol._http import HttpRequest, HttpResponse
 from identity_web.protocol.oauth2 import ClientCredentialsRequest
+from identity_web.protocol.steps import Step
 from identity_web.settings import IdentityWebSettings
-from identity_web.transport import HttpTransport
-from identity_web.transport._steps import Done, advance, start
+from identity_web.transport import Drivers, HttpTransport
 
 T = TypeVar("T")
 API = "MyApi"
@@ -47,33 +46,22 @@ class RecordingTransport:
     inner: HttpTransport
     sent: list[HttpRequest] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.drivers = Drivers(self.send, self.send_async)
+
     def send(self, request: HttpRequest) -> HttpResponse:
         self.sent.append(request)
-        return self.inner.send(request)
+        return self.inner.attempt(request)
 
     async def send_async(self, request: HttpRequest) -> HttpResponse:
         self.sent.append(request)
-        return await self.inner.send_async(request)
+        return await self.inner.attempt_async(request)
 
-    def run(self, flow: Flow[T]) -> T:
-        step = start(flow)
-        while not isinstance(step, Done):
-            try:
-                outcome: HttpResponse | IdentityWebError = self.send(step)
-            except IdentityWebError as error:
-                outcome = error
-            step = advance(flow, outcome)
-        return step.value
+    def run(self, step: Step[T]) -> T:
+        return self.drivers.run(step)
 
-    async def run_async(self, flow: Flow[T]) -> T:
-        step = start(flow)
-        while not isinstance(step, Done):
-            try:
-                outcome: HttpResponse | IdentityWebError = await self.send_async(step)
-            except IdentityWebError as error:
-                outcome = error
-            step = advance(flow, outcome)
-        return step.value
+    async def run_async(self, step: Step[T]) -> T:
+        return await self.drivers.run_async(step)
 
     def secrets_sent(self) -> set[str]:
         """Client secrets, assertions, attestation tokens and bearer values that were sent."""
@@ -87,11 +75,6 @@ class RecordingTransport:
             if authorization:
                 found |= {authorization, authorization.split(" ", 1)[-1]}
         return found
-
-
-@pytest.fixture
-def emulator(identity_web_emulator_clean: Emulator) -> Emulator:
-    return identity_web_emulator_clean
 
 
 @pytest.fixture
@@ -210,7 +193,7 @@ def run_flow(
         options = services.settings.downstream_api(API)
         header = services.authorization_header_provider.create_authorization_header(options)
         credential = (
-            services.container.credentials().get()
+            services.container.credentials().current
             if services.settings.azure_ad.client_credentials
             else None
         )

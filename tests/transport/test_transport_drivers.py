@@ -11,7 +11,8 @@ from tls_test_server import Canned, TlsTestServer
 from transport_pki import Pki
 
 from identity_web import InvalidRequestError, NetworkError
-from identity_web.protocol._http import Flow, HttpRequest, HttpResponse
+from identity_web.protocol._http import HttpRequest, HttpResponse
+from identity_web.protocol.steps import Step
 from identity_web.transport import HttpTransport
 
 
@@ -147,7 +148,7 @@ async def test_run_async_drives_a_flow(tls_server: TlsTestServer, transport: Htt
     assert await transport.run_async(two_step_flow(tls_server.url)) == "200+200:/two"
 
 
-def fallback_flow(base: str) -> Flow[str]:
+def fallback_flow(base: str) -> Step[str]:
     try:
         yield HttpRequest("GET", refused_url())
     except NetworkError:
@@ -169,7 +170,7 @@ async def test_a_flow_can_react_to_a_network_error_async(
 def test_unhandled_errors_propagate_and_close_the_flow(pki: Pki, transport: HttpTransport):
     closed: list[str] = []
 
-    def flow() -> Flow[None]:
+    def flow() -> Step[None]:
         try:
             yield HttpRequest("GET", "http://127.0.0.1:1/", tls_identity=pki.binding_a)
         finally:
@@ -187,7 +188,7 @@ def test_bugs_are_not_thrown_into_the_flow(tls_server: TlsTestServer, transport:
 
     caught: list[BaseException] = []
 
-    def flow() -> Flow[None]:
+    def flow() -> Step[None]:
         try:
             yield HttpRequest("GET", tls_server.url + "/", retry=BrokenPolicy())
         except Exception as error:
@@ -199,7 +200,7 @@ def test_bugs_are_not_thrown_into_the_flow(tls_server: TlsTestServer, transport:
 
 
 def test_a_flow_without_requests_returns_at_once(transport: HttpTransport):
-    def flow() -> Flow[int]:
+    def flow() -> Step[int]:
         return 42
         yield  # pragma: no cover - makes this a generator
 

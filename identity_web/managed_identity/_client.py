@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from identity_web._errors import ManagedIdentityError, ServiceError
 from identity_web.protocol import imds_v2, retry
-from identity_web.protocol._http import Flow, HttpRequest
+from identity_web.protocol._http import HttpRequest
 from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol.expiry import CERTIFICATE_MARGIN
 from identity_web.protocol.imds import (
+    ManagedIdentityChoice,
     ManagedIdentityId,
-    ManagedIdentitySelector,
     imds_v1_flow,
     parse_managed_identity_token,
     resource_from_scope,
@@ -46,10 +46,11 @@ from identity_web.protocol.mi_sources import (
     service_fabric_request,
     source_error,
 )
+from identity_web.protocol.steps import Blocking, FileExists, FileTooLargeError, ReadFile, Step
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CERTIFICATE_MIN_REMAINING = 24 * 3600.0
+DEFAULT_CERTIFICATE_MIN_REMAINING = CERTIFICATE_MARGIN
 
 
 class AttestationProvider(Protocol):
@@ -60,6 +61,21 @@ class AttestationProvider(Protocol):
     """
 
     def get_attestation_token(self, endpoint: str, key: rsa.RSAPrivateKey) -> str: ...
+
+
+class ManagedIdentityTokens(Protocol):
+    """Managed identity tokens as steps (`ManagedIdentityClient`); used by the token acquirer
+    and by the FIC assertion provider."""
+
+    def token_flow(
+        self,
+        identity: ManagedIdentityId,
+        scope: str,
+        *,
+        bound: bool,
+        now: float,
+        claims: str | None = None,
+    ) -> Step[TokenResponse]: ...
 
 
 class ManagedIdentityClient:
@@ -87,33 +103,35 @@ class ManagedIdentityClient:
         self._retry_scale = retry_scale
         self._arc_key_directory = arc_key_directory
         self._arc_agent_path = arc_agent_path
+        # single dict operations only (atomic): no lock, so steps never wait on one
         self._certificates: dict[str, IssuedCredential] = {}
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ManagedIdentityClient(source={self.detect().source.value})"
 
     def detect(self) -> DetectedSource:
-        """The source the environment selects (read on every call; nothing is remembered)."""
-        installed = Path(self._arc_agent_path).exists()
-        return detect_source(self._environ, arc_agent_installed=installed)
+        """The source the environment selects, now (blocking: it looks for the Arc agent)."""
+        return detect_source(
+            self._environ, arc_agent_installed=FileExists(self._arc_agent_path).run()
+        )
 
-    def cache_key_identity(self, identity: ManagedIdentitySelector | None) -> str:
-        """`system`, `client_id:<id>`, `object_id:<id>` or `resource_id:<lower-cased id>`."""
-        return ManagedIdentityId.from_options(identity).cache_key
+    def detect_step(self) -> Step[DetectedSource]:
+        """`detect` as a step (the driver looks for the Arc agent; nothing is remembered)."""
+        installed: bool = yield FileExists(self._arc_agent_path)
+        return detect_source(self._environ, arc_agent_installed=installed)
 
     def token_flow(
         self,
-        identity: ManagedIdentitySelector | None,
+        identity: ManagedIdentityChoice,
         scope: str,
         *,
         bound: bool,
         now: float,
         claims: str | None = None,
-    ) -> Flow[TokenResponse]:
+    ) -> Step[TokenResponse]:
         """The flow that acquires one token for `scope` (`…/.default` or a bare resource)."""
-        selected = ManagedIdentityId.from_options(identity)
-        detected = self.detect()
+        selected = ManagedIdentityId.of(identity)
+        detected = yield from self.detect_step()
         require_supported_identity(detected, selected)
         resource = resource_from_scope(scope)
         if bound:
@@ -131,7 +149,7 @@ class ManagedIdentityClient:
 
     def _bearer_flow(
         self, detected: DetectedSource, identity: ManagedIdentityId, resource: str, now: float
-    ) -> Flow[TokenResponse]:
+    ) -> Step[TokenResponse]:
         source = detected.source
         if source is ManagedIdentitySource.IMDS:
             policy = retry.imds_policy(self._retry_scale)
@@ -175,31 +193,28 @@ class ManagedIdentityClient:
 
     def _arc_flow(
         self, detected: DetectedSource, identity: ManagedIdentityId, resource: str, now: float
-    ) -> Flow[TokenResponse]:
+    ) -> Step[TokenResponse]:
         policy = retry.managed_identity_default_policy(self._retry_scale)
         response = yield arc_request(detected, resource, policy)
         if response.status == 401:
-            key = self._read_arc_key(arc_key_path(response, self._arc_key_directory))
+            path = arc_key_path(response, self._arc_key_directory)
+            try:
+                content: bytes = yield ReadFile(path, limit=ARC_MAX_KEY_FILE_SIZE)
+            except FileTooLargeError as error:
+                raise ManagedIdentityError(
+                    f"The Azure Arc key file {path} is {error.size} bytes, more than the "
+                    f"{ARC_MAX_KEY_FILE_SIZE} allowed; refusing to read it."
+                ) from error
+            except OSError as error:
+                raise ManagedIdentityError(
+                    f"Cannot read the Azure Arc key file {path} ({error.strerror}); the process "
+                    "must run as a user in the 'himds' group (or as root)."
+                ) from error
+            key = content.decode("utf-8").strip()
             response = yield arc_request(detected, resource, policy, authorization=key)
         if response.status != 200:
             raise source_error(detected, response, identity)
         return parse_managed_identity_token(response, now=now, endpoint=detected.endpoint)
-
-    @staticmethod
-    def _read_arc_key(path: str) -> str:
-        try:
-            size = os.stat(path).st_size
-            if size > ARC_MAX_KEY_FILE_SIZE:
-                raise ManagedIdentityError(
-                    f"The Azure Arc key file {path} is {size} bytes, more than the "
-                    f"{ARC_MAX_KEY_FILE_SIZE} allowed; refusing to read it."
-                )
-            return Path(path).read_text(encoding="utf-8").strip()
-        except OSError as error:
-            raise ManagedIdentityError(
-                f"Cannot read the Azure Arc key file {path} ({error.strerror}); the process "
-                "must run as a user in the 'himds' group (or as root)."
-            ) from error
 
     # --- mTLS PoP (IMDS v2) ---------------------------------------------------------------
 
@@ -210,7 +225,7 @@ class ManagedIdentityClient:
         resource: str,
         now: float,
         claims: str | None,
-    ) -> Flow[TokenResponse]:
+    ) -> Step[TokenResponse]:
         if detected.source is not ManagedIdentitySource.IMDS:
             raise ManagedIdentityError(
                 f"mTLS PoP tokens for managed identity need IMDS v2, but the environment "
@@ -254,14 +269,12 @@ class ManagedIdentityClient:
         metadata: PlatformMetadata,
         cache_key: str,
         now: float,
-    ) -> Flow[IssuedCredential]:
-        key = self._key_factory()
+    ) -> Step[IssuedCredential]:
+        key: rsa.RSAPrivateKey = yield GenerateKey(self._key_factory)
         csr = imds_v2.build_csr(key, metadata)
         attestation = ""
         if self._attestation is not None:
-            attestation = self._attestation.get_attestation_token(
-                metadata.attestation_endpoint, key
-            )
+            attestation = yield Attest(self._attestation, metadata.attestation_endpoint, key)
         response = yield imds_v2.issue_credential_request(
             base, identity, csr, attestation, retry.imds_policy(self._retry_scale)
         )
@@ -273,8 +286,7 @@ class ManagedIdentityClient:
             credential.binding.not_after.isoformat(),
         )
         if self._remaining(credential, now) > self._min_remaining:
-            with self._lock:
-                self._certificates[cache_key] = credential
+            self._certificates[cache_key] = credential
         return credential
 
     def _certificate_key(self, identity: ManagedIdentityId) -> str:
@@ -285,23 +297,42 @@ class ManagedIdentityClient:
         return credential.binding.not_after.timestamp() - now
 
     def _cached_certificate(self, cache_key: str, now: float) -> IssuedCredential | None:
-        with self._lock:
-            credential = self._certificates.get(cache_key)
-            if credential is None:
-                return None
-            if self._remaining(credential, now) > self._min_remaining:
-                return credential
-            del self._certificates[cache_key]
+        credential = self._certificates.get(cache_key)
+        if credential is None:
+            return None
+        if self._remaining(credential, now) > self._min_remaining:
+            return credential
+        self._certificates.pop(cache_key, None)
         logger.info(
             "IMDS certificate %s is near expiry; issuing a new one", credential.binding.x5t_s256
         )
         return None
 
     def _evict(self, cache_key: str) -> None:
-        with self._lock:
-            self._certificates.pop(cache_key, None)
+        self._certificates.pop(cache_key, None)
 
     def clear_certificates(self) -> None:
         """Forget every cached IMDS certificate (the next bound request issues a new one)."""
-        with self._lock:
-            self._certificates.clear()
+        self._certificates.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateKey(Blocking):
+    """Effect: a new private key for an IMDS v2 certificate (CPU-heavy: off the event loop)."""
+
+    factory: Callable[[], rsa.RSAPrivateKey] = field(repr=False)
+
+    def run(self) -> rsa.RSAPrivateKey:
+        return self.factory()
+
+
+@dataclass(frozen=True, slots=True)
+class Attest(Blocking):
+    """Effect: the attestation token for `key` from the attestation provider."""
+
+    provider: AttestationProvider = field(repr=False)
+    endpoint: str
+    key: rsa.RSAPrivateKey = field(repr=False)
+
+    def run(self) -> str:
+        return self.provider.get_attestation_token(self.endpoint, self.key)

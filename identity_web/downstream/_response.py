@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from identity_web._binding import BindingCertificate
 from identity_web._errors import DownstreamApiError
+from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol._http import HttpResponse
+from identity_web.protocol._tokens import TokenType
 
 # Response headers whose values stay out of `DownstreamApiError` (they may carry session secrets).
 _REDACTED_RESPONSE_HEADERS = frozenset({"set-cookie", "authorization", "proxy-authenticate"})
@@ -29,7 +30,7 @@ class DownstreamResponse:
     headers: Mapping[str, str]
     body: bytes = field(repr=False)
     url: str = ""
-    token_type: str | None = None
+    token_type: TokenType | None = None
     binding_certificate: BindingCertificate | None = None
 
     @classmethod
@@ -38,7 +39,7 @@ class DownstreamResponse:
         response: HttpResponse,
         *,
         url: str,
-        token_type: str | None,
+        token_type: TokenType | None,
         binding_certificate: BindingCertificate | None,
     ) -> DownstreamResponse:
         return cls(
@@ -66,10 +67,11 @@ class DownstreamResponse:
     def json(self) -> Any:
         return json.loads(self.body.decode("utf-8-sig"))
 
-    def raise_for_status(self) -> None:
-        """Raise `DownstreamApiError` (status, headers, body ≤ 4096 characters) unless 2xx."""
+    def raise_for_status(self) -> DownstreamResponse:
+        """Raise `DownstreamApiError` (status, headers, body ≤ 4096 characters) unless 2xx;
+        the response itself otherwise."""
         if self.is_success:
-            return
+            return self
         headers = {
             name: ("[redacted]" if name in _REDACTED_RESPONSE_HEADERS else value)
             for name, value in self.headers.items()

@@ -11,29 +11,39 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from identity_web._acquisition._seams import AcquireOptions, CredentialSource, TokenRequestOptions
-from identity_web._binding import BindingCertificate
 from identity_web._errors import (
     ConfigurationError,
     ConfigurationProblem,
     CredentialUnavailableError,
     InvalidRequestError,
 )
-from identity_web._seams import ManagedIdentityTokens
-from identity_web.cache import CacheKey, variant_digest
+from identity_web._results import (
+    AcquireTokenResult,
+    AuthorizationHeaderInformation,
+    TokenSource,
+    header_information,
+)
+from identity_web.acquisition._options import AcquireOptions, CredentialSource, TokenRequestOptions
+from identity_web.cache import CacheEntry, CacheKey, variant_digest
 from identity_web.credentials import (
     AssertionCredential,
     CertificateCredential,
     LoadedCredential,
 )
+from identity_web.managed_identity._client import ManagedIdentityTokens
 from identity_web.protocol import entra, oauth2
-from identity_web.protocol.imds import ManagedIdentitySelector
-from identity_web.settings import MicrosoftIdentityApplicationOptions
+from identity_web.protocol._binding import BindingCertificate
+from identity_web.protocol._tokens import TokenType
+from identity_web.protocol.expiry import TOKEN_MARGIN
+from identity_web.protocol.imds import ManagedIdentityId
+from identity_web.settings import (
+    AcquireTokenOptions,
+    ManagedIdentityOptions,
+    MicrosoftIdentityApplicationOptions,
+)
 
 logger = logging.getLogger(__name__)
 
-BEARER_KEY = "bearer"
-MTLS_POP_KEY = "mtls_pop"
 MANAGED_IDENTITY_AUTHORITY = "managed_identity"
 
 IDW10115 = (
@@ -64,7 +74,7 @@ class AcquisitionPlan:
     tenant: str = ""
     credential: LoadedCredential | None = None
     binding: BindingCertificate | None = None
-    managed_identity: ManagedIdentitySelector | None = None
+    managed_identity: ManagedIdentityId | None = None
     force_refresh: bool = False
     claims: str | None = None
     correlation_id: str = ""
@@ -131,24 +141,29 @@ class Planner:
         self._configured_tenant_checked = False
         self._mtls_endpoints: dict[str, str | None] = {}
 
-    def plan(self, scope: str, options: AcquireOptions | None, *, bound: bool) -> AcquisitionPlan:
+    def plan(
+        self,
+        scope: str,
+        options: AcquireOptions | None,
+        *,
+        bound: bool,
+        credential: LoadedCredential | None,
+    ) -> AcquisitionPlan:
+        """The plan; `credential` is the selected client credential (None: not needed)."""
         check_scope(scope)
         options = options if options is not None else NO_OPTIONS
         if options.managed_identity is not None:
             return self._managed_identity_plan(scope, options, options.managed_identity, bound)
-        return self._client_plan(scope, options, bound)
+        return self._client_plan(scope, options, bound, self._require(credential))
 
-    def current_credential(self, options: AcquireOptions | None) -> LoadedCredential | None:
-        """The credential a client plan would use now (None: managed identity or none set)."""
+    def uses_credentials(self, options: AcquireOptions | None) -> bool:
+        """Whether a plan for `options` needs the selected client credential."""
         if self.credentials is None:
-            return None
-        if options is not None and options.managed_identity is not None:
-            return None
-        return self.credentials.get()
+            return False
+        return options is None or options.managed_identity is None
 
-    def rebind(self, plan: AcquisitionPlan) -> AcquisitionPlan:
+    def rebind(self, plan: AcquisitionPlan, credential: LoadedCredential) -> AcquisitionPlan:
         """The same request with the credential loaded again (after `credentials.reset()`)."""
-        credential = self._credential()
         binding = self._binding(credential, plan.bound)
         key = replace(plan.key, binding=binding.x5t_s256 if binding is not None else "")
         return replace(plan, credential=credential, binding=binding, key=key)
@@ -159,7 +174,7 @@ class Planner:
         self,
         scope: str,
         options: AcquireOptions,
-        identity: ManagedIdentitySelector,
+        options_identity: ManagedIdentityOptions,
         bound: bool,
     ) -> AcquisitionPlan:
         if self.managed_identity is None:
@@ -167,11 +182,12 @@ class Planner:
                 "AcquireTokenOptions.ManagedIdentity is set but this acquirer has no managed "
                 "identity client; build it through TokenAcquirerFactory or pass one."
             )
+        identity = ManagedIdentityId.of(options_identity)
         key = CacheKey(
             authority=MANAGED_IDENTITY_AUTHORITY,
-            client_id=self.managed_identity.cache_key_identity(identity),
+            client_id=identity.cache_key,
             scope=scope.lower(),
-            token_type=MTLS_POP_KEY if bound else BEARER_KEY,
+            token_type=TokenType.of(bound),
         )
         return AcquisitionPlan(
             key=key,
@@ -185,12 +201,13 @@ class Planner:
 
     # -- confidential client --------------------------------------------------------------
 
-    def _client_plan(self, scope: str, options: AcquireOptions, bound: bool) -> AcquisitionPlan:
+    def _client_plan(
+        self, scope: str, options: AcquireOptions, bound: bool, credential: LoadedCredential
+    ) -> AcquisitionPlan:
         self._check_application()
         tenant = self._tenant(options)
         if bound:
             self.static_mtls_endpoint(tenant)  # refuses unsupported hosts before any I/O
-        credential = self._credential()
         binding = self._binding(credential, bound)
         extra_query, variant = self._extra_query(options)
         authority = self._authority if tenant == self.tenant else f"{self.instance}{tenant}".lower()
@@ -198,7 +215,7 @@ class Planner:
             authority=authority,
             client_id=self.client_id,
             scope=scope.lower(),
-            token_type=MTLS_POP_KEY if bound else BEARER_KEY,
+            token_type=TokenType.of(bound),
             binding=binding.x5t_s256 if binding is not None else "",
             variant=variant,
         )
@@ -253,13 +270,14 @@ class Planner:
             self._configured_tenant_checked = True
         return self.tenant
 
-    def _credential(self) -> LoadedCredential:
-        if self.credentials is None:
+    @staticmethod
+    def _require(credential: LoadedCredential | None) -> LoadedCredential:
+        if credential is None:
             raise CredentialUnavailableError(
                 "No client credential is configured (AzureAd.ClientCredentials is empty) and "
                 "no managed identity was requested (AcquireTokenOptions.ManagedIdentity)."
             )
-        return self.credentials.get()
+        return credential
 
     @staticmethod
     def _binding(credential: LoadedCredential, bound: bool) -> BindingCertificate | None:
@@ -282,3 +300,109 @@ class Planner:
         endpoint = entra.mtls_token_endpoint(self.login_endpoint(tenant), region=self.region)
         self._mtls_endpoints[tenant] = endpoint
         return endpoint
+
+
+# -- remembered plans and cache hits: the cache-hit path is a few dictionary reads --------
+
+#: Option types whose instances never change, so a plan made from one stays right.
+IMMUTABLE_OPTIONS = (TokenRequestOptions, AcquireTokenOptions)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """What one cache entry gives out: its result and its header, built once per entry."""
+
+    entry: CacheEntry
+    result: AcquireTokenResult
+    header: AuthorizationHeaderInformation
+    usable_until: float
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A plan, the inputs it was made from, and the last cache hit it served."""
+
+    options: AcquireOptions | None
+    credential: LoadedCredential | None
+    plan: AcquisitionPlan
+    hit: Hit | None = None
+
+    def cached(self, entry: CacheEntry | None, now: float) -> tuple[Hit, bool] | None:
+        """(hit, wants refresh) for a cache entry still good at `now`, else None."""
+        if entry is None:
+            return None
+        hit = self.hit
+        if hit is None or hit.entry is not entry:
+            hit = hit_for(self.plan, entry)
+            if hit is None:
+                return None
+            self.hit = hit
+        if now >= hit.usable_until:
+            return None
+        refresh_on = entry.refresh_on  # `entry.wants_refresh(now)`, inlined: the hot path
+        return hit, refresh_on is not None and now >= refresh_on
+
+
+class PlanMemo:
+    """Remembers up to `limit` prepared plans of one acquirer."""
+
+    def __init__(self, planner: Planner, limit: int = 512) -> None:
+        self._planner = planner
+        self._limit = limit
+        self._prepared: dict[tuple[str, bool, int], Prepared] = {}
+
+    def prepare(
+        self,
+        scope: str,
+        options: AcquireOptions | None,
+        bound: bool,
+        credential: LoadedCredential | None,
+    ) -> Prepared:
+        slot = (scope, bound, id(options))
+        prepared = self._prepared.get(slot)
+        if (
+            prepared is not None
+            and prepared.options is options
+            and prepared.credential is credential
+        ):
+            return prepared
+        plan = self._planner.plan(scope, options, bound=bound, credential=credential)
+        prepared = Prepared(options, plan.credential, plan)
+        if options is None or isinstance(options, IMMUTABLE_OPTIONS):
+            if len(self._prepared) >= self._limit:
+                self._prepared.clear()
+            self._prepared[slot] = prepared  # keeps `options` alive, so its id stays unique
+        return prepared
+
+
+def hit_for(plan: AcquisitionPlan, entry: CacheEntry) -> Hit | None:
+    """The result for a cached entry, and until when it may be served (None: not usable)."""
+    usable_until = entry.expires_on - TOKEN_MARGIN
+    binding = (plan.binding or entry.binding_certificate) if plan.bound else None
+    if plan.bound:
+        if binding is None:
+            return None
+        usable_until = min(usable_until, binding.not_after.timestamp())
+    result = make_result(plan, entry, TokenSource.CACHE, binding)
+    return Hit(entry, result, header_information(result), usable_until)
+
+
+def make_result(
+    plan: AcquisitionPlan,
+    entry: CacheEntry,
+    source: TokenSource,
+    binding: BindingCertificate | None,
+) -> AcquireTokenResult:
+    from_network = source is TokenSource.IDENTITY_PROVIDER
+    return AcquireTokenResult(
+        access_token=entry.access_token,
+        token_type=TokenType.of(plan.bound),
+        expires_on=entry.expires_on,
+        refresh_on=entry.refresh_on,
+        binding_certificate=binding if plan.bound else None,
+        token_source=source,
+        correlation_id=entry.correlation_id if from_network else plan.correlation_id,
+        scopes=(plan.scope,),
+        tenant_id=plan.tenant,
+        token_endpoint=entry.token_endpoint,
+    )

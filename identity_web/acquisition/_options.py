@@ -1,7 +1,7 @@
 """The typed seams the token acquirer is built on (credentials, options).
 
-The transport and managed identity seams, shared with the FIC credential, are in
-`identity_web._seams`.
+The transport and managed identity seams, shared with the FIC credential, are
+`identity_web.protocol.steps.StepRunner` and `identity_web.managed_identity.ManagedIdentityTokens`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,17 @@ from types import MappingProxyType
 from typing import Protocol
 
 from identity_web.credentials import LoadedCredential
-from identity_web.protocol.imds import ManagedIdentitySelector
+from identity_web.protocol.steps import Step
+from identity_web.settings import ManagedIdentityOptions
 
 
 class CredentialSource(Protocol):
     """Gives the selected client credential (`identity_web.credentials.CredentialsProvider`)."""
 
-    def get(self) -> LoadedCredential: ...
+    @property
+    def current(self) -> LoadedCredential | None: ...
+
+    def selected(self) -> Step[LoadedCredential]: ...
 
     def reset(self) -> None: ...
 
@@ -27,7 +31,7 @@ class AcquireOptions(Protocol):
     """What a token request may carry; `settings.AcquireTokenOptions` is one of these."""
 
     @property
-    def managed_identity(self) -> ManagedIdentitySelector | None: ...
+    def managed_identity(self) -> ManagedIdentityOptions | None: ...
     @property
     def tenant(self) -> str | None: ...
     @property
@@ -54,7 +58,7 @@ class TokenRequestOptions:
     object with every field None, i.e. system-assigned) selects the managed identity path.
     """
 
-    managed_identity: ManagedIdentitySelector | None = None
+    managed_identity: ManagedIdentityOptions | None = None
     tenant: str | None = None
     force_refresh: bool = False
     claims: str | None = None

@@ -11,19 +11,20 @@ import logging
 import uuid
 from dataclasses import dataclass, replace
 
-from identity_web._acquisition._fic import explain_federation_failure
-from identity_web._acquisition._plan import AcquisitionPlan, Planner
 from identity_web._errors import (
     InvalidRequestError,
     ServiceError,
     TokenAcquisitionError,
     TokenTypeMismatchError,
 )
+from identity_web.acquisition._fic import explain_federation_failure
+from identity_web.acquisition._plan import AcquisitionPlan, Planner
 from identity_web.credentials import AssertionCredential, CertificateCredential, SecretCredential
 from identity_web.protocol import entra, oauth2, rfc7523, rfc8705
-from identity_web.protocol._http import Flow, RetryPolicy
-from identity_web.protocol._tokens import TokenResponse
-from identity_web.protocol.oauth2 import TOKEN_TYPE_MTLS_POP, ClientCredentialsRequest
+from identity_web.protocol._http import RetryPolicy
+from identity_web.protocol._tokens import TokenResponse, TokenType
+from identity_web.protocol.oauth2 import ClientCredentialsRequest
+from identity_web.protocol.steps import Step
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class FlowBuilder:
         self._retry = retry
         self._discovered: dict[tuple[str, str], str] = {}
 
-    def acquisition_flow(self, plan: AcquisitionPlan, now: float) -> Flow[Outcome]:
+    def acquisition_flow(self, plan: AcquisitionPlan, now: float) -> Step[Outcome]:
         try:
             token = yield from self.token_flow(plan, now)
             return Outcome(token, plan)
@@ -61,11 +62,12 @@ class FlowBuilder:
         credentials = self._planner.credentials
         assert credentials is not None  # a client plan always has a credential source
         credentials.reset()
-        retry_plan = self._planner.rebind(plan)
+        credential = yield from credentials.selected()
+        retry_plan = self._planner.rebind(plan, credential)
         token = yield from self.token_flow(retry_plan, now)
         return Outcome(token, retry_plan)
 
-    def token_flow(self, plan: AcquisitionPlan, now: float) -> Flow[TokenResponse]:
+    def token_flow(self, plan: AcquisitionPlan, now: float) -> Step[TokenResponse]:
         if plan.managed_identity is not None:
             token = yield from self._managed_identity_flow(plan, now)
         else:
@@ -82,17 +84,18 @@ class FlowBuilder:
         check_binding(plan, token)
         return token
 
-    def _managed_identity_flow(self, plan: AcquisitionPlan, now: float) -> Flow[TokenResponse]:
-        client = self._planner.managed_identity
+    def _managed_identity_flow(self, plan: AcquisitionPlan, now: float) -> Step[TokenResponse]:
+        client, identity = self._planner.managed_identity, plan.managed_identity
         assert client is not None  # checked when the plan was made
+        assert identity is not None
         claims = oauth2.merge_claims(plan.claims, self._planner.client_capabilities)
         return (
             yield from client.token_flow(
-                plan.managed_identity, plan.scope, bound=plan.bound, now=now, claims=claims
+                identity, plan.scope, bound=plan.bound, now=now, claims=claims
             )
         )
 
-    def _client_request(self, plan: AcquisitionPlan, now: float) -> Flow[ClientCredentialsRequest]:
+    def _client_request(self, plan: AcquisitionPlan, now: float) -> Step[ClientCredentialsRequest]:
         credential = plan.credential
         if isinstance(credential, AssertionCredential):
             return (yield from self._assertion_request(plan, credential, now))
@@ -117,7 +120,7 @@ class FlowBuilder:
 
     def _assertion_request(
         self, plan: AcquisitionPlan, credential: AssertionCredential, now: float
-    ) -> Flow[ClientCredentialsRequest]:
+    ) -> Step[ClientCredentialsRequest]:
         """FIC: leg 1 (the provider's flow) gives the assertion; leg 2 is built here."""
         signed = yield from credential.provider.assertion_flow(bound=plan.bound, now=now)
         if not plan.bound:
@@ -152,7 +155,7 @@ class FlowBuilder:
             correlation_id=_correlation_id(plan),
         )
 
-    def _mtls_endpoint(self, tenant: str) -> Flow[str]:
+    def _mtls_endpoint(self, tenant: str) -> Step[str]:
         """Static mapping for login.* hosts, else the OpenID configuration (once per tenant)."""
         static = self._planner.static_mtls_endpoint(tenant)
         if static is not None:
@@ -171,9 +174,10 @@ class FlowBuilder:
 
 def check_binding(plan: AcquisitionPlan, token: TokenResponse) -> None:
     """Fail closed: the token's type and certificate must be what the plan asked for."""
-    is_bound = token.token_type.lower() == TOKEN_TYPE_MTLS_POP
-    if plan.bound != is_bound or (plan.bound and token.binding_certificate is None):
-        expected = TOKEN_TYPE_MTLS_POP if plan.bound else oauth2.TOKEN_TYPE_BEARER
+    expected = TokenType.of(plan.bound)
+    if TokenType.from_wire(token.token_type) is not expected or (
+        plan.bound and token.binding_certificate is None
+    ):
         raise TokenTypeMismatchError(expected, token.token_type)
     if plan.binding is not None and token.binding_certificate != plan.binding:
         raise TokenAcquisitionError(

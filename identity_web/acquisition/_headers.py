@@ -8,18 +8,14 @@ connection that carries the header. Request checks run before any network call.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import MappingProxyType
 from typing import Protocol
 
-from identity_web._acquisition._seams import AcquireOptions
 from identity_web._errors import InvalidRequestError
-from identity_web._results import AcquireTokenResult, AuthorizationHeaderInformation, TokenSource
-from identity_web.settings._models import is_mtls_pop_scheme
-
-__all__ = ["AppTokenAcquirer", "AuthorizationHeaderProvider", "HeaderRequest"]
-
-#: Headers of cached tokens kept for reuse (a cache entry's result is one object per entry).
-_BUILT_LIMIT = 128
+from identity_web._results import (
+    AuthorizationHeaderInformation,
+)
+from identity_web.acquisition._options import AcquireOptions
+from identity_web.protocol.steps import Step, StepRunner
 
 
 class HeaderRequest(Protocol):
@@ -28,7 +24,7 @@ class HeaderRequest(Protocol):
     @property
     def scopes(self) -> Sequence[str]: ...
     @property
-    def protocol_scheme(self) -> str: ...
+    def is_mtls_pop(self) -> bool: ...
     @property
     def request_app_token(self) -> bool: ...
     @property
@@ -38,50 +34,52 @@ class HeaderRequest(Protocol):
 class AppTokenAcquirer(Protocol):
     """`identity_web.acquisition.TokenAcquirer` as the provider uses it."""
 
-    def acquire_token_for_app(
-        self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
-    ) -> AcquireTokenResult: ...
+    @property
+    def runner(self) -> StepRunner: ...
 
-    async def acquire_token_for_app_async(
+    def cached_header(
         self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
-    ) -> AcquireTokenResult: ...
+    ) -> AuthorizationHeaderInformation | None: ...
+
+    def header_step(
+        self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
+    ) -> Step[AuthorizationHeaderInformation]: ...
 
 
 class AuthorizationHeaderProvider:
     """Builds Authorization headers for app tokens, Bearer or mTLS PoP.
 
-    The acquirer hands out the same result object for every hit on one cache entry, so the
-    header for a cached token is built once and the same immutable object returned after that.
+    The header of a cached token is built once per cache entry, next to the entry's result
+    (`TokenAcquirer.cached_header`), and the same immutable object returned after that.
     """
 
     def __init__(self, acquirer: AppTokenAcquirer) -> None:
         self._acquirer = acquirer
-        self._built: dict[int, tuple[AcquireTokenResult, AuthorizationHeaderInformation]] = {}
+        self._runner = acquirer.runner
 
     def create_authorization_header(self, options: HeaderRequest) -> AuthorizationHeaderInformation:
-        scope, token_options, bound = prepare(options)
-        result = self._acquirer.acquire_token_for_app(scope, token_options, bound=bound)
-        return self._information(result)
+        cached = self.cached_header(options)
+        if cached is not None:
+            return cached
+        return self._runner.run(self.header_step(options))
 
     async def create_authorization_header_async(
         self, options: HeaderRequest
     ) -> AuthorizationHeaderInformation:
-        scope, token_options, bound = prepare(options)
-        result = await self._acquirer.acquire_token_for_app_async(scope, token_options, bound=bound)
-        return self._information(result)
+        cached = self.cached_header(options)
+        if cached is not None:
+            return cached
+        return await self._runner.run_async(self.header_step(options))
 
-    def _information(self, result: AcquireTokenResult) -> AuthorizationHeaderInformation:
-        """`header_information(result)`, remembered per cached result (lock-free dict use)."""
-        if result.token_source is not TokenSource.CACHE:
-            return header_information(result)
-        built = self._built.get(id(result))
-        if built is not None and built[0] is result:
-            return built[1]
-        information = header_information(result)
-        if len(self._built) >= _BUILT_LIMIT:
-            self._built.clear()
-        self._built[id(result)] = (result, information)  # holds `result`, so its id stays unique
-        return information
+    def cached_header(self, options: HeaderRequest) -> AuthorizationHeaderInformation | None:
+        """The header of a cached token, without a step (no I/O, no lock); None: run the step."""
+        scope, token_options, bound = prepare(options)
+        return self._acquirer.cached_header(scope, token_options, bound=bound)
+
+    def header_step(self, options: HeaderRequest) -> Step[AuthorizationHeaderInformation]:
+        """The header as a step (a sub-step of a downstream call)."""
+        scope, token_options, bound = prepare(options)
+        return (yield from self._acquirer.header_step(scope, token_options, bound=bound))
 
 
 def prepare(options: HeaderRequest) -> tuple[str, AcquireOptions | None, bool]:
@@ -91,7 +89,7 @@ def prepare(options: HeaderRequest) -> tuple[str, AcquireOptions | None, bool]:
     (`RequestAppToken` or a managed identity) — IDW10116; app tokens use the first scope only.
     """
     token_options = options.acquire_token_options
-    bound = is_mtls_pop_scheme(options.protocol_scheme)
+    bound = options.is_mtls_pop
     app_token = options.request_app_token or (
         token_options is not None and token_options.managed_identity is not None
     )
@@ -114,20 +112,3 @@ def prepare(options: HeaderRequest) -> tuple[str, AcquireOptions | None, bool]:
             "with a token.",
         )
     return options.scopes[0].strip(), token_options, bound
-
-
-def header_information(result: AcquireTokenResult) -> AuthorizationHeaderInformation:
-    binding = result.binding_certificate if result.is_bound else None
-    metadata = {
-        "token_source": result.token_source.value,
-        "token_type": result.token_type,
-        "expires_on": result.expires_on,
-        "binding_thumbprint": binding.x5t_s256 if binding is not None else None,
-        "token_endpoint": result.token_endpoint,
-        "correlation_id": result.correlation_id,
-    }
-    return AuthorizationHeaderInformation(
-        header_value=result.authorization_header,
-        binding_certificate=binding,
-        metadata=MappingProxyType(metadata),
-    )

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from identity_web._downstream._headers import merge_extra_headers
 from identity_web._errors import ConfigurationError, ConfigurationProblem, InvalidRequestError
 from identity_web._results import AuthorizationHeaderInformation
 from identity_web.protocol._http import HttpRequest
+from identity_web.protocol._tokens import TokenType
 from identity_web.settings import DownstreamApiOptions
 
 DEFAULT_ACCEPT = "application/json"
@@ -75,28 +76,18 @@ def effective_url(options: DownstreamApiOptions, *, api: str) -> str:
     return api_url(options.base_url, options.relative_path, options.extra_query_parameters, api=api)
 
 
-def check_transport_security(url: str, *, bound: bool, api: str) -> None:
-    """Refuse to send a bound token anywhere but over https (before any token is acquired)."""
-    if bound and urlsplit(url).scheme.lower() != "https":
+def require_https_for_token(url: str, *, api: str, bound: bool) -> None:
+    """The one guard: no token of any kind (Bearer or bound) travels over anything but https.
+
+    Called before any token is acquired and again on the built request."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "https":
         raise InvalidRequestError(
             "",
-            f"downstream API '{api}' uses ProtocolScheme MTLS_POP but its URL is not https "
-            f"({urlsplit(url).scheme}://{urlsplit(url).netloc}); a certificate-bound token is "
-            f"never sent over plain HTTP. Change {api}.BaseUrl to https://.",
+            f"downstream API '{api}' would send a {TokenType.of(bound)} token to {parts.scheme}://"
+            f"{parts.netloc}, which is not https; a token is never sent over plain HTTP. "
+            f"Change {api}.BaseUrl to https://.",
         )
-
-
-def loggable(url: str) -> str:
-    """The URL without query and fragment, which may carry signatures or identifiers."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
-def token_scheme(header: AuthorizationHeaderInformation | None) -> str | None:
-    """`Bearer`, `mtls_pop`, … as the header value starts; None for an anonymous call."""
-    if header is None:
-        return None
-    return header.header_value.split(" ", 1)[0]
 
 
 def build_request(
@@ -105,12 +96,14 @@ def build_request(
     body: RequestBody | None,
     *,
     api: str,
+    url: str | None = None,
 ) -> HttpRequest:
     """The request to send: method, URL, Accept/Content-Type, allowed extra headers, auth.
 
-    A bound token travels only with its certificate (`tls_identity`) and only over https.
+    `url` is `effective_url(options)` when the caller has it already. A token travels only
+    over https, and a bound one only with its certificate (`tls_identity`).
     """
-    url = effective_url(options, api=api)
+    url = url or effective_url(options, api=api)
     headers = {"Accept": options.accept_header or DEFAULT_ACCEPT}
     if body is not None:
         headers["Content-Type"] = body.content_type
@@ -128,11 +121,59 @@ def build_request(
 
 
 def _check_binding(url: str, header: AuthorizationHeaderInformation, *, api: str) -> None:
-    scheme = (token_scheme(header) or "").lower()
-    if scheme == "mtls_pop" and header.binding_certificate is None:
+    if header.token_type is TokenType.MTLS_POP and header.binding_certificate is None:
         raise InvalidRequestError(
             "",
             f"downstream API '{api}': the mtls_pop token came without its binding certificate; "
             "a bound token is never sent without it.",
         )
-    check_transport_security(url, bound=header.binding_certificate is not None, api=api)
+    require_https_for_token(url, api=api, bound=header.token_type is TokenType.MTLS_POP)
+
+
+# -- which extra headers a configured request may carry ------------------------------------
+
+logger = logging.getLogger(__name__)
+
+# Headers a configuration must never set on a downstream request: credentials, host routing and
+# the identity headers front ends (App Service Easy Auth, proxies) inject. Compared lower-cased.
+RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "cookie",
+        "host",
+        "x-original-url",
+        "x-ms-client-principal",
+        "x-ms-client-principal-id",
+        "x-ms-client-principal-name",
+        "x-ms-client-principal-idp",
+    }
+)
+RESERVED_PREFIXES = ("x-forwarded-", "x-ms-token-")
+
+
+def is_reserved_header(name: str) -> bool:
+    """True for a header name `ExtraHeaderParameters` may not set (case-insensitive)."""
+    lowered = name.strip().lower()
+    return lowered in RESERVED_HEADERS or lowered.startswith(RESERVED_PREFIXES)
+
+
+def merge_extra_headers(
+    present: Mapping[str, str], extra: Mapping[str, str] | None, *, api: str
+) -> dict[str, str]:
+    """`present` plus the allowed `extra` headers.
+
+    Reserved names and names already present (case-insensitively, including earlier extras) are
+    skipped with a warning that names the header but never its value.
+    """
+    merged = dict(present)
+    seen = {name.lower() for name in merged}
+    for name, value in (extra or {}).items():
+        lowered = name.lower()
+        if is_reserved_header(name):
+            logger.warning("%s: reserved header %r in ExtraHeaderParameters ignored", api, name)
+        elif lowered in seen:
+            logger.warning("%s: duplicate header %r in ExtraHeaderParameters ignored", api, name)
+        else:
+            merged[name] = value
+            seen.add(lowered)
+    return merged

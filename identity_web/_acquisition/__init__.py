@@ -1,1 +1,0 @@
-"""Implementation of `identity_web.acquisition`: plans, flows, single-flight."""

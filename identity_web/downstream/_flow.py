@@ -1,0 +1,132 @@
+"""One downstream call as a step: authorize (a sub-step), send, retry once on a claims challenge.
+
+The step owns every decision: anonymous or not, which request, whether a 401 claims challenge
+earns one retry with a fresh token. The header is a sub-step (`header_step`), so one driver
+runs the whole call, sync or async.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+from typing import Protocol
+
+from identity_web._results import AuthorizationHeaderInformation
+from identity_web.downstream._options import with_claims
+from identity_web.downstream._request import (
+    RequestBody,
+    build_request,
+    effective_url,
+    require_https_for_token,
+)
+from identity_web.downstream._response import DownstreamResponse
+from identity_web.protocol._http import HttpResponse, redact_url
+from identity_web.protocol.steps import Step
+from identity_web.settings import DownstreamApiOptions
+
+logger = logging.getLogger(__name__)
+
+
+class HeaderSteps(Protocol):
+    """What the call needs from `AuthorizationHeaderProvider`."""
+
+    def header_step(
+        self, options: DownstreamApiOptions
+    ) -> Step[AuthorizationHeaderInformation]: ...
+
+
+def call_step(
+    options: DownstreamApiOptions, body: RequestBody | None, *, api: str, headers: HeaderSteps
+) -> Step[DownstreamResponse]:
+    """Authorize (unless anonymous), send, and retry once on a 401 claims challenge."""
+    url = effective_url(options, api=api)
+    if options.scopes:
+        require_https_for_token(url, api=api, bound=options.is_mtls_pop)
+    header = yield from _authorize(options, headers)
+    response: HttpResponse = yield build_request(options, header, body, api=api, url=url)
+    claims = claims_challenge(response) if header is not None else None
+    if claims is not None:
+        logger.info("%s: 401 with a claims challenge; new token, one retry", api)
+        options = with_claims(options, claims)
+        header = yield from _authorize(options, headers)
+        response = yield build_request(options, header, body, api=api, url=url)
+    if logger.isEnabledFor(logging.DEBUG):
+        method, shown = options.http_method.upper(), redact_url(url)
+        logger.debug("%s: %s %s -> %d", api, method, shown, response.status)
+    return DownstreamResponse.from_http(
+        response,
+        url=url,
+        token_type=header.token_type if header is not None else None,
+        binding_certificate=header.binding_certificate if header is not None else None,
+    )
+
+
+def _authorize(
+    options: DownstreamApiOptions, headers: HeaderSteps
+) -> Step[AuthorizationHeaderInformation | None]:
+    if not options.scopes:
+        logger.info("no Scopes configured: calling anonymously")
+        return None
+    return (yield from headers.header_step(options))
+
+
+# -- claims challenges in WWW-Authenticate (Continuous Access Evaluation) -----------------
+
+
+# auth-param = token "=" ( token / quoted-string )   (RFC 9110 §11.2)
+_AUTH_PARAM = re.compile(r'([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]+))')
+
+
+def www_authenticate_params(header: str) -> dict[str, str]:
+    """Every `name=value` auth-param of a `WWW-Authenticate` value, names lower-cased.
+
+    Several challenges joined by commas are read as one list; the first occurrence wins.
+    """
+    params: dict[str, str] = {}
+    for match in _AUTH_PARAM.finditer(header):
+        name = match.group(1).lower()
+        quoted, token = match.group(2), match.group(3)
+        value = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else token
+        params.setdefault(name, value)
+    return params
+
+
+def decode_claims(value: str) -> str | None:
+    """The claims JSON of a challenge: base64 (standard or url-safe, padding optional) or raw JSON.
+
+    Returns None when the value is neither, so no retry is attempted on garbage.
+    """
+    text = value.strip()
+    if text.startswith("{"):
+        return text if _is_json_object(text) else None
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        decoded = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+        claims = decoded.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return claims if _is_json_object(claims) else None
+
+
+def claims_challenge(response: HttpResponse) -> str | None:
+    """The decoded claims of a 401 claims challenge, else None."""
+    if response.status != 401:
+        return None
+    params = www_authenticate_params(response.header("www-authenticate"))
+    raw = params.get("claims")
+    if not raw:
+        return None
+    claims = decode_claims(raw)
+    if claims is None:
+        logger.warning("401 carries a claims challenge that is not base64 JSON; not retrying")
+    return claims
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
