@@ -21,9 +21,7 @@ from identity_web.credentials import (
     SignedAssertion,
 )
 from identity_web.emulator import Emulator
-from identity_web.protocol._binding import BindingCertificate
-from identity_web.protocol._http import HttpRequest, HttpResponse
-from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol import BindingCertificate, HttpRequest, HttpResponse, TokenResponse
 from identity_web.protocol.steps import Step
 from identity_web.transport import Drivers
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from acquisition_helpers import token_posts
 
-from identity_web._results import TokenSource
+from identity_web import TokenSource
 from identity_web.acquisition import TokenAcquirer, TokenRequestOptions
 from identity_web.cache import InMemoryTokenCache
 from identity_web.credentials import AssertionCredential, CredentialsProvider
@@ -16,7 +16,7 @@ from identity_web.credentials.managed_identity_assertion import (
     SignedAssertionFromManagedIdentityLoader,
 )
 from identity_web.emulator import Emulator
-from identity_web.managed_identity._client import ManagedIdentityClient
+from identity_web.managed_identity import ManagedIdentityClient
 from identity_web.protocol.steps import Step
 from identity_web.settings import (
     CredentialDescription,

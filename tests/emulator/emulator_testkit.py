@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 
 from identity_web.emulator import Emulator
 from identity_web.emulator._pki import CertificateAuthority
-from identity_web.protocol._binding import BindingCertificate, b64url
+from identity_web.protocol import BindingCertificate, b64url
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 JWT_POP = "urn:ietf:params:oauth:client-assertion-type:jwt-pop"

@@ -12,8 +12,7 @@ import testkit
 
 from identity_web import ServiceProvider, TokenAcquirerFactory
 from identity_web.emulator import EmulatorManifest
-from identity_web.protocol._binding import BindingCertificate
-from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol import BindingCertificate, TokenResponse
 from identity_web.protocol.imds import ManagedIdentityId
 from identity_web.protocol.steps import Step
 from identity_web.settings import IdentityWebSettings
