@@ -8,6 +8,7 @@ and async methods only hand that step to the sync or the async driver.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -167,15 +168,7 @@ class TokenAcquirer:
             failed_at: float = yield ReadClock(self._clock)
             return self._failed(plan, stale, error, failed_at - now)
         token = outcome.token
-        entry = CacheEntry(
-            access_token=token.access_token,
-            token_type=token.token_type,
-            expires_on=token.expires_on,
-            refresh_on=token.refresh_on,
-            token_endpoint=token.token_endpoint,
-            correlation_id=token.correlation_id,
-            binding_certificate=token.binding_certificate,
-        )
+        entry = CacheEntry(**{name: getattr(token, name) for name in _ENTRY_FIELDS})
         yield StoreToken(self._cache, outcome.plan.key, entry)
         done: float = yield ReadClock(self._clock)
         _log_acquired(outcome, done - now)
@@ -220,6 +213,10 @@ class TokenAcquirer:
             error,
         )
         return stale
+
+
+#: What a cache entry keeps of a token response (every field of `CacheEntry` is one of them).
+_ENTRY_FIELDS = tuple(field.name for field in dataclasses.fields(CacheEntry))
 
 
 def _log_acquired(outcome: Outcome, seconds: float) -> None:

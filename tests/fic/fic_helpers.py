@@ -47,13 +47,7 @@ class ScriptedManagedIdentity:
     calls: list[tuple[str | None, str, bool]] = field(default_factory=list)
 
     def token_flow(
-        self,
-        identity: ManagedIdentityId,
-        scope: str,
-        *,
-        bound: bool,
-        now: float,
-        claims: str | None = None,
+        self, identity: ManagedIdentityId, scope: str, *, bound: bool, now: float, **_: Any
     ) -> Step[TokenResponse]:
         client_id = None if identity.is_system else identity.value
         self.calls.append((client_id, scope, bound))
