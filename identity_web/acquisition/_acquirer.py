@@ -32,6 +32,7 @@ from identity_web.acquisition._plan import (
     make_result,
 )
 from identity_web.cache import CacheEntry, StoreToken, TokenCache
+from identity_web.credentials import LoadedCredential
 from identity_web.managed_identity._client import ManagedIdentityTokens
 from identity_web.protocol import entra
 from identity_web.protocol.retry import sts_policy
@@ -114,7 +115,7 @@ class TokenAcquirer:
         return hit.header if hit is not None else None
 
     def _hit(self, scope: str, options: AcquireOptions | None, bound: bool) -> Hit | None:
-        credential = self._credentials.current if self._credentials is not None else None
+        credential = self._known_credential(bound)
         if credential is None and self._planner.uses_credentials(options):
             return None
         prepared = self._memo.prepare(scope, options, bound, credential)
@@ -139,10 +140,10 @@ class TokenAcquirer:
     ) -> Step[Hit | AcquireTokenResult]:
         """A cache hit, or the result of the (shared) acquisition."""
         now: float = yield ReadClock(self._clock)
-        credential = self._credentials.current if self._credentials is not None else None
+        credential = self._known_credential(bound)
         if credential is None and self._planner.uses_credentials(options):
             assert self._credentials is not None  # uses_credentials says so
-            credential = yield from self._credentials.selected()
+            credential = yield from self._credentials.selected(bound)
         prepared = self._memo.prepare(scope, options, bound, credential)
         fresh, stale = self._fresh(prepared, now)
         if fresh is not None:
@@ -175,6 +176,13 @@ class TokenAcquirer:
         return make_result(
             outcome.plan, entry, TokenSource.IDENTITY_PROVIDER, token.binding_certificate
         )
+
+    def _known_credential(self, bound: bool) -> LoadedCredential | None:
+        """The credential already selected for Bearer or for mTLS PoP (no I/O), or None."""
+        credentials = self._credentials
+        if credentials is None:
+            return None
+        return credentials.current_bound if bound else credentials.current
 
     def _fresh(
         self, prepared: Prepared, now: float

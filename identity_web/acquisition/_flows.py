@@ -62,7 +62,7 @@ class FlowBuilder:
         credentials = self._planner.credentials
         assert credentials is not None  # a client plan always has a credential source
         credentials.reset()
-        credential = yield from credentials.selected()
+        credential = yield from credentials.selected(plan.bound)
         retry_plan = self._planner.rebind(plan, credential)
         token = yield from self.token_flow(retry_plan, now)
         return Outcome(token, retry_plan)

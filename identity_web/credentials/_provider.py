@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from identity_web._errors import IdentityWebError
+from identity_web._errors import IdentityWebError, InvalidRequestError
 from identity_web.credentials._errors import (
     CredentialAttempt,
     CredentialLoadError,
@@ -23,6 +23,7 @@ from identity_web.credentials._types import (
     CertificateCredential,
     CredentialLoader,
     LoadedCredential,
+    can_bind,
 )
 from identity_web.protocol.steps import Blocking, Shared, Step
 from identity_web.settings import CredentialDescription, CredentialSource
@@ -56,6 +57,8 @@ class CredentialsProvider:
         #: The selected credential, or None when `selected()` must load one (a plain attribute:
         #: the cache-hit path reads it, no call, no lock).
         self.current: LoadedCredential | None = None
+        #: The same for mTLS PoP (`selected(bound=True)`): the first entry that can bind.
+        self.current_bound: LoadedCredential | None = None
 
     @property
     def selected_index(self) -> int | None:
@@ -63,8 +66,18 @@ class CredentialsProvider:
         selection = self._selection
         return selection[0] if selection is not None else None
 
-    def selected(self) -> Step[LoadedCredential]:
-        """The selected credential, loading entries in order on first use (or after `reset()`)."""
+    def selected(self, bound: bool = False) -> Step[LoadedCredential]:
+        """The selected credential, loading entries in order on first use (or after `reset()`).
+
+        `bound=True` (mTLS PoP): the first entry that loads *and can bind*; entries that cannot
+        (a secret, a token file) are passed over, logged once; IDW10115 when none can.
+        """
+        if bound:
+            current = self.current_bound
+            if current is not None:
+                return current
+            found: LoadedCredential = yield Shared((self, True), self._select_bound)
+            return found
         selection = self._selection
         if selection is not None:
             return selection[1]
@@ -74,7 +87,7 @@ class CredentialsProvider:
     def reset(self) -> None:
         """Forget the selection, so the next `selected()` loads again (a rotated certificate)."""
         selection, self._selection = self._selection, None
-        self.current = None
+        self.current = self.current_bound = None
         if selection is not None:
             logger.info(
                 "credential %s deselected; it will be loaded again on next use",
@@ -109,6 +122,43 @@ class CredentialsProvider:
         if len(errors) > 1:
             cause = ExceptionGroup("credential load failures", errors)
         raise NoCredentialLoadedError("", attempts=attempts) from cause
+
+    def _select_bound(self) -> Step[LoadedCredential]:
+        first = yield from self.selected()
+        start = self.selected_index or 0
+        passed: list[str] = []
+        for position in range(start, len(self._descriptions)):
+            description = self._descriptions[position]
+            entry = f"{self._key_path}[{position}]"
+            if position == start:
+                loaded = first
+            elif description.skip:
+                continue
+            else:
+                try:
+                    loaded = yield from self._load(entry, description)
+                except IdentityWebError as error:
+                    logger.warning("%s not loaded: %s", entry, error)
+                    continue
+            if can_bind(loaded):
+                if passed:
+                    logger.warning(
+                        "ProtocolScheme MTLS_POP: passing over %s, which cannot bind a token to "
+                        "a certificate; using %s (%s)",
+                        ", ".join(passed),
+                        entry,
+                        loaded.description_id,
+                    )
+                self.current_bound = loaded
+                return loaded
+            passed.append(f"{entry} ({description.source_type.value})")
+        raise InvalidRequestError(
+            "IDW10115",
+            "Token binding (mTLS PoP) needs a certificate or a signed assertion that can be bound "
+            "to a certificate (e.g. SignedAssertionFromManagedIdentity); no entry of "
+            f"{self._key_path} can: {', '.join(passed) or 'none loaded'}. Add a certificate "
+            "credential, or use ProtocolScheme Bearer.",
+        )
 
     def _load(self, entry: str, description: CredentialDescription) -> Step[LoadedCredential]:
         logger.debug("loading %s (SourceType %s)", entry, description.source_type.value)

@@ -91,7 +91,9 @@ class FakeCredentials:
     def current(self) -> LoadedCredential | None:
         return self.credential
 
-    def selected(self) -> Step[LoadedCredential]:
+    current_bound = current
+
+    def selected(self, bound: bool = False) -> Step[LoadedCredential]:
         return self.credential
         yield  # a step that needs nothing
 

@@ -57,7 +57,9 @@ class OneCredential:
     def current(self) -> Any:
         return self.credential
 
-    def selected(self) -> Step[Any]:
+    current_bound = current
+
+    def selected(self, bound: bool = False) -> Step[Any]:
         return self.credential
         yield  # a step that needs nothing
 
