@@ -28,6 +28,10 @@ class CredentialSource(Protocol):
 
     def reset(self) -> None: ...
 
+    def reject_selected(self, codes: str, *, bound: bool) -> bool: ...
+
+    def record_rejection(self, codes: str, *, bound: bool) -> None: ...
+
 
 class AcquireOptions(Protocol):
     """What a token request may carry; `settings.AcquireTokenOptions` is one of these."""

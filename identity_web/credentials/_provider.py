@@ -54,6 +54,8 @@ class CredentialsProvider:
         self._loaders = dict(loaders)
         self._key_path = key_path
         self._selection: tuple[int, LoadedCredential] | None = None
+        self._bound_index: int | None = None
+        self._rejected: dict[int, str] = {}  # entry index → the AADSTS codes Entra answered
         #: The selected credential, or None when `selected()` must load one (a plain attribute:
         #: the cache-hit path reads it, no call, no lock).
         self.current: LoadedCredential | None = None
@@ -87,12 +89,46 @@ class CredentialsProvider:
     def reset(self) -> None:
         """Forget the selection, so the next `selected()` loads again (a rotated certificate)."""
         selection, self._selection = self._selection, None
-        self.current = self.current_bound = None
+        self.current = self.current_bound = self._bound_index = None
         if selection is not None:
             logger.info(
                 "credential %s deselected; it will be loaded again on next use",
                 selection[1].description_id,
             )
+
+    def reject_selected(self, codes: str, *, bound: bool) -> bool:
+        """Entra rejected the selected entry (for `bound` requests: the bound selection) with
+        `codes`: mark it skipped for this application and forget the selection, so the next
+        `selected()` tries the next entry once. False (nothing changed) when no other entry
+        is left to try."""
+        index = self._bound_index if bound else self.selected_index
+        if index is None:
+            return False
+        others = [
+            i
+            for i, description in enumerate(self._descriptions)
+            if i != index and not description.skip and i not in self._rejected
+        ]
+        if not others:
+            return False
+        self.record_rejection(codes, bound=bound)
+        return True
+
+    def record_rejection(self, codes: str, *, bound: bool) -> None:
+        """Mark the selected entry rejected by Entra with `codes` and forget the selection."""
+        index = self._bound_index if bound else self.selected_index
+        if index is None:
+            return
+        self._rejected[index] = codes
+        entry = f"{self._key_path}[{index}]"
+        logger.warning(
+            "%s (%s) was rejected by Entra ID (%s); it is skipped from now on and the next "
+            "entry is tried",
+            entry,
+            self._descriptions[index].source_type.value,
+            codes,
+        )
+        self.reset()
 
     def _select(self) -> Step[LoadedCredential]:
         if not self._descriptions:
@@ -105,6 +141,10 @@ class CredentialsProvider:
         for index, description in enumerate(self._descriptions):
             if description.skip:
                 attempts.append(CredentialAttempt(index, description.source_type, "Skip is true"))
+                continue
+            if index in self._rejected:
+                reason = f"rejected by Entra ID ({self._rejected[index]})"
+                attempts.append(CredentialAttempt(index, description.source_type, reason))
                 continue
             entry = f"{self._key_path}[{index}]"
             try:
@@ -132,7 +172,7 @@ class CredentialsProvider:
             entry = f"{self._key_path}[{position}]"
             if position == start:
                 loaded = first
-            elif description.skip:
+            elif description.skip or position in self._rejected:
                 continue
             else:
                 try:
@@ -149,7 +189,7 @@ class CredentialsProvider:
                         entry,
                         loaded.description_id,
                     )
-                self.current_bound = loaded
+                self._bound_index, self.current_bound = position, loaded
                 return loaded
             passed.append(f"{entry} ({description.source_type.value})")
         raise InvalidRequestError(

@@ -97,6 +97,12 @@ class FakeCredentials:
         return self.credential
         yield  # a step that needs nothing
 
+    def reject_selected(self, codes: str, *, bound: bool) -> bool:
+        return False  # one credential: nothing else to try
+
+    def record_rejection(self, codes: str, *, bound: bool) -> None:
+        pass
+
     def reset(self) -> None:
         self.resets += 1
         if self.after_reset is not None:

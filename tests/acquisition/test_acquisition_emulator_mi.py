@@ -63,6 +63,12 @@ class OneCredential:
         return self.credential
         yield  # a step that needs nothing
 
+    def reject_selected(self, codes: str, *, bound: bool) -> bool:
+        return False
+
+    def record_rejection(self, codes: str, *, bound: bool) -> None:
+        pass
+
     def reset(self) -> None:
         pass
 
