@@ -8,6 +8,7 @@ and async methods only hand that step to the sync or the async driver.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -31,6 +32,7 @@ from identity_web.acquisition._plan import (
     make_result,
 )
 from identity_web.cache import CacheEntry, StoreToken, TokenCache
+from identity_web.credentials import LoadedCredential
 from identity_web.managed_identity._client import ManagedIdentityTokens
 from identity_web.protocol import entra
 from identity_web.protocol.retry import sts_policy
@@ -113,7 +115,7 @@ class TokenAcquirer:
         return hit.header if hit is not None else None
 
     def _hit(self, scope: str, options: AcquireOptions | None, bound: bool) -> Hit | None:
-        credential = self._credentials.current if self._credentials is not None else None
+        credential = self._known_credential(bound)
         if credential is None and self._planner.uses_credentials(options):
             return None
         prepared = self._memo.prepare(scope, options, bound, credential)
@@ -138,10 +140,10 @@ class TokenAcquirer:
     ) -> Step[Hit | AcquireTokenResult]:
         """A cache hit, or the result of the (shared) acquisition."""
         now: float = yield ReadClock(self._clock)
-        credential = self._credentials.current if self._credentials is not None else None
+        credential = self._known_credential(bound)
         if credential is None and self._planner.uses_credentials(options):
             assert self._credentials is not None  # uses_credentials says so
-            credential = yield from self._credentials.selected()
+            credential = yield from self._credentials.selected(bound)
         prepared = self._memo.prepare(scope, options, bound, credential)
         fresh, stale = self._fresh(prepared, now)
         if fresh is not None:
@@ -167,21 +169,20 @@ class TokenAcquirer:
             failed_at: float = yield ReadClock(self._clock)
             return self._failed(plan, stale, error, failed_at - now)
         token = outcome.token
-        entry = CacheEntry(
-            access_token=token.access_token,
-            token_type=token.token_type,
-            expires_on=token.expires_on,
-            refresh_on=token.refresh_on,
-            token_endpoint=token.token_endpoint,
-            correlation_id=token.correlation_id,
-            binding_certificate=token.binding_certificate,
-        )
+        entry = CacheEntry(**{name: getattr(token, name) for name in _ENTRY_FIELDS})
         yield StoreToken(self._cache, outcome.plan.key, entry)
         done: float = yield ReadClock(self._clock)
         _log_acquired(outcome, done - now)
         return make_result(
             outcome.plan, entry, TokenSource.IDENTITY_PROVIDER, token.binding_certificate
         )
+
+    def _known_credential(self, bound: bool) -> LoadedCredential | None:
+        """The credential already selected for Bearer or for mTLS PoP (no I/O), or None."""
+        credentials = self._credentials
+        if credentials is None:
+            return None
+        return credentials.current_bound if bound else credentials.current
 
     def _fresh(
         self, prepared: Prepared, now: float
@@ -220,6 +221,10 @@ class TokenAcquirer:
             error,
         )
         return stale
+
+
+#: What a cache entry keeps of a token response (every field of `CacheEntry` is one of them).
+_ENTRY_FIELDS = tuple(field.name for field in dataclasses.fields(CacheEntry))
 
 
 def _log_acquired(outcome: Outcome, seconds: float) -> None:

@@ -50,21 +50,34 @@ class FlowBuilder:
             token = yield from self.token_flow(plan, now)
             return Outcome(token, plan)
         except ServiceError as error:
-            if plan.managed_identity is not None or not entra.is_certificate_reload_error(error):
+            if plan.managed_identity is not None or not entra.is_credential_rejection(error):
                 raise
-            logger.warning(
-                "token endpoint %s rejected credential %s with AADSTS%s; reloading the "
-                "credential and retrying once",
-                error.endpoint,
-                _credential_id(plan),
-                ",".join(str(code) for code in error.error_codes),
-            )
+            rejected = error
         credentials = self._planner.credentials
         assert credentials is not None  # a client plan always has a credential source
-        credentials.reset()
-        credential = yield from credentials.selected()
+        codes = _codes(rejected)
+        moved = credentials.reject_selected(codes, bound=plan.bound)
+        if not moved:
+            if not entra.is_certificate_reload_error(rejected):
+                raise rejected
+            logger.warning(
+                "token endpoint %s rejected credential %s with %s; reloading the credential "
+                "and retrying once",
+                rejected.endpoint,
+                _credential_id(plan),
+                codes,
+            )
+            credentials.reset()
+        credential = yield from credentials.selected(plan.bound)
         retry_plan = self._planner.rebind(plan, credential)
-        token = yield from self.token_flow(retry_plan, now)
+        try:
+            token = yield from self.token_flow(retry_plan, now)
+        except ServiceError as again:
+            if moved and entra.is_credential_rejection(again):
+                # every entry tried was rejected: the error lists each attempt
+                credentials.record_rejection(_codes(again), bound=plan.bound)
+                yield from credentials.selected(plan.bound)
+            raise
         return Outcome(token, retry_plan)
 
     def token_flow(self, plan: AcquisitionPlan, now: float) -> Step[TokenResponse]:
@@ -197,6 +210,10 @@ def _explained(
 
 def _correlation_id(plan: AcquisitionPlan) -> str:
     return plan.correlation_id or str(uuid.uuid4())
+
+
+def _codes(error: ServiceError) -> str:
+    return ",".join(f"AADSTS{code}" for code in error.error_codes)
 
 
 def _credential_id(plan: AcquisitionPlan) -> str:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from identity_web._errors import IdentityWebError
+from identity_web._errors import IdentityWebError, InvalidRequestError
 from identity_web.credentials._errors import (
     CredentialAttempt,
     CredentialLoadError,
@@ -23,6 +23,7 @@ from identity_web.credentials._types import (
     CertificateCredential,
     CredentialLoader,
     LoadedCredential,
+    can_bind,
 )
 from identity_web.protocol.steps import Blocking, Shared, Step
 from identity_web.settings import CredentialDescription, CredentialSource
@@ -53,9 +54,13 @@ class CredentialsProvider:
         self._loaders = dict(loaders)
         self._key_path = key_path
         self._selection: tuple[int, LoadedCredential] | None = None
+        self._bound_index: int | None = None
+        self._rejected: dict[int, str] = {}  # entry index → the AADSTS codes Entra answered
         #: The selected credential, or None when `selected()` must load one (a plain attribute:
         #: the cache-hit path reads it, no call, no lock).
         self.current: LoadedCredential | None = None
+        #: The same for mTLS PoP (`selected(bound=True)`): the first entry that can bind.
+        self.current_bound: LoadedCredential | None = None
 
     @property
     def selected_index(self) -> int | None:
@@ -63,8 +68,18 @@ class CredentialsProvider:
         selection = self._selection
         return selection[0] if selection is not None else None
 
-    def selected(self) -> Step[LoadedCredential]:
-        """The selected credential, loading entries in order on first use (or after `reset()`)."""
+    def selected(self, bound: bool = False) -> Step[LoadedCredential]:
+        """The selected credential, loading entries in order on first use (or after `reset()`).
+
+        `bound=True` (mTLS PoP): the first entry that loads *and can bind*; entries that cannot
+        (a secret, a token file) are passed over, logged once; IDW10115 when none can.
+        """
+        if bound:
+            current = self.current_bound
+            if current is not None:
+                return current
+            found: LoadedCredential = yield Shared((self, True), self._select_bound)
+            return found
         selection = self._selection
         if selection is not None:
             return selection[1]
@@ -74,12 +89,46 @@ class CredentialsProvider:
     def reset(self) -> None:
         """Forget the selection, so the next `selected()` loads again (a rotated certificate)."""
         selection, self._selection = self._selection, None
-        self.current = None
+        self.current = self.current_bound = self._bound_index = None
         if selection is not None:
             logger.info(
                 "credential %s deselected; it will be loaded again on next use",
                 selection[1].description_id,
             )
+
+    def reject_selected(self, codes: str, *, bound: bool) -> bool:
+        """Entra rejected the selected entry (for `bound` requests: the bound selection) with
+        `codes`: mark it skipped for this application and forget the selection, so the next
+        `selected()` tries the next entry once. False (nothing changed) when no other entry
+        is left to try."""
+        index = self._bound_index if bound else self.selected_index
+        if index is None:
+            return False
+        others = [
+            i
+            for i, description in enumerate(self._descriptions)
+            if i != index and not description.skip and i not in self._rejected
+        ]
+        if not others:
+            return False
+        self.record_rejection(codes, bound=bound)
+        return True
+
+    def record_rejection(self, codes: str, *, bound: bool) -> None:
+        """Mark the selected entry rejected by Entra with `codes` and forget the selection."""
+        index = self._bound_index if bound else self.selected_index
+        if index is None:
+            return
+        self._rejected[index] = codes
+        entry = f"{self._key_path}[{index}]"
+        logger.warning(
+            "%s (%s) was rejected by Entra ID (%s); it is skipped from now on and the next "
+            "entry is tried",
+            entry,
+            self._descriptions[index].source_type.value,
+            codes,
+        )
+        self.reset()
 
     def _select(self) -> Step[LoadedCredential]:
         if not self._descriptions:
@@ -92,6 +141,10 @@ class CredentialsProvider:
         for index, description in enumerate(self._descriptions):
             if description.skip:
                 attempts.append(CredentialAttempt(index, description.source_type, "Skip is true"))
+                continue
+            if index in self._rejected:
+                reason = f"rejected by Entra ID ({self._rejected[index]})"
+                attempts.append(CredentialAttempt(index, description.source_type, reason))
                 continue
             entry = f"{self._key_path}[{index}]"
             try:
@@ -109,6 +162,43 @@ class CredentialsProvider:
         if len(errors) > 1:
             cause = ExceptionGroup("credential load failures", errors)
         raise NoCredentialLoadedError("", attempts=attempts) from cause
+
+    def _select_bound(self) -> Step[LoadedCredential]:
+        first = yield from self.selected()
+        start = self.selected_index or 0
+        passed: list[str] = []
+        for position in range(start, len(self._descriptions)):
+            description = self._descriptions[position]
+            entry = f"{self._key_path}[{position}]"
+            if position == start:
+                loaded = first
+            elif description.skip or position in self._rejected:
+                continue
+            else:
+                try:
+                    loaded = yield from self._load(entry, description)
+                except IdentityWebError as error:
+                    logger.warning("%s not loaded: %s", entry, error)
+                    continue
+            if can_bind(loaded):
+                if passed:
+                    logger.warning(
+                        "ProtocolScheme MTLS_POP: passing over %s, which cannot bind a token to "
+                        "a certificate; using %s (%s)",
+                        ", ".join(passed),
+                        entry,
+                        loaded.description_id,
+                    )
+                self._bound_index, self.current_bound = position, loaded
+                return loaded
+            passed.append(f"{entry} ({description.source_type.value})")
+        raise InvalidRequestError(
+            "IDW10115",
+            "Token binding (mTLS PoP) needs a certificate or a signed assertion that can be bound "
+            "to a certificate (e.g. SignedAssertionFromManagedIdentity); no entry of "
+            f"{self._key_path} can: {', '.join(passed) or 'none loaded'}. Add a certificate "
+            "credential, or use ProtocolScheme Bearer.",
+        )
 
     def _load(self, entry: str, description: CredentialDescription) -> Step[LoadedCredential]:
         logger.debug("loading %s (SourceType %s)", entry, description.source_type.value)

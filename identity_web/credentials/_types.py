@@ -71,6 +71,16 @@ class AssertionCredential:
 LoadedCredential: TypeAlias = SecretCredential | CertificateCredential | AssertionCredential
 
 
+def can_bind(credential: LoadedCredential) -> bool:
+    """Whether the credential can produce a binding certificate (mTLS PoP): a certificate, or
+    an assertion provider that binds (the managed identity FIC one)."""
+    if isinstance(credential, CertificateCredential):
+        return True
+    return (
+        isinstance(credential, AssertionCredential) and credential.provider.supports_token_binding
+    )
+
+
 class CredentialLoader(Protocol):
     """Loads one `ClientCredentials` entry of the SourceType it is registered for.
 

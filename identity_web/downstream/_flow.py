@@ -25,7 +25,7 @@ from identity_web.downstream._request import (
 from identity_web.downstream._response import DownstreamResponse
 from identity_web.protocol._http import HttpResponse, redact_url
 from identity_web.protocol.steps import Step
-from identity_web.settings import DownstreamApiOptions
+from identity_web.settings import DownstreamApiOptions, check_call
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,14 @@ def call_step(
     """Authorize (unless anonymous), send, and retry once on a 401 claims challenge."""
     url = effective_url(options, api=api)
     if options.scopes:
-        require_https_for_token(url, api=api, bound=options.is_mtls_pop)
+        require_https_for_token(
+            url,
+            api=api,
+            bound=options.is_mtls_pop,
+            allow_http_to_loopback=options.allow_http_to_loopback,
+        )
+    else:
+        check_call(options, api=api)  # asked for a token with no scope: refused, never anonymous
     header = yield from _authorize(options, headers)
     response: HttpResponse = yield build_request(options, header, body, api=api, url=url)
     claims = claims_challenge(response) if header is not None else None

@@ -12,7 +12,7 @@ from identity_web._errors import ConfigurationError, ConfigurationProblem, Inval
 from identity_web._results import AuthorizationHeaderInformation
 from identity_web.protocol._http import HttpRequest
 from identity_web.protocol._tokens import TokenType
-from identity_web.settings import DownstreamApiOptions
+from identity_web.settings import DownstreamApiOptions, plain_http_refusal
 
 DEFAULT_ACCEPT = "application/json"
 DEFAULT_CONTENT_TYPE = "application/json"
@@ -76,18 +76,24 @@ def effective_url(options: DownstreamApiOptions, *, api: str) -> str:
     return api_url(options.base_url, options.relative_path, options.extra_query_parameters, api=api)
 
 
-def require_https_for_token(url: str, *, api: str, bound: bool) -> None:
-    """The one guard: no token of any kind (Bearer or bound) travels over anything but https.
+def require_https_for_token(
+    url: str, *, api: str, bound: bool, allow_http_to_loopback: bool = False
+) -> None:
+    """The one guard: no token of any kind (Bearer or bound) travels over anything but https,
+    except a Bearer token to a loopback address with `AllowHttpToLoopback: true` (the rule is
+    `settings.plain_http_refusal`, which `config validate` and `build()` apply too).
 
     Called before any token is acquired and again on the built request."""
+    if not plain_http_refusal(url, bound=bound, allow_http_to_loopback=allow_http_to_loopback):
+        return
     parts = urlsplit(url)
-    if parts.scheme.lower() != "https":
-        raise InvalidRequestError(
-            "",
-            f"downstream API '{api}' would send a {TokenType.of(bound)} token to {parts.scheme}://"
-            f"{parts.netloc}, which is not https; a token is never sent over plain HTTP. "
-            f"Change {api}.BaseUrl to https://.",
-        )
+    raise InvalidRequestError(
+        "",
+        f"downstream API '{api}' would send a {TokenType.of(bound)} token to {parts.scheme}://"
+        f"{parts.netloc}, which is not https; a token is never sent over plain HTTP. "
+        f"Change {api}.BaseUrl to https:// (only for a Bearer token to a loopback address in "
+        f"local development: set {api}.AllowHttpToLoopback to true).",
+    )
 
 
 def build_request(
@@ -108,7 +114,7 @@ def build_request(
     if body is not None:
         headers["Content-Type"] = body.content_type
     if header is not None:
-        _check_binding(url, header, api=api)
+        _check_binding(url, header, api=api, allow_http=options.allow_http_to_loopback)
         headers["Authorization"] = header.header_value
     headers = merge_extra_headers(headers, options.extra_header_parameters, api=api)
     return HttpRequest(
@@ -120,14 +126,21 @@ def build_request(
     )
 
 
-def _check_binding(url: str, header: AuthorizationHeaderInformation, *, api: str) -> None:
+def _check_binding(
+    url: str, header: AuthorizationHeaderInformation, *, api: str, allow_http: bool
+) -> None:
     if header.token_type is TokenType.MTLS_POP and header.binding_certificate is None:
         raise InvalidRequestError(
             "",
             f"downstream API '{api}': the mtls_pop token came without its binding certificate; "
             "a bound token is never sent without it.",
         )
-    require_https_for_token(url, api=api, bound=header.token_type is TokenType.MTLS_POP)
+    require_https_for_token(
+        url,
+        api=api,
+        bound=header.token_type is TokenType.MTLS_POP,
+        allow_http_to_loopback=allow_http,
+    )
 
 
 # -- which extra headers a configured request may carry ------------------------------------

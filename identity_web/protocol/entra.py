@@ -66,6 +66,11 @@ NON_TENANTS = frozenset({"common", "organizations", "consumers"})
 #: 7000214 (certificate revoked), 1000502 (certificate outside its validity period).
 CERTIFICATE_RELOAD_CODES = frozenset({700027, 700024, 7000214, 1000502})
 
+#: AADSTS codes by which Entra rejects the credential itself: the reload codes, plus 7000215
+#: (invalid client secret) and 7000222 (expired client secret). The entry is then passed over
+#: for the next `ClientCredentials` entry, as Identity.Web does.
+CREDENTIAL_REJECTION_CODES = CERTIFICATE_RELOAD_CODES | {7000215, 7000222}
+
 NOT_SUPPORTED_CODE = "mtls_pop_not_supported_for_environment"
 
 _REGION = re.compile(r"[a-z0-9]+")
@@ -74,6 +79,11 @@ _REGION = re.compile(r"[a-z0-9]+")
 def is_certificate_reload_error(error: ServiceError) -> bool:
     """True for the AADSTS codes that justify one credential reload and retry."""
     return error.has_code(*CERTIFICATE_RELOAD_CODES)
+
+
+def is_credential_rejection(error: ServiceError) -> bool:
+    """True when Entra rejected the credential itself (`CREDENTIAL_REJECTION_CODES`)."""
+    return error.has_code(*CREDENTIAL_REJECTION_CODES)
 
 
 # -- authorities ------------------------------------------------------------------------------

@@ -21,9 +21,7 @@ from identity_web.credentials import (
     SignedAssertion,
 )
 from identity_web.emulator import Emulator
-from identity_web.protocol._binding import BindingCertificate
-from identity_web.protocol._http import HttpRequest, HttpResponse
-from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol import BindingCertificate, HttpRequest, HttpResponse, TokenResponse
 from identity_web.protocol.steps import Step
 from identity_web.transport import Drivers
 
@@ -93,9 +91,17 @@ class FakeCredentials:
     def current(self) -> LoadedCredential | None:
         return self.credential
 
-    def selected(self) -> Step[LoadedCredential]:
+    current_bound = current
+
+    def selected(self, bound: bool = False) -> Step[LoadedCredential]:
         return self.credential
         yield  # a step that needs nothing
+
+    def reject_selected(self, codes: str, *, bound: bool) -> bool:
+        return False  # one credential: nothing else to try
+
+    def record_rejection(self, codes: str, *, bound: bool) -> None:
+        pass
 
     def reset(self) -> None:
         self.resets += 1

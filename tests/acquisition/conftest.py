@@ -6,7 +6,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from testkit import make_certificate
 
-from identity_web.protocol._binding import BindingCertificate
+from identity_web.protocol import BindingCertificate
 
 
 @pytest.fixture(scope="session")

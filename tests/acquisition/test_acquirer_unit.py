@@ -20,19 +20,18 @@ from acquisition_helpers import (
 )
 from testkit import invalid_client_body
 
-from identity_web._errors import (
+from identity_web import (
     CredentialUnavailableError,
     InvalidRequestError,
     ServiceError,
     TokenAcquisitionError,
+    TokenSource,
     TokenTypeMismatchError,
 )
-from identity_web._results import TokenSource
 from identity_web.acquisition import TokenAcquirer, TokenRequestOptions
 from identity_web.cache import InMemoryTokenCache
 from identity_web.credentials import AssertionCredential
-from identity_web.protocol._binding import BindingCertificate
-from identity_web.protocol._http import HttpRequest, HttpResponse
+from identity_web.protocol import BindingCertificate, HttpRequest, HttpResponse
 from identity_web.protocol.rfc7523 import JWT_BEARER, JWT_POP, decode_segments
 from identity_web.settings import ManagedIdentityOptions, MicrosoftIdentityApplicationOptions
 

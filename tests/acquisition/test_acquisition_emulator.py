@@ -14,15 +14,13 @@ from acquisition_helpers import token_posts
 from cryptography.hazmat.primitives import serialization
 from testkit import invalid_client
 
-from identity_web._errors import ServiceError, TokenTypeMismatchError
-from identity_web._results import TokenSource
-from identity_web.acquisition import TokenAcquirer, TokenRequestOptions
-from identity_web.acquisition._headers import AuthorizationHeaderProvider
+from identity_web import ServiceError, TokenSource, TokenTypeMismatchError
+from identity_web.acquisition import AuthorizationHeaderProvider, TokenAcquirer, TokenRequestOptions
 from identity_web.cache import InMemoryTokenCache
 from identity_web.credentials import CredentialsProvider, builtin_loaders
 from identity_web.emulator import Emulator
 from identity_web.emulator._pki import name
-from identity_web.protocol._binding import BindingCertificate
+from identity_web.protocol import BindingCertificate
 from identity_web.protocol.rfc7523 import decode_segments
 from identity_web.settings import (
     CredentialDescription,

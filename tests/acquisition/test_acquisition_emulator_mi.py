@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from acquisition_helpers import token_posts
 
-from identity_web._results import TokenSource
+from identity_web import TokenSource
 from identity_web.acquisition import TokenAcquirer, TokenRequestOptions
 from identity_web.cache import InMemoryTokenCache
 from identity_web.credentials import AssertionCredential, CredentialsProvider
@@ -16,7 +16,7 @@ from identity_web.credentials.managed_identity_assertion import (
     SignedAssertionFromManagedIdentityLoader,
 )
 from identity_web.emulator import Emulator
-from identity_web.managed_identity._client import ManagedIdentityClient
+from identity_web.managed_identity import ManagedIdentityClient
 from identity_web.protocol.steps import Step
 from identity_web.settings import (
     CredentialDescription,
@@ -57,9 +57,17 @@ class OneCredential:
     def current(self) -> Any:
         return self.credential
 
-    def selected(self) -> Step[Any]:
+    current_bound = current
+
+    def selected(self, bound: bool = False) -> Step[Any]:
         return self.credential
         yield  # a step that needs nothing
+
+    def reject_selected(self, codes: str, *, bound: bool) -> bool:
+        return False
+
+    def record_rejection(self, codes: str, *, bound: bool) -> None:
+        pass
 
     def reset(self) -> None:
         pass

@@ -14,11 +14,10 @@ from acquisition_helpers import (
     token_answer,
 )
 
-from identity_web._errors import InvalidRequestError
-from identity_web.acquisition import TokenAcquirer
-from identity_web.acquisition._headers import AuthorizationHeaderProvider
+from identity_web import InvalidRequestError
+from identity_web.acquisition import AuthorizationHeaderProvider, TokenAcquirer
 from identity_web.cache import InMemoryTokenCache
-from identity_web.protocol._binding import BindingCertificate
+from identity_web.protocol import BindingCertificate
 from identity_web.settings import DownstreamApiOptions, MicrosoftIdentityApplicationOptions
 
 

@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from identity_web.protocol._binding import BindingCertificate, PrivateKey
+from identity_web.protocol import BindingCertificate
+from identity_web.protocol._binding import PrivateKey
 
 KeyType = Literal["ec", "rsa"]
 DAY = dt.timedelta(days=1)

@@ -10,12 +10,15 @@ from typing import Any
 
 import pytest
 
-from identity_web._errors import ConfigurationError, DownstreamApiError, InvalidRequestError
-from identity_web._results import AuthorizationHeaderInformation
-from identity_web.downstream import DownstreamApi
+from identity_web import (
+    AuthorizationHeaderInformation,
+    ConfigurationError,
+    DownstreamApiError,
+    InvalidRequestError,
+)
+from identity_web.downstream import DownstreamApi, DownstreamResponse
 from identity_web.downstream._flow import call_step, claims_challenge, decode_claims
-from identity_web.downstream._response import DownstreamResponse
-from identity_web.protocol._http import HttpRequest, HttpResponse
+from identity_web.protocol import HttpRequest, HttpResponse
 from identity_web.protocol.steps import Step
 from identity_web.settings import DownstreamApiOptions
 from identity_web.transport import Drivers

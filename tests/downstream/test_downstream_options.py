@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from identity_web._errors import ConfigurationError
+from identity_web import ConfigurationError
 from identity_web.downstream._options import apply_overrides, for_app_verb, with_claims
 from identity_web.settings import DownstreamApiOptions, ManagedIdentityOptions
 

@@ -12,8 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from identity_web._errors import ConfigurationError, InvalidRequestError
-from identity_web._results import AuthorizationHeaderInformation
+from identity_web import AuthorizationHeaderInformation, ConfigurationError, InvalidRequestError
 from identity_web.downstream._request import (
     api_url,
     build_request,
@@ -21,8 +20,7 @@ from identity_web.downstream._request import (
     is_reserved_header,
     merge_extra_headers,
 )
-from identity_web.protocol._binding import BindingCertificate
-from identity_web.protocol._tokens import TokenType
+from identity_web.protocol import BindingCertificate, TokenType
 from identity_web.settings import DownstreamApiOptions
 
 

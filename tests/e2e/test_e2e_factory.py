@@ -20,7 +20,7 @@ from identity_web import (
 from identity_web.cache import InMemoryTokenCache
 from identity_web.container import resolve_ca_bundle
 from identity_web.emulator import Emulator, EmulatorManifest
-from identity_web.protocol._http import HttpRequest, HttpResponse
+from identity_web.protocol import HttpRequest, HttpResponse
 from identity_web.protocol.steps import Step
 from identity_web.transport import Drivers, HttpTransport
 

@@ -7,6 +7,9 @@ per-call override asks for is refused by the call itself, before the network, ju
 
 from __future__ import annotations
 
+import http.server
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -117,3 +120,77 @@ def test_bound_token_is_never_sent_over_plain_http(
     error = _refused(bound, manifest, {"BaseUrl": plain})
     assert "plain HTTP" in str(error)
     assert emulator.requests() == []
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "MTLS_POP"])
+def test_a_per_call_http_base_url_never_carries_a_token(
+    manifest: EmulatorManifest, emulator: Emulator, scheme: str
+) -> None:
+    """A per-call override cannot send a token of any kind over plain HTTP."""
+    config = certificate_config(manifest, ProtocolScheme=scheme)
+    error = _refused(config, manifest, {"BaseUrl": "http://api.example/"})
+    assert "never sent over plain HTTP" in str(error)
+    assert emulator.requests() == []
+
+
+@pytest.mark.parametrize("scopes", [[], None])
+def test_a_per_call_empty_scope_never_makes_an_anonymous_bound_call(
+    manifest: EmulatorManifest, emulator: Emulator, scopes: list[str] | None
+) -> None:
+    """MTLS_POP with the scopes taken away per call is refused, not sent without a token."""
+    config = certificate_config(manifest, ProtocolScheme="MTLS_POP")
+    with build(config, manifest) as services, pytest.raises(ConfigurationError) as raised:
+        services.downstream_api.call(API, overrides={"Scopes": scopes})
+    assert [problem.path for problem in raised.value.problems] == [f"{API}.Scopes"]
+    assert emulator.requests() == []
+
+
+def test_bearer_to_loopback_http_needs_the_explicit_opt_in(
+    manifest: EmulatorManifest, plain_http_server: PlainHttpServer
+) -> None:
+    """`AllowHttpToLoopback: true` lets a Bearer token reach a loopback http:// API; without
+    it the same call is refused before anything is sent."""
+    config = certificate_config(manifest)
+    overrides = {"BaseUrl": plain_http_server.url}
+    _refused(config, manifest, overrides)
+    assert plain_http_server.authorizations == []
+    config[API]["AllowHttpToLoopback"] = True
+    with build(config, manifest) as services:
+        assert services.downstream_api.call(API, overrides=overrides).status == 200
+    assert [value.split()[0] for value in plain_http_server.authorizations] == ["Bearer"]
+
+
+class PlainHttpServer:
+    """A plain-HTTP API on loopback that answers 200 and records Authorization headers."""
+
+    def __init__(self) -> None:
+        recorded: list[str] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                recorded.append(self.headers.get("Authorization", ""))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.authorizations = recorded
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
+@pytest.fixture
+def plain_http_server() -> Iterator[PlainHttpServer]:
+    server = PlainHttpServer()
+    yield server
+    server.close()

@@ -11,7 +11,7 @@ import typing
 from collections.abc import Iterator
 
 import identity_web
-from identity_web._errors import IdentityWebError
+from identity_web import IdentityWebError
 
 
 def test_all_is_sorted_and_unique() -> None:

@@ -24,7 +24,7 @@ from cryptography.x509.oid import NameOID
 
 from identity_web.emulator import Emulator
 from identity_web.emulator._pki import CertificateAuthority
-from identity_web.protocol._binding import BindingCertificate, b64url
+from identity_web.protocol import BindingCertificate, b64url
 from identity_web.protocol.imds_v2 import PlatformMetadata, build_csr
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

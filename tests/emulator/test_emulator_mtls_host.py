@@ -13,7 +13,7 @@ from cryptography.x509.oid import NameOID
 
 from identity_web.emulator import Emulator, EmulatorConfig
 from identity_web.emulator._directory import AppRegistration
-from identity_web.protocol._binding import BindingCertificate
+from identity_web.protocol import BindingCertificate
 
 EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from identity_web.emulator import Emulator
-from identity_web.protocol._binding import BindingCertificate
+from identity_web.protocol import BindingCertificate
 
 
 def _pop_token(emulator: Emulator, credential: BindingCertificate) -> str:

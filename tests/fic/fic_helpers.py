@@ -12,8 +12,7 @@ import testkit
 
 from identity_web import ServiceProvider, TokenAcquirerFactory
 from identity_web.emulator import EmulatorManifest
-from identity_web.protocol._binding import BindingCertificate
-from identity_web.protocol._tokens import TokenResponse
+from identity_web.protocol import BindingCertificate, TokenResponse
 from identity_web.protocol.imds import ManagedIdentityId
 from identity_web.protocol.steps import Step
 from identity_web.settings import IdentityWebSettings
@@ -48,13 +47,7 @@ class ScriptedManagedIdentity:
     calls: list[tuple[str | None, str, bool]] = field(default_factory=list)
 
     def token_flow(
-        self,
-        identity: ManagedIdentityId,
-        scope: str,
-        *,
-        bound: bool,
-        now: float,
-        claims: str | None = None,
+        self, identity: ManagedIdentityId, scope: str, *, bound: bool, now: float, **_: Any
     ) -> Step[TokenResponse]:
         client_id = None if identity.is_system else identity.value
         self.calls.append((client_id, scope, bound))

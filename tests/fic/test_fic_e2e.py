@@ -11,11 +11,15 @@ import pytest
 from dependency_injector import providers
 from fic_helpers import API, EXCHANGE, build, fic_config, token_posts
 
-from identity_web import FederatedCredentialError, TokenAcquirerFactory, TokenTypeMismatchError
-from identity_web._results import TokenSource
+from identity_web import (
+    FederatedCredentialError,
+    TokenAcquirerFactory,
+    TokenSource,
+    TokenTypeMismatchError,
+)
 from identity_web.emulator import Emulator, EmulatorManifest
 from identity_web.emulator._directory import AppRegistration
-from identity_web.protocol._http import HttpRequest, HttpResponse
+from identity_web.protocol import HttpRequest, HttpResponse
 from identity_web.settings import IdentityWebSettings
 from identity_web.transport import HttpTransport
 

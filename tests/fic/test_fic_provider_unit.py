@@ -9,8 +9,12 @@ import pytest
 from fic_helpers import EXCHANGE, NOW, ScriptedManagedIdentity, fake_jwt, make_certificate
 from testkit import offline
 
-from identity_web import FederatedCredentialError, ServiceError, TokenTypeMismatchError
-from identity_web._errors import ManagedIdentityError
+from identity_web import (
+    FederatedCredentialError,
+    ManagedIdentityError,
+    ServiceError,
+    TokenTypeMismatchError,
+)
 from identity_web.acquisition._fic import explain_federation_failure
 from identity_web.credentials import (
     AssertionCredential,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from identity_web.managed_identity._client import ManagedIdentityClient
+from identity_web.managed_identity import ManagedIdentityClient
 
 MI_VARIABLES = (
     "IDENTITY_ENDPOINT",

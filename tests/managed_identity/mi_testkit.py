@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from identity_web._errors import NetworkError
+from identity_web import NetworkError
 from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse
-from identity_web.protocol._http import HttpRequest, HttpResponse
+from identity_web.protocol import HttpRequest, HttpResponse
 from identity_web.protocol.steps import Step
 from identity_web.transport import Drivers
 

@@ -18,15 +18,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from testkit import exchange_token
 
-from identity_web import TokenAcquirerFactory
-from identity_web._errors import (
+from identity_web import (
     IdentityWebError,
     ManagedIdentityError,
+    TokenAcquirerFactory,
     TokenTypeMismatchError,
 )
-from identity_web.acquisition._options import TokenRequestOptions
+from identity_web.acquisition import TokenRequestOptions
 from identity_web.cli._probe import probe, render_text
-from identity_web.managed_identity._client import ManagedIdentityClient
+from identity_web.managed_identity import ManagedIdentityClient
 from identity_web.settings import IdentityWebSettings, ManagedIdentityOptions
 from identity_web.transport import HttpTransport
 

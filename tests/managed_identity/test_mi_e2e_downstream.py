@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from identity_web import TokenAcquirerFactory
-from identity_web._errors import ManagedIdentityError
+from identity_web import ManagedIdentityError, TokenAcquirerFactory
 from identity_web.settings import IdentityWebSettings
 
 API = "MyApi"

@@ -14,10 +14,10 @@ import httpx
 import jwt
 import pytest
 
-from identity_web._errors import ManagedIdentityError, NetworkError
+from identity_web import ManagedIdentityError, NetworkError
 from identity_web.emulator import Emulator, EmulatorConfig
-from identity_web.managed_identity._client import ManagedIdentityClient
-from identity_web.protocol._tokens import TokenResponse
+from identity_web.managed_identity import ManagedIdentityClient
+from identity_web.protocol import TokenResponse
 from identity_web.settings import ManagedIdentityOptions
 from identity_web.transport import HttpTransport
 

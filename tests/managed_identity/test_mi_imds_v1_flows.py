@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from mi_testkit import FakeDriver, query, response, scripted
 
-from identity_web._errors import ManagedIdentityError, ServiceError
-from identity_web.managed_identity._client import ManagedIdentityClient
+from identity_web import ManagedIdentityError, ServiceError
+from identity_web.managed_identity import ManagedIdentityClient
 from identity_web.protocol.imds import (
     ManagedIdentityId,
     parse_expiry,

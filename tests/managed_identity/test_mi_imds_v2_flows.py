@@ -28,7 +28,7 @@ from mi_testkit import (
     to_emulator_request,
 )
 
-from identity_web._errors import ManagedIdentityError, ServiceError, TokenTypeMismatchError
+from identity_web import ManagedIdentityError, ServiceError, TokenTypeMismatchError
 from identity_web.emulator._attestation import AttestationMode
 from identity_web.emulator._demo_tenant import build_default_state
 from identity_web.emulator._pki import name
@@ -36,7 +36,7 @@ from identity_web.emulator._recording import ScriptedResponse
 from identity_web.emulator._state import EmulatorState
 from identity_web.emulator.imds import ImdsService
 from identity_web.managed_identity import ManagedIdentityClient
-from identity_web.protocol._http import HttpRequest, HttpResponse
+from identity_web.protocol import HttpRequest, HttpResponse
 from identity_web.protocol.imds import ManagedIdentityId
 from identity_web.protocol.imds_v2 import parse_platform_metadata
 from identity_web.settings import ManagedIdentityOptions

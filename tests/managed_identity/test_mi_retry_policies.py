@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mi_testkit import FakeDriver, NoAnswerError, response, scripted
 
-from identity_web.protocol._http import HttpRequest
+from identity_web.protocol import HttpRequest
 from identity_web.protocol.imds import imds_probe_request
 from identity_web.protocol.imds_v2 import platform_metadata_probe_request
 from identity_web.protocol.retry import (

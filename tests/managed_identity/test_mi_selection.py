@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from identity_web._errors import ManagedIdentityError
+from identity_web import ManagedIdentityError
 from identity_web.protocol.imds import ManagedIdentityId
 from identity_web.protocol.mi_sources import (
     ARC_DEFAULT_ENDPOINT,

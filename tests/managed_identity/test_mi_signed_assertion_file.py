@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from testkit import offline
 
-from identity_web._errors import InvalidRequestError
-from identity_web.credentials._errors import (
+from identity_web import InvalidRequestError
+from identity_web.credentials import (
+    AssertionCredential,
     CredentialFileError,
     IncompleteCredentialError,
     MalformedCredentialError,
 )
-from identity_web.credentials._types import AssertionCredential
 from identity_web.credentials.signed_assertion_file import (
     SignedAssertionFilePathLoader,
     SignedAssertionFileProvider,

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from identity_web._errors import InvalidRequestError, ServiceError, TokenAcquisitionError
-from identity_web.protocol._http import HttpResponse
+from identity_web import InvalidRequestError, ServiceError, TokenAcquisitionError
+from identity_web.protocol import HttpResponse
 from identity_web.protocol.entra import (
     check_app_tenant,
     is_certificate_reload_error,

@@ -7,9 +7,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from identity_web._errors import ServiceError, TokenAcquisitionError, TokenTypeMismatchError
-from identity_web.protocol._binding import BindingCertificate
-from identity_web.protocol._http import HttpResponse
+from identity_web import ServiceError, TokenAcquisitionError, TokenTypeMismatchError
+from identity_web.protocol import BindingCertificate, HttpResponse
 from identity_web.protocol.oauth2 import (
     ClientCredentialsRequest,
     build_token_request,

@@ -9,8 +9,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from identity_web._errors import CredentialError
-from identity_web.protocol._binding import BindingCertificate
+from identity_web import CredentialError
+from identity_web.protocol import BindingCertificate
 from identity_web.protocol.rfc7523 import (
     JWT_BEARER,
     JWT_POP,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from identity_web.protocol._binding import BindingCertificate
+from identity_web.protocol import BindingCertificate
 from identity_web.protocol.oauth2 import ClientCredentialsRequest, build_token_request
 from identity_web.protocol.rfc7523 import JWT_POP
 from identity_web.protocol.rfc8705 import jwt_pop_request, x5t_s256

@@ -27,8 +27,8 @@ from identity_web import (
 )
 from identity_web.acquisition import TokenRequestOptions
 from identity_web.emulator import Emulator, EmulatorManifest
+from identity_web.protocol import HttpRequest, HttpResponse
 from identity_web.protocol._binding import PrivateKey
-from identity_web.protocol._http import HttpRequest, HttpResponse
 from identity_web.protocol.oauth2 import ClientCredentialsRequest
 from identity_web.protocol.steps import Step
 from identity_web.settings import IdentityWebSettings

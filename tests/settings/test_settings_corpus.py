@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from identity_web._errors import ConfigurationError
+from identity_web import ConfigurationError
 from identity_web.settings import CredentialSource, LoadedSettings, load_settings
 
 CORPUS_VARIABLE = "IDENTITY_WEB_CONFIG_CORPUS"

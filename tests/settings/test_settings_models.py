@@ -7,7 +7,7 @@ import logging
 import pydantic
 import pytest
 
-from identity_web._errors import ConfigurationError
+from identity_web import ConfigurationError
 from identity_web.settings import (
     CredentialDescription,
     CredentialSource,

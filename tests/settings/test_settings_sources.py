@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from identity_web._errors import ConfigurationError
+from identity_web import ConfigurationError
 from identity_web.settings import CredentialSource, load_settings
 
 # Lowest to highest.

@@ -11,7 +11,7 @@ from tls_test_server import Canned, TlsTestServer
 from transport_pki import Pki
 
 from identity_web import InvalidRequestError, NetworkError
-from identity_web.protocol._http import HttpRequest, HttpResponse
+from identity_web.protocol import HttpRequest, HttpResponse
 from identity_web.protocol.steps import Step
 from identity_web.transport import HttpTransport
 

@@ -11,7 +11,7 @@ from tls_test_server import TlsTestServer
 from transport_pki import Pki
 
 from identity_web import InvalidRequestError, NetworkError
-from identity_web.protocol._http import HttpRequest
+from identity_web.protocol import HttpRequest
 from identity_web.transport import HttpTransport, normalize_thumbprint
 
 

@@ -14,7 +14,7 @@ import pytest
 from tls_test_server import TlsTestServer
 from transport_pki import Pki
 
-from identity_web.protocol._http import HttpRequest
+from identity_web.protocol import HttpRequest
 from identity_web.transport import ClientPool, HttpTransport
 
 

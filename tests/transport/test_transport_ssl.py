@@ -16,7 +16,7 @@ from tls_test_server import TlsTestServer
 from transport_pki import Pki
 
 from identity_web import ConfigurationError
-from identity_web.protocol._binding import x5t_s256
+from identity_web.protocol import x5t_s256
 from identity_web.transport import _ssl, memfd_available, ssl_context_for
 
 

@@ -12,8 +12,7 @@ from tls_test_server import Canned, TlsTestServer
 from transport_pki import Pki
 
 from identity_web import InvalidRequestError, NetworkError
-from identity_web.protocol._binding import x5t_s256
-from identity_web.protocol._http import HttpRequest
+from identity_web.protocol import HttpRequest, x5t_s256
 from identity_web.transport import HttpTransport, ssl_context_for
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from certgen import Issued
 
-from identity_web.protocol._binding import x5t_s256
+from identity_web.protocol import x5t_s256
 
 
 @dataclass

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from certgen import Issued
 
-from identity_web.protocol._binding import BindingCertificate
+from identity_web.protocol import BindingCertificate
 
 
 @dataclass(frozen=True)
