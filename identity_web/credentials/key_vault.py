@@ -145,7 +145,17 @@ class KeyVaultHttpFetcher:
             ) from error
 
     def _trust(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=self._ca_bundle)
+        """The system roots plus `ca_bundle`, as the package's transport trusts them."""
+        context = ssl.create_default_context()
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self._ca_bundle:
+            try:
+                context.load_verify_locations(cafile=self._ca_bundle)
+            except (OSError, ssl.SSLError) as error:
+                raise KeyVaultError(
+                    f"the CA bundle '{self._ca_bundle}' cannot be loaded ({error})", key=URL_KEY
+                ) from error
+        return context
 
 
 def _secret_json(response: httpx.Response, url: str) -> Mapping[str, Any]:

@@ -5,6 +5,7 @@ the reload-once rule."""
 from __future__ import annotations
 
 import json
+import logging
 import ssl
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import httpx
 import pytest
 from e2e_helpers import API, build, certificate_config, token_requests
 
-from identity_web import BindingCertificate, TokenRequestOptions
+from identity_web import BindingCertificate, TokenAcquirerFactory, TokenRequestOptions
 from identity_web.cli import main
 from identity_web.credentials import NoCredentialLoadedError
 from identity_web.emulator import Emulator, EmulatorManifest
@@ -143,11 +144,7 @@ def test_incomplete_entries_fail_before_any_request(
 
 
 def test_the_cli_exits_2_naming_the_vault_error(
-    emulator: Emulator,
-    manifest: EmulatorManifest,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    manifest: EmulatorManifest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     config = key_vault_config(manifest)
     (tmp_path / "appsettings.json").write_text(json.dumps(config), encoding="utf-8")
@@ -263,3 +260,34 @@ def test_the_credentials_page_key_vault_example_runs(
     with build(config, manifest) as services:
         assert services.downstream_api.call(API).status == 200
     assert [r["status"] for r in vault_reads(emulator)] == [200]
+
+
+def test_azure_client_id_names_the_vault_identity_when_the_entry_does_not(
+    emulator: Emulator, manifest: EmulatorManifest, tmp_path: Path
+) -> None:
+    emulator.key_vault.set_certificate(NAME, emulator.demo_credential)
+    user = next(mi for mi in manifest.managed_identities if mi.kind == "UserAssigned")
+    (tmp_path / "appsettings.json").write_text(
+        json.dumps(key_vault_config(manifest)), encoding="utf-8"
+    )
+    environ = {**manifest.env(), "AZURE_CLIENT_ID": user.client_id}
+    factory = TokenAcquirerFactory.from_config_dir(tmp_path, environ=environ)
+    with factory.add_downstream_api(API).build() as services:
+        assert services.downstream_api.call(API).status == 200
+    (imds,) = emulator.requests("imds.token")
+    assert imds["query"]["client_id"] == user.client_id
+
+
+def test_neither_the_key_nor_the_vault_token_reaches_the_logs(
+    emulator: Emulator, manifest: EmulatorManifest, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.key_vault.set_certificate(NAME, emulator.demo_credential)
+    stored = emulator.key_vault.get(NAME, None)
+    assert stored is not None
+    caplog.set_level(logging.DEBUG, logger="identity_web")
+    with build(key_vault_config(manifest), manifest) as services:
+        result = services.token_acquirer.acquire_token_for_app(manifest.resource.scope)
+    assert "KeyVault=" in caplog.text  # the load was logged, by id
+    assert stored.value[:40] not in caplog.text
+    assert result.access_token[:40] not in caplog.text
+    assert "eyJ" not in caplog.text
