@@ -13,13 +13,13 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from identity_web._binding import BindingCertificate
 from identity_web.emulator._pki import pem
 
-PKCS12 = "application/x-pkcs12"
-PEM = "application/x-pem-file"
+#: The content types of a certificate's secret: a base64 PFX, or PEM text.
+PKCS12, PEM = "application/x-pkcs12", "application/x-pem-file"
 
 
 @dataclass(frozen=True, slots=True)
 class VaultSecret:
-    """One version of a secret; the value stays out of the repr."""
+    """One version of a secret (`version`: 32 hex digits); the value stays out of the repr."""
 
     name: str
     version: str

@@ -10,6 +10,7 @@ import pytest
 from certgen import make_self_signed, pem_bytes, pfx_bytes
 
 from identity_web.credentials import (
+    IncompleteCredentialError,
     KeyVaultCertificateLoader,
     MalformedCredentialError,
     WrongPasswordError,
@@ -82,3 +83,20 @@ def test_a_plain_secret_is_not_a_certificate() -> None:
 )
 def test_the_token_scope_follows_the_vaults_cloud(url: str, scope: str) -> None:
     assert vault_scope(url) == scope
+
+
+@pytest.mark.parametrize(
+    ("keys", "error", "fragment"),
+    [
+        ({"KeyVaultUrl": "http://v.vault.azure.net"}, MalformedCredentialError, "https URL"),
+        ({"KeyVaultUrl": None}, IncompleteCredentialError, "needs KeyVaultUrl"),
+        ({"KeyVaultCertificateName": " "}, IncompleteCredentialError, "needs KeyVaultCertif"),
+    ],
+)
+def test_the_loader_refuses_incomplete_entries_without_fetching(
+    keys: dict[str, Any], error: type[Exception], fragment: str
+) -> None:
+    fetcher = Fetcher({})
+    with pytest.raises(error, match=fragment):
+        KeyVaultCertificateLoader(fetcher).load(entry(**keys))
+    assert fetcher.calls == []

@@ -14,7 +14,12 @@ import httpx
 import pytest
 from e2e_helpers import API, build, certificate_config, token_requests
 
-from identity_web import BindingCertificate, TokenAcquirerFactory, TokenRequestOptions
+from identity_web import (
+    BindingCertificate,
+    ConfigurationError,
+    TokenAcquirerFactory,
+    TokenRequestOptions,
+)
 from identity_web.cli import main
 from identity_web.credentials import NoCredentialLoadedError
 from identity_web.emulator import Emulator, EmulatorManifest
@@ -124,22 +129,21 @@ def test_a_missing_certificate_names_the_key_and_keys_vaults_error(
 
 
 @pytest.mark.parametrize(
-    ("entry", "fragment"),
+    ("entry", "key", "fragment"),
     [
-        ({"KeyVaultUrl": "http://127.0.0.1:1/"}, "KeyVaultUrl must be an https URL"),
-        ({"KeyVaultUrl": None}, "needs KeyVaultUrl"),
-        ({"KeyVaultCertificateName": ""}, "needs KeyVaultCertificateName"),
+        ({"KeyVaultUrl": "http://127.0.0.1:1/"}, "KeyVaultUrl", "over https"),
+        ({"KeyVaultUrl": None}, "KeyVaultUrl", "needs KeyVaultUrl"),
+        ({"KeyVaultCertificateName": ""}, "KeyVaultCertificateName", "needs"),
     ],
 )
-def test_incomplete_entries_fail_before_any_request(
-    emulator: Emulator, manifest: EmulatorManifest, entry: dict[str, Any], fragment: str
+def test_incomplete_entries_fail_at_build_time(
+    emulator: Emulator, manifest: EmulatorManifest, entry: dict[str, Any], key: str, fragment: str
 ) -> None:
-    config = key_vault_config(manifest, **entry)
-    with (
-        build(config, manifest) as services,
-        pytest.raises(NoCredentialLoadedError, match=fragment),
-    ):
-        services.token_acquirer.acquire_token_for_app(manifest.resource.scope)
+    with pytest.raises(ConfigurationError) as caught:
+        build(key_vault_config(manifest, **entry), manifest)
+    (problem,) = caught.value.problems
+    assert problem.path == f"AzureAd.ClientCredentials[0].{key}"
+    assert fragment in problem.message
     assert emulator.requests() == []
 
 
