@@ -146,3 +146,22 @@ def test_the_aks_page_examples_run(
     assert printed[:2] == ["200", manifest.apps[0].client_id]
     assert len(printed) == 3
     assert len(printed[2]) == 36  # the second emulator's demo app
+
+
+def test_azure_client_id_selects_the_user_assigned_identity_of_a_managed_identity_section(
+    emulator: Emulator, manifest: EmulatorManifest, tmp_path: Path
+) -> None:
+    user = next(mi for mi in manifest.managed_identities if mi.kind == "UserAssigned")
+    api = {
+        "BaseUrl": manifest.resource.base_url,
+        "RelativePath": "whoami",
+        "Scopes": [manifest.resource.scope],
+        "AcquireTokenOptions": {"ManagedIdentity": {}},
+    }
+    (tmp_path / "appsettings.json").write_text(json.dumps({"MiApi": api}), encoding="utf-8")
+    env = {**manifest.env(), "AZURE_CLIENT_ID": user.client_id}
+    done = identity_web(tmp_path, env, "call", "MiApi", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["body"]["oid"] == user.object_id
+    (imds,) = emulator.requests("imds.token")
+    assert imds["query"]["client_id"] == user.client_id
