@@ -10,7 +10,8 @@ Providers, in the order data flows:
 * `ca_bundle` — the trust roots for TLS: `SSL_CERT_FILE`, else the emulator manifest's
   `ca_bundle` when `IDENTITY_WEB_EMULATOR_MANIFEST` is set, else the system store;
 * `credential_loaders` — a `CredentialSource` → loader dict (Path, Base64Encoded, ClientSecret,
-  SignedAssertionFilePath); `credentials` — the provider that selects the first
+  the StoreWith*, the two assertion sources, and KeyVault, whose fetcher asks `token_acquirer`
+  for a managed identity token); `credentials` — the provider that selects the first
   `ClientCredentials` entry that loads;
 * `transport` — a resource: the HTTP transport and its client pool, closed on shutdown;
 * `token_caches` — a resource: the `TokenCache` section's cache and its cross-process
@@ -43,6 +44,7 @@ from identity_web.credentials import (
     StoreWithSubjectNameLoader,
     StoreWithThumbprintLoader,
 )
+from identity_web.credentials.key_vault import KeyVaultCertificateLoader, KeyVaultHttpFetcher
 from identity_web.credentials.managed_identity_assertion import (
     SignedAssertionFromManagedIdentityLoader,
 )
@@ -174,6 +176,19 @@ class IdentityWebContainer(containers.DeclarativeContainer):
         managed_identity=managed_identity,
         clock=clock,
         environ=environ,
+    )
+    # KeyVault needs a managed identity token: the acquirer, reached lazily (it is built after
+    # the loaders), and the package's trust roots.
+    credential_loaders.add_kwargs(
+        {
+            CredentialSource.KeyVault: providers.Factory(
+                KeyVaultCertificateLoader,
+                fetcher=providers.Factory(
+                    KeyVaultHttpFetcher, token_acquirer.provider, ca_bundle=ca_bundle
+                ),
+                clock=clock,
+            )
+        }
     )
     authorization_header_provider = providers.ThreadSafeSingleton(
         AuthorizationHeaderProvider, acquirer=token_acquirer

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from identity_web._errors import ConfigurationError, IdentityWebError, InvalidRequestError
 
@@ -31,11 +32,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="Configuration-driven Entra ID tokens and downstream calls, with mTLS PoP.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv)")
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _SUBCOMMANDS:
         importlib.import_module(f"identity_web.cli.{name}").register(subparsers)
     _accept_verbose_everywhere(parser)
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """`--version`: the installed distribution's version, read only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any) -> None:
+        from identity_web._version import __version__  # noqa: PLC0415 - only when asked
+
+        print(f"identity-web {__version__}")
+        parser.exit()
 
 
 def _accept_verbose_everywhere(parser: argparse.ArgumentParser) -> None:

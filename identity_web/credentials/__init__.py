@@ -4,7 +4,7 @@
 that loads, as a `LoadedCredential` (`SecretCredential | CertificateCredential |
 AssertionCredential`). `builtin_loaders()` gives the loaders that need nothing but a clock
 (Path, Base64Encoded, ClientSecret, the three StoreWith*); the container also registers the two
-assertion loaders.
+assertion loaders and KeyVault (`KeyVaultCertificateLoader(fetcher)`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from identity_web.credentials._errors import (
     CredentialFileError,
     CredentialLoadError,
     IncompleteCredentialError,
+    KeyVaultError,
     MalformedCredentialError,
     ManagedIdentityAssertionError,
     MissingPrivateKeyError,
@@ -39,6 +40,11 @@ from identity_web.credentials._types import (
 )
 from identity_web.credentials.base64_encoded import Base64EncodedCertificateLoader
 from identity_web.credentials.client_secret import ClientSecretLoader
+from identity_web.credentials.key_vault import (
+    KeyVaultCertificateLoader,
+    KeyVaultHttpFetcher,
+    KeyVaultSecretFetcher,
+)
 from identity_web.credentials.path import PathCertificateLoader
 from identity_web.credentials.store_with_distinguished_name import StoreWithDistinguishedNameLoader
 from identity_web.credentials.store_with_subject_name import StoreWithSubjectNameLoader
@@ -75,6 +81,10 @@ __all__ = [
     "CredentialLoader",
     "CredentialsProvider",
     "IncompleteCredentialError",
+    "KeyVaultCertificateLoader",
+    "KeyVaultError",
+    "KeyVaultHttpFetcher",
+    "KeyVaultSecretFetcher",
     "LoadedCredential",
     "MalformedCredentialError",
     "ManagedIdentityAssertionError",

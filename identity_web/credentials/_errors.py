@@ -82,6 +82,11 @@ class ManagedIdentityAssertionError(CredentialLoadError):
     (`SignedAssertionFromManagedIdentity`)."""
 
 
+class KeyVaultError(CredentialLoadError):
+    """`SourceType: KeyVault`: Key Vault did not return the certificate (an HTTP or Key Vault
+    error, the vault unreachable, or no token for it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class CredentialAttempt:
     """One `ClientCredentials` entry that was tried (or skipped) and why it was not selected."""

@@ -22,6 +22,7 @@ from identity_web.emulator._config import EmulatorConfig
 from identity_web.emulator._demo_tenant import build_default_state, demo_resource
 from identity_web.emulator._directory import AppRegistration
 from identity_web.emulator._entra import LoginService, MtlsService
+from identity_web.emulator._key_vault import KeyVaultService
 from identity_web.emulator._manifest import (
     AppManifest,
     EmulatorManifest,
@@ -36,6 +37,7 @@ from identity_web.emulator._recording import ScriptedResponse
 from identity_web.emulator._resource import ResourceService
 from identity_web.emulator._server import Listener, ServerTls, encrypted_key_pem
 from identity_web.emulator._state import EmulatorState
+from identity_web.emulator._vault_store import KeyVaultStore
 from identity_web.emulator._wire import Service
 from identity_web.emulator._workdir import create_work_dir
 from identity_web.emulator.hosting import (
@@ -163,6 +165,9 @@ class Emulator:
         mtls_tls = tls.context_for(state.mtls_certificate)
         mtls = self._listen("mtlsauth", MtlsService(state), host, mtls_tls)
         resource = self._listen("resource", ResourceService(state), host, tls.context)
+        vault_tls = tls.context_for(state.vault_certificate)
+        vault = self._listen("key_vault", KeyVaultService(state), host, vault_tls)
+        state.urls.key_vault_base = f"{vault.base_url}/"
         state.urls.login_base = f"{login.base_url}/"
         state.urls.mtls_base = f"{mtls.base_url}/"
         state.urls.resource_base = f"{resource.base_url}/"
@@ -222,7 +227,8 @@ class Emulator:
             admin_url=state.urls.admin_url,
             hosting_endpoints=dict(state.urls.extra),
             resolve=hosts.resolve_map(**routes),
-            resolve_wildcards=hosts.wildcard_map(mtls=routes["mtls"]),
+            resolve_wildcards=hosts.wildcard_map(mtls=routes["mtls"], vault=routes["vault"]),
+            key_vault_url=state.urls.key_vault_base,
             attestation_endpoint=state.attestation.endpoint,
             attestation_mode=str(state.attestation_mode),
         )
@@ -230,7 +236,12 @@ class Emulator:
     def _route_targets(self) -> dict[str, str]:
         """The loopback `address:port` the resolve map sends each kind of host to."""
         by_name = {listener.name: listener.address for listener in self._listeners}
-        return {"login": by_name["login"], "mtls": by_name["mtlsauth"], "imds": by_name["imds"]}
+        return {
+            "login": by_name["login"],
+            "mtls": by_name["mtlsauth"],
+            "imds": by_name["imds"],
+            "vault": by_name["key_vault"],
+        }
 
     def _app_manifest(self, directory: Path, app: AppRegistration, index: int) -> AppManifest:
         credential = self.state.app_credentials.get(app.client_id)
@@ -261,6 +272,11 @@ class Emulator:
             self._written.append(env_path)
 
     # --- conveniences for tests and the demo --------------------------------------------------
+
+    @property
+    def key_vault(self) -> KeyVaultStore:
+        """The emulated vault's contents (`set_certificate(name, credential)` adds a version)."""
+        return self.state.key_vault
 
     @property
     def demo_app(self) -> AppRegistration:
@@ -306,8 +322,10 @@ class Emulator:
         self.state.attestation_mode = AttestationMode(mode)
 
     def reset(self) -> None:
-        """Clear the log and the faults, undo clock shifts, and restore the attestation mode."""
+        """Clear the log and the faults, undo clock shifts, restore the attestation mode, and
+        empty the vault."""
         self.clear_requests()
+        self.state.key_vault.clear()
         self.clear_faults()
         self.state.clock.reset()
         self.set_attestation_mode(self.config.attestation_mode)

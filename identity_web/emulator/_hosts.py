@@ -15,6 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 IMDS_ADDRESS = "169.254.169.254"
+#: Key Vault: every `{vault}.vault.azure.net` name reaches the emulator's vault listener.
+VAULT_SUFFIX = ".vault.azure.net"
+VAULT_HOST = "identityweb-emulator.vault.azure.net"
 CONNECT_TO_VARIABLE = "IDENTITY_WEB_CONNECT_TO"
 #: Regions named explicitly in the resolve map; any other region is covered by a wildcard.
 REGIONS = ("westus3",)
@@ -64,9 +67,16 @@ def mtls_names() -> list[str]:
     return [name for cloud in CLOUDS for name in (cloud.mtls, f"*.{cloud.mtls}")]
 
 
-def resolve_map(*, login: str, mtls: str, imds: str) -> dict[str, str]:
+def vault_names() -> list[str]:
+    """The names of the Key Vault listener's certificate (any vault of the public cloud)."""
+    return [f"*{VAULT_SUFFIX}"]
+
+
+def resolve_map(*, login: str, mtls: str, imds: str, vault: str | None = None) -> dict[str, str]:
     """`host:port` → loopback `address:port` for every exact production name served."""
     routes = {f"{cloud.login}:443": login for cloud in CLOUDS}
+    if vault is not None:
+        routes[f"{VAULT_HOST}:443"] = vault
     for cloud in CLOUDS:
         routes[f"{cloud.mtls}:443"] = mtls
         routes.update({f"{region}.{cloud.mtls}:443": mtls for region in REGIONS})
@@ -74,9 +84,13 @@ def resolve_map(*, login: str, mtls: str, imds: str) -> dict[str, str]:
     return routes
 
 
-def wildcard_map(*, mtls: str) -> dict[str, str]:
-    """`*.mtlsauth…:443` → the mTLS listener: every regional name of every cloud."""
-    return {f"*.{cloud.mtls}:443": mtls for cloud in CLOUDS}
+def wildcard_map(*, mtls: str, vault: str | None = None) -> dict[str, str]:
+    """`*.mtlsauth…:443` → the mTLS listener: every regional name of every cloud; and
+    `*.vault.azure.net:443` → the Key Vault listener."""
+    routes = {f"*.{cloud.mtls}:443": mtls for cloud in CLOUDS}
+    if vault is not None:
+        routes[f"*{VAULT_SUFFIX}:443"] = vault
+    return routes
 
 
 def connect_to(routes: dict[str, str]) -> str:

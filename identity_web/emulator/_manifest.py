@@ -62,6 +62,7 @@ class EmulatorManifest:
     resolve_wildcards: dict[str, str] = field(default_factory=dict)
     attestation_endpoint: str = ""
     attestation_mode: str = "optional"
+    key_vault_url: str = ""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

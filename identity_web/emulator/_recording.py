@@ -29,6 +29,7 @@ ENDPOINTS = (
     "cloudshell.token",
     "servicefabric.token",
     "machinelearning.token",
+    "keyvault.secrets",
 )
 
 MASK = "***"

@@ -11,8 +11,11 @@ Services (login, mtlsauth, resource, admin, IMDS, App Service, Arc …) receive 
   certificates) and `imds_issuer` (a separate CA for IMDS v2 binding certificates, whose
   subject is `CN=<managed identity client id>`). `CertificateAuthority.issue(public_key,
   subject, *, days, client_auth=True, server_auth=False, san=None, not_before=None)`.
-- `server_certificate` (loopback names), `login_certificate` and `mtls_certificate` (also the
-  production names of `_hosts`), all over `server_key`: the TLS listeners' certificates.
+- `server_certificate` (loopback names), `login_certificate`, `mtls_certificate` and
+  `vault_certificate` (also the production names of `_hosts`), all over `server_key`: the TLS
+  listeners' certificates.
+- `key_vault: KeyVaultStore` (`set_certificate(name, credential, content_type=…)` adds a
+  version, `get(name, version)`): what the emulated Key Vault serves.
 - `apps: list[AppRegistration]`, `find_app(client_id)`, `register_app(app)`,
   `add_app_certificate(client_id, certificate)` (new certificates become TLS trust anchors).
 - `managed_identities: list[ManagedIdentity]`, `find_managed_identity(client_id=,
@@ -58,6 +61,7 @@ from identity_web.emulator._directory import (
 )
 from identity_web.emulator._pki import CertificateAuthority, loopback_san, name, new_rsa_key
 from identity_web.emulator._recording import ENDPOINTS, FaultPlan, RequestLog
+from identity_web.emulator._vault_store import KeyVaultStore
 from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse
 from identity_web.protocol._binding import BindingCertificate, b64url
 
@@ -106,6 +110,7 @@ class EndpointUrls:
     resource_base: str = ""
     imds_base: str = ""
     admin_url: str = ""
+    key_vault_base: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -125,6 +130,8 @@ class EmulatorState:
         self.server_certificate = self._server_certificate()
         self.login_certificate = self._server_certificate(*hosts.login_names())
         self.mtls_certificate = self._server_certificate(*hosts.mtls_names())
+        self.vault_certificate = self._server_certificate(*hosts.vault_names())
+        self.key_vault = KeyVaultStore()
         self.apps: list[AppRegistration] = []
         self.app_credentials: dict[str, BindingCertificate] = {}
         self.managed_identities: list[ManagedIdentity] = []

@@ -15,7 +15,8 @@ What is checked, for the application section and for each downstream API section
 * App tokens from the application need `ClientId`, an authority, a credential that is not
   skipped, and a real tenant (not `common`, `organizations`, `consumers`); `MTLS_POP` needs
   an Entra ID workforce authority (B2C and External ID (CIAM) have no mTLS token endpoint).
-* Each `ClientCredentials` entry (unless `Skip`) has the key its SourceType needs.
+* Each `ClientCredentials` entry (unless `Skip`) has the keys its SourceType needs, and a
+  `KeyVaultUrl` is https.
 """
 
 from __future__ import annotations
@@ -33,11 +34,15 @@ from identity_web.settings._root import IdentityWebSettings
 #: Tenants that are not a tenant; app tokens cannot be asked from them.
 META_TENANTS = frozenset({"common", "organizations", "consumers"})
 
-#: The key a SourceType needs (for the SourceTypes identity-web loads).
-_REQUIRED_KEYS: Mapping[CredentialSource, tuple[str, str]] = {
-    CredentialSource.Path: ("certificate_disk_path", "CertificateDiskPath"),
-    CredentialSource.Base64Encoded: ("base64_encoded_value", "Base64EncodedValue"),
-    CredentialSource.ClientSecret: ("client_secret", "ClientSecret"),
+#: The keys a SourceType needs (for the SourceTypes identity-web loads): (attribute, key).
+_REQUIRED_KEYS: Mapping[CredentialSource, tuple[tuple[str, str], ...]] = {
+    CredentialSource.Path: (("certificate_disk_path", "CertificateDiskPath"),),
+    CredentialSource.Base64Encoded: (("base64_encoded_value", "Base64EncodedValue"),),
+    CredentialSource.ClientSecret: (("client_secret", "ClientSecret"),),
+    CredentialSource.KeyVault: (
+        ("key_vault_url", "KeyVaultUrl"),
+        ("key_vault_certificate_name", "KeyVaultCertificateName"),
+    ),
 }
 
 _LOOPBACK_NAMES = frozenset({"localhost"})
@@ -273,18 +278,31 @@ def _credential_problems(
 ) -> list[ConfigurationProblem]:
     problems: list[ConfigurationProblem] = []
     for index, credential in enumerate(app.client_credentials):
-        required = _REQUIRED_KEYS.get(credential.source_type)
-        if credential.skip or required is None:
+        if credential.skip:
             continue
-        attribute, key = required
-        if not getattr(credential, attribute):
+        where = f"{section}.ClientCredentials[{index}]"
+        for attribute, key in _REQUIRED_KEYS.get(credential.source_type, ()):
+            if not (getattr(credential, attribute) or "").strip():
+                problems.append(
+                    ConfigurationProblem(
+                        f"{where}.{key}", f"SourceType {credential.source_type.value} needs {key}"
+                    )
+                )
+        vault = credential.key_vault_url
+        if credential.source_type is CredentialSource.KeyVault and vault and _not_https(vault):
             problems.append(
                 ConfigurationProblem(
-                    f"{section}.ClientCredentials[{index}].{key}",
-                    f"SourceType {credential.source_type.value} needs {key}",
+                    f"{where}.KeyVaultUrl",
+                    f"found {vault!r}; Key Vault must be reached over https: the certificate's "
+                    "private key never travels over plain HTTP",
                 )
             )
     return problems
+
+
+def _not_https(url: str) -> bool:
+    parts = urlsplit(url.strip())
+    return parts.scheme.lower() != "https" or not parts.hostname
 
 
 def _valid(settings: IdentityWebSettings, apis: Iterable[str]) -> list[DownstreamApiOptions]:

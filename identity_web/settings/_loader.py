@@ -1,6 +1,7 @@
 """`load_settings()`: read every source, merge them in order, validate once.
 
-Precedence, lowest to highest: defaults (the models' own) < `appsettings.json` <
+Precedence, lowest to highest: defaults (the models' own) < the variables Azure sets
+(`AZURE_CLIENT_ID` …, only where nothing else set the key; see `_azure`) < `appsettings.json` <
 `appsettings.{Environment}.json` < `appsettings.yaml` < `appsettings.yml` < `.env` <
 environment variables < explicit `overrides`.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from identity_web._errors import ConfigurationError, ConfigurationProblem
+from identity_web.settings._azure import azure_variables, fill_from_azure
 from identity_web.settings._cache import SECTION as TOKEN_CACHE
 from identity_web.settings._cache import TokenCacheOptions
 from identity_web.settings._checks import case_duplicates, nested_model
@@ -140,10 +142,18 @@ def _merge_sources(
         merged.add(overrides, ARGUMENTS, replace_lists=True)
     if problems:
         raise ConfigurationError(problems, source=str(directory))
+    azure = azure_variables([(DOTENV, dotenv), (ENV, variables)])
+    fill_from_azure(merged, azure, section=section, downstream_paths=_api_paths(merged, section))
     files = tuple(path for _, path, _ in layers)
     if dotenv:
         files += (directory / DOTENV,)
     return merged, files
+
+
+def _api_paths(merged: Merged, section: str) -> list[tuple[str, ...]]:
+    shape = IdentityWebSettings(raw=CaseInsensitiveMapping(merged.data), section=section)
+    paths = (shape.downstream_api_path(name) for name in shape.downstream_api_names())
+    return [path for path in paths if path is not None]
 
 
 def _case_twins(layer: Mapping[str, Any], source: str, section: str) -> list[ConfigurationProblem]:

@@ -39,6 +39,7 @@ IMPLEMENTED = {
     CredentialSource.StoreWithSubjectName,
     CredentialSource.SignedAssertionFilePath,
     CredentialSource.SignedAssertionFromManagedIdentity,
+    CredentialSource.KeyVault,
 }
 NOT_YET = sorted(set(CredentialSource) - IMPLEMENTED, key=lambda source: source.number)
 
@@ -73,7 +74,7 @@ def test_an_unimplemented_source_is_accepted_by_the_settings_and_refused_at_load
 
 def test_an_unimplemented_source_falls_back_to_the_next_entry_through_the_factory() -> None:
     settings = settings_with(
-        {"SourceType": "KeyVault", "KeyVaultUrl": "https://v.vault.azure.net"},
+        {"SourceType": "Certificate"},
         {"SourceType": "ClientSecret", "ClientSecret": "the-secret"},
     )
     factory = TokenAcquirerFactory(settings, environ={})

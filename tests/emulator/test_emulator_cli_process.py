@@ -40,6 +40,7 @@ ADDED_KEYS = {
     "resolve_wildcards",
     "attestation_endpoint",
     "attestation_mode",
+    "key_vault_url",
 }
 APP_KEYS = {
     "client_id",

@@ -233,6 +233,30 @@ CASES = [
         A + "ClientCredentials[0].CertificateDiskPath",
         "needs CertificateDiskPath",
     ),
+    no(
+        "KeyVault without a certificate name",
+        app(
+            ClientCredentials=[
+                {"SourceType": "KeyVault", "KeyVaultUrl": "https://v.vault.azure.net"}
+            ]
+        ),
+        A + "ClientCredentials[0].KeyVaultCertificateName",
+        "needs KeyVaultCertificateName",
+    ),
+    no(
+        "KeyVault over plain HTTP",
+        app(
+            ClientCredentials=[
+                {
+                    "SourceType": "KeyVault",
+                    "KeyVaultUrl": "http://v.vault.azure.net",
+                    "KeyVaultCertificateName": "c",
+                }
+            ]
+        ),
+        A + "ClientCredentials[0].KeyVaultUrl",
+        "over https",
+    ),
     ok(
         "a skipped incomplete entry",
         app(ClientCredentials=[{"SourceType": "Path", "Skip": True}, PATH_ENTRY]),
