@@ -35,9 +35,12 @@ from cryptography.hazmat.primitives import serialization
 from identity_web.emulator._directory import ManagedIdentity
 from identity_web.emulator._state import EmulatorState
 from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse
-from identity_web.emulator.imds import MI_APPIDACR
+from identity_web.emulator.imds import token_body
 
 TOKEN_PATH = "/msi/token"
+
+#: What App Service, Arc, Cloud Shell, Service Fabric and Azure ML return of a token.
+_HOSTING_FIELDS = ("access_token", "expires_on", "resource", "token_type", "client_id")
 
 
 class HostedIdentityService:
@@ -79,22 +82,8 @@ class HostedIdentityService:
             return self._error(
                 400, f"AADSTS500011: The resource principal {resource} was not found."
             )
-        lifetime = self.state.config.managed_identity_token_lifetime
-        now = int(self.state.clock.now())
-        token = self.state.mint_access_token(
-            client_id=identity.client_id,
-            object_id=identity.object_id,
-            audience=resource,
-            appidacr=MI_APPIDACR,
-            lifetime=lifetime,
-        )
-        return {
-            "access_token": token,
-            "expires_on": str(now + lifetime),
-            "resource": resource,
-            "token_type": "Bearer",
-            "client_id": identity.client_id,
-        }
+        body = token_body(self.state, identity, resource)  # the hosting shapes send fewer fields
+        return {name: body[name] for name in _HOSTING_FIELDS}
 
     def _error(self, status: int, message: str) -> EmulatorResponse:
         return EmulatorResponse.json(status, {"error": {"code": "BadRequest", "message": message}})
