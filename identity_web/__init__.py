@@ -56,7 +56,7 @@ if TYPE_CHECKING:
         UnsupportedCredentialSourceError,
         WrongPasswordError,
     )
-    from identity_web.downstream import DownstreamApi, DownstreamResponse
+    from identity_web.downstream import DownstreamApi, DownstreamResponse, ResponseValidationError
     from identity_web.protocol import BindingCertificate, ManagedIdentityId, TokenType
     from identity_web.resource._errors import (
         CertificateBindingError,
@@ -98,6 +98,7 @@ _LAZY: dict[str, str] = {
     "ManagedIdentityId": "identity_web.protocol",
     "MissingPrivateKeyError": _CREDENTIAL_ERRORS,
     "NoCredentialLoadedError": _CREDENTIAL_ERRORS,
+    "ResponseValidationError": "identity_web.downstream",
     "ServiceProvider": "identity_web._factory",
     "TokenAcquirer": "identity_web.acquisition",
     "TokenAcquirerFactory": "identity_web._factory",
@@ -154,6 +155,7 @@ __all__ = [
     "MissingPrivateKeyError",
     "NetworkError",
     "NoCredentialLoadedError",
+    "ResponseValidationError",
     "ServiceError",
     "ServiceProvider",
     "SigningKeysUnavailableError",

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 
+from identity_web import _telemetry
 from identity_web._errors import IdentityWebError
 from identity_web._results import (
     AcquireTokenResult,
@@ -149,7 +150,9 @@ class TokenAcquirer:
         if fresh is not None:
             return fresh
         result: AcquireTokenResult = yield Shared(
-            (self, prepared.plan.flight_key), lambda: self._acquire(prepared, stale), stale
+            (self, prepared.plan.flight_key),
+            lambda: _telemetry.acquisition(self._acquire(prepared, stale), prepared.plan),  # a span
+            stale,
         )
         return result
 

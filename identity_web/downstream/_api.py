@@ -6,6 +6,8 @@ HTTP status. `method=None` follows the section's `HttpMethod` and `RequestAppTok
 configured (that is `call`); a method fixes the verb and always uses an application token (like
 Identity.Web's `*ForApp*` methods). `get/post/put/patch/delete` (and `_async`) are one line each:
 `request` with the verb, then the parsed body, raising `DownstreamApiError` for a non-2xx answer.
+`response_model=` (on the verbs and on `request`) validates a 2xx body into a type
+(`identity_web.downstream._model`).
 
 The call is one step (`identity_web.downstream._flow.call_step`); see docs/downstream.md.
 """
@@ -14,10 +16,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast, overload
 
+from identity_web import _telemetry
 from identity_web._errors import ConfigurationError, ConfigurationProblem
 from identity_web.downstream._flow import HeaderSteps, call_step
+from identity_web.downstream._model import read_model
 from identity_web.downstream._options import apply_overrides, for_app_verb
 from identity_web.downstream._request import encode_body
 from identity_web.downstream._response import DownstreamResponse
@@ -32,13 +36,14 @@ Content = bytes | str | None
 """A raw request body (str is sent as UTF-8); `json=` is the other way to give one."""
 
 
-R_co = TypeVar("R_co", covariant=True)
+M = TypeVar("M")
 
 
-class VerbCall(Protocol[R_co]):
-    """`DownstreamApi.get/post/put/patch/delete` (`R_co`: the parsed body of a 2xx answer) and
-    their `_async` forms (`R_co`: an awaitable of it)."""
+class VerbCall(Protocol):
+    """`DownstreamApi.get/post/put/patch/delete`: the parsed body of a 2xx answer, or that body
+    validated as `response_model` (typed as it)."""
 
+    @overload
     def __call__(
         self,
         name: str,
@@ -46,30 +51,76 @@ class VerbCall(Protocol[R_co]):
         json: Any = None,
         content: Content = None,
         overrides: Overrides | None = None,
-    ) -> R_co: ...
+        response_model: None = None,
+    ) -> Any: ...
+    @overload
+    def __call__(
+        self,
+        name: str,
+        *,
+        json: Any = None,
+        content: Content = None,
+        overrides: Overrides | None = None,
+        response_model: type[M],
+    ) -> M: ...
 
 
-class _Verb:
-    """A class attribute: `DownstreamApi.request` with the method filled in, then the parsed
-    body of a 2xx answer (`DownstreamApiError` otherwise)."""
+class AsyncVerbCall(Protocol):
+    """The `_async` verbs: `VerbCall`, awaitable."""
 
+    @overload
+    def __call__(
+        self,
+        name: str,
+        *,
+        json: Any = None,
+        content: Content = None,
+        overrides: Overrides | None = None,
+        response_model: None = None,
+    ) -> Awaitable[Any]: ...
+    @overload
+    def __call__(
+        self,
+        name: str,
+        *,
+        json: Any = None,
+        content: Content = None,
+        overrides: Overrides | None = None,
+        response_model: type[M],
+    ) -> Awaitable[M]: ...
+
+
+class _Method:
     def __init__(self, method: str) -> None:
         self.method = method
 
-    def __get__(self, api: DownstreamApi, owner: type | None = None) -> VerbCall[Any]:
-        def verb(name: str, **arguments: Any) -> Any:
-            return api.request(self.method, name, **arguments).raise_for_status().content()
 
-        return verb
+class _Verb(_Method):
+    """A class attribute: `DownstreamApi.request` with the method filled in, then the parsed
+    body of a 2xx answer, or that body validated as `response_model` (`DownstreamApiError` for
+    another status)."""
+
+    def __get__(self, api: DownstreamApi, owner: type | None = None) -> VerbCall:
+        def verb(name: str, *, response_model: Any = None, **arguments: Any) -> Any:
+            response = api.request(self.method, name, **arguments)
+            return _body(response, response_model, name)
+
+        return cast("VerbCall", verb)
 
 
-class _AsyncVerb(_Verb):
-    def __get__(self, api: DownstreamApi, owner: type | None = None) -> VerbCall[Awaitable[Any]]:
-        async def verb(name: str, **arguments: Any) -> Any:
+class _AsyncVerb(_Method):
+    def __get__(self, api: DownstreamApi, owner: type | None = None) -> AsyncVerbCall:
+        async def verb(name: str, *, response_model: Any = None, **arguments: Any) -> Any:
             response = await api.request_async(self.method, name, **arguments)
-            return response.raise_for_status().content()
+            return _body(response, response_model, name)
 
-        return verb
+        return cast("AsyncVerbCall", verb)
+
+
+def _body(response: DownstreamResponse, response_model: Any, api: str) -> Any:
+    if response_model is None:
+        return response.raise_for_status().content()
+    return read_model(response, response_model, api=api)
 
 
 class DownstreamApi:
@@ -94,6 +145,7 @@ class DownstreamApi:
         """The configured options of `name` (frozen; overrides never change them)."""
         return self._lookup(name)[1]
 
+    @overload
     def request(
         self,
         method: str | None,
@@ -102,14 +154,41 @@ class DownstreamApi:
         overrides: Overrides | None = None,
         content: Content = None,
         json: Any = None,
-    ) -> DownstreamResponse:
+        response_model: None = None,
+    ) -> DownstreamResponse: ...
+    @overload
+    def request(
+        self,
+        method: str | None,
+        name: str,
+        *,
+        overrides: Overrides | None = None,
+        content: Content = None,
+        json: Any = None,
+        response_model: type[M],
+    ) -> M: ...
+    def request(
+        self,
+        method: str | None,
+        name: str,
+        *,
+        overrides: Overrides | None = None,
+        content: Content = None,
+        json: Any = None,
+        response_model: Any = None,
+    ) -> Any:
         """Send a request to `name`; the response comes back whatever its status.
 
         `method=None`: the configured `HttpMethod` and `RequestAppToken`; a method: that verb
-        with an application token.
+        with an application token. With `response_model`, the 2xx body validated as it instead
+        (`DownstreamApiError` for another status, `ResponseValidationError` if it does not match).
         """
-        return self._runner.run(self.request_step(method, name, overrides, content, json))
+        response = self._runner.run(self.request_step(method, name, overrides, content, json))
+        return (
+            response if response_model is None else read_model(response, response_model, api=name)
+        )
 
+    @overload
     async def request_async(
         self,
         method: str | None,
@@ -118,10 +197,35 @@ class DownstreamApi:
         overrides: Overrides | None = None,
         content: Content = None,
         json: Any = None,
-    ) -> DownstreamResponse:
+        response_model: None = None,
+    ) -> DownstreamResponse: ...
+    @overload
+    async def request_async(
+        self,
+        method: str | None,
+        name: str,
+        *,
+        overrides: Overrides | None = None,
+        content: Content = None,
+        json: Any = None,
+        response_model: type[M],
+    ) -> M: ...
+    async def request_async(
+        self,
+        method: str | None,
+        name: str,
+        *,
+        overrides: Overrides | None = None,
+        content: Content = None,
+        json: Any = None,
+        response_model: Any = None,
+    ) -> Any:
         """`request` for asyncio."""
         step = self.request_step(method, name, overrides, content, json)
-        return await self._runner.run_async(step)
+        response = await self._runner.run_async(step)
+        return (
+            response if response_model is None else read_model(response, response_model, api=name)
+        )
 
     def request_step(
         self,
@@ -137,7 +241,8 @@ class DownstreamApi:
         if method is not None:
             options = for_app_verb(options, method)
         body = encode_body(content=content, json_value=json, content_type=options.content_type)
-        return call_step(options, body, api=api, headers=self._headers)
+        step = call_step(options, body, api=api, headers=self._headers)
+        return _telemetry.downstream(step, options, api=api)  # a span (OpenTelemetry)
 
     def call(
         self,

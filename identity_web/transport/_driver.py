@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from identity_web import _telemetry
 from identity_web._errors import IdentityWebError
 from identity_web.protocol._http import HttpRequest, HttpResponse
 from identity_web.protocol.steps import (
@@ -48,7 +49,7 @@ class SyncDriver:
         clock: Callable[[], float] = time.monotonic,
         retries: bool = True,
     ) -> None:
-        self._send = send
+        self._send = _telemetry.traced_send(send)  # spans, when OpenTelemetry is installed
         self._sleep = sleep
         self._clock = clock
         self._retries = retries
@@ -101,7 +102,7 @@ class AsyncDriver:
         clock: Callable[[], float] = time.monotonic,
         retries: bool = True,
     ) -> None:
-        self._send = send
+        self._send = _telemetry.traced_send_async(send)  # spans, when OpenTelemetry is installed
         self._sleep = sleep
         self._clock = clock
         self._retries = retries

@@ -23,6 +23,7 @@ def test_metadata_declares_the_optional_bridges_and_classifiers() -> None:
     requires = metadata.requires("identity-web") or []
     assert any(r.startswith("azure-core") and 'extra == "azure"' in r for r in requires)
     assert any(r.startswith("requests") and 'extra == "requests"' in r for r in requires)
+    assert any(r.startswith("opentelemetry-api") and 'extra == "otel"' in r for r in requires)
     classifiers = info.get_all("Classifier") or []
     assert "Typing :: Typed" in classifiers
     assert "Programming Language :: Python :: 3.11" in classifiers
