@@ -44,7 +44,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="identity-web side by side with MSAL Python, azure-identity and raw httpx, "
-        "against the in-process emulator over real TLS.",
+        "against the emulator and an nginx resource server, each in its own process, over "
+        "real TLS.",
     )
     parser.add_argument("--quick", action="store_true", help="a few iterations (smoke test)")
     parser.add_argument(
@@ -79,14 +80,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     results = []
     with bench_env() as env:
+        resource_server = env.resource.server
         for name in names:
             began = time.perf_counter()
             result = BENCHMARKS[name](env, params)
+            result.notes.append(env.servers_note)
             results.append(result)
             print(result.table(), file=tables)
             print(f"({name}: {time.perf_counter() - began:.1f} s)\n", file=tables, flush=True)
     document = {
-        "meta": meta(params, argv, time.perf_counter() - started),
+        "meta": {
+            **meta(params, argv, time.perf_counter() - started),
+            "resource_server": resource_server,
+        },
         "benchmarks": [r.to_json() for r in results],
     }
     if args.json == STDOUT:

@@ -17,6 +17,8 @@ class Params:
     naive_calls: int
     downstream_threads: int
     per_thread_calls: int
+    async_callers: int
+    per_caller_calls: int
     memory_entries: int
 
 
@@ -31,6 +33,8 @@ DEFAULT = Params(
     naive_calls=100,
     downstream_threads=8,
     per_thread_calls=150,
+    async_callers=100,
+    per_caller_calls=30,
     memory_entries=10_000,
 )
 
@@ -45,5 +49,7 @@ QUICK = Params(
     naive_calls=5,
     downstream_threads=4,
     per_thread_calls=5,
+    async_callers=10,
+    per_caller_calls=3,
     memory_entries=1_000,
 )

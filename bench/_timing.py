@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import threading
 import time
@@ -129,6 +130,30 @@ async def time_async_interleaved(
                 await call()
                 samples[index].append(clock() - begin)
             walls[index] += clock() - started
+    return [summarize(part, wall) for part, wall in zip(samples, walls, strict=True)]
+
+
+async def time_async_concurrent(
+    calls: Sequence[Callable[[], Awaitable[Any]]], callers: int, per_caller: int, rounds: int = 3
+) -> list[Timing]:
+    """For each coroutine function: `callers` tasks started together, each awaiting `call()`
+    `per_caller // rounds` times; implementations alternate in `rounds` rounds. Throughput is
+    every call over the wall time from the start to the last call's end, summed over rounds."""
+    samples: list[list[int]] = [[] for _ in calls]
+    walls = [0] * len(calls)
+    per_round = max(1, per_caller // rounds)
+
+    async def caller(call: Callable[[], Awaitable[Any]], into: list[int]) -> None:
+        for _ in range(per_round):
+            begin = _clock()
+            await call()
+            into.append(_clock() - begin)
+
+    for _ in range(rounds):
+        for index, call in enumerate(calls):
+            started = _clock()
+            await asyncio.gather(*(caller(call, samples[index]) for _ in range(callers)))
+            walls[index] += _clock() - started
     return [summarize(part, wall) for part, wall in zip(samples, walls, strict=True)]
 
 

@@ -71,7 +71,21 @@ def test_ours_and_a_peer_side_by_side(results: dict[str, Any], name: str) -> Non
 def test_cache_hit_compares_every_peer_library(results: dict[str, Any]) -> None:
     rows = _benchmarks(results)["cache_hit"]["rows"]
     impls = {row["impl"] for row in rows}
-    assert {"identity-web", "msal", "azure-identity", "azure-identity (aio)"} <= impls
+    assert {
+        "identity-web",
+        "msal, client secret",
+        "msal, certificate",
+        "azure-identity ClientSecretCredential",
+        "azure-identity CertificateCredential",
+        "azure-identity aio ClientSecretCredential",
+        "azure-identity aio CertificateCredential",
+    } <= impls
+    cases = {row["case"] for row in rows}
+    for kind in ("Bearer, client secret", "Bearer, certificate", "mTLS PoP, certificate"):
+        assert {kind, f"{kind}, asyncio"} <= cases
+    for row in rows:  # like for like: a certificate case compares certificate peers only
+        if row["role"] == "peer" and "certificate" in row["case"]:
+            assert "certificate" in row["impl"].lower(), row
     synchronous = [row for row in rows if "asyncio" not in row["case"]]
     for row in synchronous:
         assert row["alloc_peak_bytes"] >= 0
@@ -86,6 +100,18 @@ def test_concurrency_reports_request_counts(results: dict[str, Any]) -> None:
         assert isinstance(row["token_requests"], int)
         assert row["token_requests"] >= 1
         assert row["failures"] == 0, row
+
+
+def test_every_table_names_the_servers(results: dict[str, Any]) -> None:
+    server = results["meta"]["resource_server"]
+    assert server.startswith(("nginx", "emulator resource"))
+    for benchmark in results["benchmarks"]:
+        assert any(server in note for note in benchmark["notes"]), benchmark["name"]
+
+
+def test_downstream_measures_threads_and_asyncio_callers(results: dict[str, Any]) -> None:
+    cases = {row["case"] for row in _benchmarks(results)["downstream"]["rows"]}
+    assert {"sequential", "4 threads", "10 asyncio callers"} <= cases
 
 
 def test_json_file_output(tmp_path: Path) -> None:
