@@ -18,6 +18,7 @@ from bench import (
     concurrency,
     distributed_cache,
     downstream,
+    import_cost,
     memory,
     resource_validation,
 )
@@ -28,6 +29,7 @@ from bench._setup import BenchEnv, bench_env
 Runner = Callable[[BenchEnv, Params], BenchResult]
 
 BENCHMARKS: dict[str, Runner] = {
+    import_cost.NAME: import_cost.run,
     cache_hit.NAME: cache_hit.run,
     cold.NAME: cold.run,
     concurrency.NAME: concurrency.run,

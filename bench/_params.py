@@ -20,6 +20,7 @@ class Params:
     async_callers: int
     per_caller_calls: int
     memory_entries: int
+    import_runs: int
 
 
 DEFAULT = Params(
@@ -36,6 +37,7 @@ DEFAULT = Params(
     async_callers=100,
     per_caller_calls=30,
     memory_entries=10_000,
+    import_runs=15,
 )
 
 QUICK = Params(
@@ -52,4 +54,5 @@ QUICK = Params(
     async_callers=10,
     per_caller_calls=3,
     memory_entries=1_000,
+    import_runs=1,
 )

@@ -19,6 +19,7 @@ EXPECTED = {
     "concurrency",
     "distributed_cache",
     "downstream",
+    "import_cost",
     "memory",
     "resource_validation",
 }
@@ -28,7 +29,7 @@ def run_bench(*arguments: str) -> subprocess.CompletedProcess[str]:
     """`python -m bench ARGUMENTS` from the project root, as `./run bench` runs it."""
     command = [sys.executable, "-m", "bench", *arguments]
     return subprocess.run(  # noqa: S603 - our own module with fixed arguments
-        command, cwd=ROOT, capture_output=True, text=True, timeout=90, check=False
+        command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
     )
 
 
