@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 from identity_web._errors import ConfigurationError, ConfigurationProblem
 from identity_web.downstream._flow import HeaderSteps, call_step
 from identity_web.downstream._options import apply_overrides, for_app_verb
-from identity_web.downstream._request import encode_body
+from identity_web.downstream._request import CallTarget, call_target, encode_body
 from identity_web.downstream._response import DownstreamResponse
 from identity_web.protocol.steps import Step, StepRunner
 from identity_web.settings import DownstreamApiOptions
@@ -84,6 +84,10 @@ class DownstreamApi:
         self._apis = {name.casefold(): (name, options) for name, options in apis.items()}
         self._headers = header_provider
         self._runner = transport
+        #: (name as given, method) → (API name, effective options, their `CallTarget`): what a
+        #: call without overrides sends is worked out once (the options are frozen).
+        self._targets: dict[tuple[str, str | None], tuple[str, DownstreamApiOptions, CallTarget]]
+        self._targets = {}
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -132,12 +136,32 @@ class DownstreamApi:
         json: Any = None,
     ) -> Step[DownstreamResponse]:
         """The call as a step (options merged and the body encoded before any I/O)."""
-        api, configured = self._lookup(name)
-        options = apply_overrides(configured, overrides, api=api) if overrides else configured
-        if method is not None:
-            options = for_app_verb(options, method)
-        body = encode_body(content=content, json_value=json, content_type=options.content_type)
-        return call_step(options, body, api=api, headers=self._headers)
+        if overrides:
+            api, configured = self._lookup(name)
+            options = apply_overrides(configured, overrides, api=api)
+            if method is not None:
+                options = for_app_verb(options, method)
+            target = call_target(options, api=api)
+        else:
+            api, options, target = self._target(name, method)
+        body = (
+            encode_body(content=content, json_value=json, content_type=options.content_type)
+            if content is not None or json is not None
+            else None
+        )
+        return call_step(options, body, api=api, headers=self._headers, target=target)
+
+    def _target(
+        self, name: str, method: str | None
+    ) -> tuple[str, DownstreamApiOptions, CallTarget]:
+        """The remembered (API name, effective options, target) of a call without overrides."""
+        known = self._targets.get((name, method))
+        if known is None:
+            api, options = self._lookup(name)
+            if method is not None:
+                options = for_app_verb(options, method)
+            known = self._targets[(name, method)] = (api, options, call_target(options, api=api))
+        return known
 
     def call(
         self,
