@@ -15,6 +15,7 @@ from typing import Any
 from bench import (
     cache_hit,
     cold,
+    cold_paths,
     concurrency,
     distributed_cache,
     downstream,
@@ -35,6 +36,7 @@ BENCHMARKS: dict[str, Runner] = {
     concurrency.NAME: concurrency.run,
     downstream.NAME: downstream.run,
     memory.NAME: memory.run,
+    cold_paths.NAME: cold_paths.run,
     distributed_cache.NAME: distributed_cache.run,
     resource_validation.NAME: resource_validation.run,
 }

@@ -21,6 +21,7 @@ class Params:
     per_caller_calls: int
     memory_entries: int
     import_runs: int
+    cold_path_runs: int
 
 
 DEFAULT = Params(
@@ -38,6 +39,7 @@ DEFAULT = Params(
     per_caller_calls=30,
     memory_entries=10_000,
     import_runs=15,
+    cold_path_runs=15,
 )
 
 QUICK = Params(
@@ -55,4 +57,5 @@ QUICK = Params(
     per_caller_calls=3,
     memory_entries=1_000,
     import_runs=1,
+    cold_path_runs=2,
 )

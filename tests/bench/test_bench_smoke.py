@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {
     "cache_hit",
     "cold",
+    "cold_paths",
     "concurrency",
     "distributed_cache",
     "downstream",
@@ -54,7 +55,11 @@ def test_every_benchmark_ran(results: dict[str, Any]) -> None:
     assert meta["versions"]["azure-identity"]
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+#: Benchmarks of paths no peer has (IMDS v2 and FIC with mTLS PoP): ours alone.
+OURS_ONLY = {"cold_paths"}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED - OURS_ONLY))
 def test_ours_and_a_peer_side_by_side(results: dict[str, Any], name: str) -> None:
     benchmark = _benchmarks(results)[name]
     rows = benchmark["rows"]
@@ -113,6 +118,17 @@ def test_every_table_names_the_servers(results: dict[str, Any]) -> None:
 def test_downstream_measures_threads_and_asyncio_callers(results: dict[str, Any]) -> None:
     cases = {row["case"] for row in _benchmarks(results)["downstream"]["rows"]}
     assert {"sequential", "4 threads", "10 asyncio callers"} <= cases
+
+
+def test_cold_paths_time_each_step(results: dict[str, Any]) -> None:
+    rows = _benchmarks(results)["cold_paths"]["rows"]
+    imds = {row["impl"] for row in rows if row["case"].startswith("IMDS v2")}
+    assert {"GenerateKey", "whole first header"} <= imds
+    assert any("issuecredential" in impl for impl in imds), imds
+    fic = [row for row in rows if row["case"].startswith("FIC")]
+    assert any("token" in row["impl"] for row in fic)
+    for row in rows:
+        assert row["median_ms"] >= 0
 
 
 def test_json_file_output(tmp_path: Path) -> None:
