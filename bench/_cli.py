@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from bench import (
@@ -42,6 +43,7 @@ BENCHMARKS: dict[str, Runner] = {
 }
 
 STDOUT = "-"
+DEFAULT_JSON = "bench-results/results.json"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -61,6 +63,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only", action="append", choices=sorted(BENCHMARKS), help="run only these benchmarks"
+    )
+    parser.add_argument(
+        "--plot",
+        action="store_true",
+        help=f"write PNG charts next to the JSON (default JSON: {DEFAULT_JSON})",
     )
     parser.add_argument(
         "--profile",
@@ -99,13 +106,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "benchmarks": [r.to_json() for r in results],
     }
-    if args.json == STDOUT:
+    target = args.json if args.json else (DEFAULT_JSON if args.plot else None)
+    if target == STDOUT:
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
-    elif args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
+    elif target:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2)
             handle.write("\n")
+    if args.plot:
+        from bench.plot import write_charts  # noqa: PLC0415 - matplotlib only for --plot
+
+        directory = Path(target).parent if target and target != STDOUT else Path(".")
+        for path in write_charts(document, directory):
+            print(f"chart: {path}", file=tables)
     return 0
 
 

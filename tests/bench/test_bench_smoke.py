@@ -138,3 +138,13 @@ def test_json_file_output(tmp_path: Path) -> None:
     assert "memory per cached token" in completed.stdout
     document = json.loads(target.read_text(encoding="utf-8"))
     assert [b["name"] for b in document["benchmarks"]] == ["memory"]
+
+
+def test_plot_writes_a_chart_per_benchmark_next_to_the_json(tmp_path: Path) -> None:
+    target = tmp_path / "run.json"
+    completed = run_bench("--quick", "--only", "downstream", "--json", str(target), "--plot")
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    chart = tmp_path / "downstream.png"
+    assert chart.read_bytes().startswith(b"\x89PNG")
+    rows = json.loads(target.read_text(encoding="utf-8"))["benchmarks"][0]["rows"]
+    assert all(row["round_ratios"] for row in rows if row["role"] == "peer")
