@@ -143,7 +143,8 @@ class DownstreamApi:
                 options = for_app_verb(options, method)
             target = call_target(options, api=api)
         else:
-            api, options, target = self._target(name, method)
+            known = self._targets.get((name, method))
+            api, options, target = known if known is not None else self._target(name, method)
         body = (
             encode_body(content=content, json_value=json, content_type=options.content_type)
             if content is not None or json is not None
@@ -154,13 +155,12 @@ class DownstreamApi:
     def _target(
         self, name: str, method: str | None
     ) -> tuple[str, DownstreamApiOptions, CallTarget]:
-        """The remembered (API name, effective options, target) of a call without overrides."""
-        known = self._targets.get((name, method))
-        if known is None:
-            api, options = self._lookup(name)
-            if method is not None:
-                options = for_app_verb(options, method)
-            known = self._targets[(name, method)] = (api, options, call_target(options, api=api))
+        """Work out and remember (API name, effective options, target) of a call without
+        overrides (the options are frozen, so once is enough)."""
+        api, options = self._lookup(name)
+        if method is not None:
+            options = for_app_verb(options, method)
+        known = self._targets[(name, method)] = (api, options, call_target(options, api=api))
         return known
 
     def call(
@@ -172,7 +172,7 @@ class DownstreamApi:
         json: Any = None,
     ) -> DownstreamResponse:
         """Send the configured request; the response comes back whatever its status."""
-        return self.request(None, name, overrides=overrides, content=content, json=json)
+        return self._runner.run(self.request_step(None, name, overrides, content, json))
 
     async def call_async(
         self,
