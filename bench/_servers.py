@@ -11,8 +11,6 @@ answers instead, and every table says so.
 from __future__ import annotations
 
 import contextlib
-import datetime
-import ipaddress
 import json
 import os
 import shutil
@@ -27,13 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from identity_web.emulator import EmulatorManifest
 from identity_web.emulator._manifest import AppManifest, ManagedIdentityManifest, ResourceManifest
+from identity_web.emulator._pki import CertificateAuthority, loopback_san, name, new_rsa_key, pem
 
 STARTUP_SECONDS = 60.0
 BODY = '{"ok": true}'
@@ -216,62 +212,20 @@ def _fallback(emulator: EmulatorManifest, reason: str) -> ResourceServer:
 
 
 def _server_certificate(directory: Path) -> tuple[Path, Path, Path]:
-    """A throwaway CA and a server certificate for 127.0.0.1 / localhost it signed."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "identity-web bench CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
+    """A throwaway CA (the emulator's PKI helpers) and a server certificate for 127.0.0.1."""
+    ca = CertificateAuthority.create("identity-web bench CA", days=1)
+    key = new_rsa_key()
+    leaf = ca.issue(
+        key.public_key(),
+        name("identity-web bench resource"),
+        days=1,
+        client_auth=False,
+        server_auth=True,
+        san=loopback_san(),
     )
     ca_path, cert_path, key_path = (directory / n for n in ("ca.pem", "server.pem", "server.key"))
-    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    cert_path.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    ca_path.write_bytes(ca.pem)
+    cert_path.write_bytes(pem(leaf))
     key_path.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,
