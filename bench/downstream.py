@@ -71,7 +71,7 @@ def _sequential(result: BenchResult, params: Params, ours: Any, raw: RawClient) 
         (raw.reused, params.downstream_calls),
         (raw.naive, params.naive_calls),
     ]
-    timings = time_interleaved(calls)
+    timings = time_interleaved(calls, rounds=10)
     for (impl, role), timing in zip(IMPLS, timings, strict=True):
         _add(result, case, impl, role, timing)
 
@@ -79,7 +79,7 @@ def _sequential(result: BenchResult, params: Params, ours: Any, raw: RawClient) 
 def _threaded(result: BenchResult, params: Params, ours: Any, raw: RawClient) -> None:
     threads, per_thread = params.downstream_threads, params.per_thread_calls
     calls = [(ours, per_thread), (raw.reused, per_thread), (raw.naive, max(3, per_thread // 5))]
-    timings = time_threads(calls, threads, rounds=5)
+    timings = time_threads(calls, threads, rounds=10)
     for (impl, role), timing in zip(IMPLS, timings, strict=True):
         _add(result, f"{threads} threads", impl, role, timing)
 
