@@ -12,6 +12,8 @@ from typing import Any
 
 from bench._report import Column, _show
 
+ROUNDS = "ours/peer per round: median (min to max)"
+
 
 def table(benchmark: dict[str, Any]) -> str:
     columns: Sequence[Column] = importlib.import_module(f"bench.{benchmark['name']}").COLUMNS
