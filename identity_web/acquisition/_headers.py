@@ -72,17 +72,21 @@ class AuthorizationHeaderProvider:
         self._limit = limit
 
     def create_authorization_header(self, options: HeaderRequest) -> AuthorizationHeaderInformation:
-        cached = self.cached_header(options)
-        if cached is not None:
-            return cached
-        return self._runner.run(self.header_step(options))
+        request = self._requests.get(id(options))  # `cached_header`, inlined: the hot path
+        if request is None or request[0] is not options:
+            request = self._request(options)
+        header = self._acquirer.cached_header(request[1], request[2], bound=request[3])
+        return header if header is not None else self._runner.run(self.header_step(options))
 
     async def create_authorization_header_async(
         self, options: HeaderRequest
     ) -> AuthorizationHeaderInformation:
-        cached = self.cached_header(options)
-        if cached is not None:
-            return cached
+        request = self._requests.get(id(options))  # `cached_header`, inlined: the hot path
+        if request is None or request[0] is not options:
+            request = self._request(options)
+        header = self._acquirer.cached_header(request[1], request[2], bound=request[3])
+        if header is not None:
+            return header
         return await self._runner.run_async(self.header_step(options))
 
     def cached_header(self, options: HeaderRequest) -> AuthorizationHeaderInformation | None:
