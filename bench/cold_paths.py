@@ -89,8 +89,8 @@ def run(env: BenchEnv, params: Params) -> BenchResult:
             result.add(Row(case, label, OURS, metrics))
     result.notes.append(
         "GenerateKey: the managed identity key (RSA 2048), what background generation at build "
-        "time could save on the first call at most; step code rows: our own CPU between two "
-        "effects (the CSR before Attest, assertions before a token request)"
+        "time could save on the first call at most; step code rows: our own step code between "
+        "two effects"
     )
     return result
 
