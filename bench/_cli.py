@@ -10,14 +10,17 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from bench import (
     cache_hit,
     cold,
+    cold_paths,
     concurrency,
     distributed_cache,
     downstream,
+    import_cost,
     memory,
     resource_validation,
 )
@@ -28,23 +31,27 @@ from bench._setup import BenchEnv, bench_env
 Runner = Callable[[BenchEnv, Params], BenchResult]
 
 BENCHMARKS: dict[str, Runner] = {
+    import_cost.NAME: import_cost.run,
     cache_hit.NAME: cache_hit.run,
     cold.NAME: cold.run,
     concurrency.NAME: concurrency.run,
     downstream.NAME: downstream.run,
     memory.NAME: memory.run,
+    cold_paths.NAME: cold_paths.run,
     distributed_cache.NAME: distributed_cache.run,
     resource_validation.NAME: resource_validation.run,
 }
 
 STDOUT = "-"
+DEFAULT_JSON = "bench-results/results.json"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="identity-web side by side with MSAL Python, azure-identity and raw httpx, "
-        "against the in-process emulator over real TLS.",
+        "against the emulator and an nginx resource server, each in its own process, over "
+        "real TLS.",
     )
     parser.add_argument("--quick", action="store_true", help="a few iterations (smoke test)")
     parser.add_argument(
@@ -56,6 +63,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only", action="append", choices=sorted(BENCHMARKS), help="run only these benchmarks"
+    )
+    parser.add_argument(
+        "--plot",
+        action="store_true",
+        help=f"write PNG charts next to the JSON (default JSON: {DEFAULT_JSON})",
     )
     parser.add_argument(
         "--profile",
@@ -79,23 +91,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     results = []
     with bench_env() as env:
+        resource_server = env.resource.server
         for name in names:
             began = time.perf_counter()
             result = BENCHMARKS[name](env, params)
+            result.notes.append(env.servers_note)
             results.append(result)
             print(result.table(), file=tables)
             print(f"({name}: {time.perf_counter() - began:.1f} s)\n", file=tables, flush=True)
     document = {
-        "meta": meta(params, argv, time.perf_counter() - started),
+        "meta": {
+            **meta(params, argv, time.perf_counter() - started),
+            "resource_server": resource_server,
+        },
         "benchmarks": [r.to_json() for r in results],
     }
-    if args.json == STDOUT:
+    target = args.json if args.json else (DEFAULT_JSON if args.plot else None)
+    if target == STDOUT:
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
-    elif args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
+    elif target:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2)
             handle.write("\n")
+    if args.plot:
+        from bench.plot import write_charts  # noqa: PLC0415 - matplotlib only for --plot
+
+        directory = Path(target).parent if target and target != STDOUT else Path(".")
+        for path in write_charts(document, directory):
+            print(f"chart: {path}", file=tables)
     return 0
 
 

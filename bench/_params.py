@@ -17,7 +17,11 @@ class Params:
     naive_calls: int
     downstream_threads: int
     per_thread_calls: int
+    async_callers: int
+    per_caller_calls: int
     memory_entries: int
+    import_runs: int
+    cold_path_runs: int
 
 
 DEFAULT = Params(
@@ -31,7 +35,11 @@ DEFAULT = Params(
     naive_calls=100,
     downstream_threads=8,
     per_thread_calls=150,
+    async_callers=100,
+    per_caller_calls=30,
     memory_entries=10_000,
+    import_runs=15,
+    cold_path_runs=15,
 )
 
 QUICK = Params(
@@ -45,5 +53,9 @@ QUICK = Params(
     naive_calls=5,
     downstream_threads=4,
     per_thread_calls=5,
+    async_callers=10,
+    per_caller_calls=3,
     memory_entries=1_000,
+    import_runs=1,
+    cold_path_runs=2,
 )

@@ -10,7 +10,7 @@ from typing import Any
 OURS = "ours"
 PEER = "peer"
 
-Metric = float | int | str | None
+Metric = float | int | str | list[float] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +44,14 @@ class Row:
     metrics: dict[str, Metric]
     ratio: float | None = None
     note: str = ""
+    round_ratios: list[float] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"case": self.case, "impl": self.impl, "role": self.role}
         data.update(self.metrics)
         data["ratio_ours_over_peer"] = self.ratio
+        if self.round_ratios:
+            data["round_ratios"] = self.round_ratios
         if self.note:
             data["note"] = self.note
         return data
@@ -76,9 +79,12 @@ class BenchResult:
         for row in self.rows:
             if row.role != PEER or row.ratio is not None or row.case not in ours:
                 continue
-            row.ratio = ratio(
-                ours[row.case].metrics.get(self.ratio_metric), row.metrics.get(self.ratio_metric)
-            )
+            mine = ours[row.case].metrics
+            row.ratio = ratio(mine.get(self.ratio_metric), row.metrics.get(self.ratio_metric))
+            if self.ratio_metric == "ops_per_s":
+                row.round_ratios = round_ratios(
+                    mine.get("round_ops_per_s"), row.metrics.get("round_ops_per_s")
+                )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -117,6 +123,13 @@ def ratio(ours: Metric, peer: Metric) -> float | None:
     if not isinstance(ours, int | float) or not isinstance(peer, int | float) or peer == 0:
         return None
     return float(ours) / float(peer)
+
+
+def round_ratios(ours: object, peer: object) -> list[float]:
+    """Ours/peer of each alternating round (the same round of both): the ratio's spread."""
+    if not isinstance(ours, list) or not isinstance(peer, list):
+        return []
+    return [o / p for o, p in zip(ours, peer, strict=False) if p]
 
 
 def _show(value: Metric, digits: int) -> str:

@@ -1,8 +1,10 @@
-"""The shared stage: one in-process emulator, and ours and the peers configured against it.
+"""The shared stage: the emulator and the resource server in their own processes, and ours
+and the peers configured against them.
 
-Every implementation talks to the same emulator over real TLS on 127.0.0.1 and trusts only
-the emulator's CA. Ours is configured the way a user configures it (Identity.Web keys,
-through `TokenAcquirerFactory`); the peers the way their documentation shows.
+Every implementation talks to the same servers over real TLS on 127.0.0.1 and trusts only
+their CAs. Ours is configured the way a user configures it (Identity.Web keys, through
+`TokenAcquirerFactory`); the peers the way their documentation shows, with the same kind of
+credential as ours in the same row (a client secret, or the app's certificate).
 """
 
 from __future__ import annotations
@@ -10,46 +12,68 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msal
 import requests
+from azure.core.credentials import TokenCredential
+from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.pipeline.transport import AsyncioRequestsTransport
-from azure.identity import ClientSecretCredential
+from azure.identity import CertificateCredential, ClientSecretCredential
+from azure.identity.aio import CertificateCredential as AsyncCertificateCredential
 from azure.identity.aio import ClientSecretCredential as AsyncClientSecretCredential
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
+from bench._servers import RemoteEmulator, ResourceServer, servers
 from identity_web import ServiceProvider, TokenAcquirerFactory
 from identity_web.cache import InMemoryTokenCache
-from identity_web.emulator import Emulator, EmulatorManifest
+from identity_web.emulator import EmulatorManifest
 from identity_web.settings import IdentityWebSettings
 
 API = "MyApi"
 TOKEN_ENDPOINTS = ("entra.token", "entra.mtls_token")
+SECRET = "client secret"
+CERTIFICATE = "certificate"
 
 
 @dataclass(slots=True)
 class BenchEnv:
-    """A running emulator and builders for every implementation under test."""
+    """The running servers and builders for every implementation under test.
 
-    emulator: Emulator
+    `manifest` is the emulator's, with a CA bundle that also trusts the resource server.
+    """
 
-    @property
-    def manifest(self) -> EmulatorManifest:
-        return self.emulator.manifest
+    emulator: RemoteEmulator
+    resource: ResourceServer
+    manifest: EmulatorManifest
 
     @property
     def scope(self) -> str:
         return self.manifest.resource.scope
 
     @property
+    def servers_note(self) -> str:
+        return (
+            f"servers: token endpoint = the emulator (own process); resource = "
+            f"{self.resource.server}"
+        )
+
+    @property
     def whoami_url(self) -> str:
-        return f"{self.manifest.resource.base_url}whoami"
+        return self.resource.whoami_url
 
     # -- ours ------------------------------------------------------------------------------
 
-    def ours(self, *, mtls: bool = False) -> ServiceProvider:
-        """Our services: client secret + Bearer, or certificate (PFX) + MTLS_POP."""
-        return self.build(self.certificate_config() if mtls else self.secret_config())
+    def ours(self, *, mtls: bool = False, certificate: bool = False) -> ServiceProvider:
+        """Our services: client secret + Bearer; certificate (PFX) + Bearer
+        (`certificate=True`); certificate + MTLS_POP (`mtls=True`)."""
+        if mtls:
+            return self.build(self.certificate_config())
+        if certificate:
+            return self.build(self.certificate_config(scheme="Bearer"))
+        return self.build(self.secret_config())
 
     def build(self, config: dict[str, Any]) -> ServiceProvider:
         """Our services for a configuration written the way a user writes it."""
@@ -70,14 +94,14 @@ class BenchEnv:
                 ],
             },
             API: {
-                "BaseUrl": manifest.resource.base_url,
+                "BaseUrl": self.resource.base_url,
                 "RelativePath": "whoami",
                 "Scopes": [manifest.resource.scope],
                 "RequestAppToken": True,
             },
         }
 
-    def certificate_config(self) -> dict[str, Any]:
+    def certificate_config(self, scheme: str = "MTLS_POP") -> dict[str, Any]:
         config = self.secret_config()
         app = self.manifest.apps[0]
         config["AzureAd"]["ClientCredentials"] = [
@@ -87,7 +111,7 @@ class BenchEnv:
                 "CertificatePassword": app.certificate_pfx_password,
             }
         ]
-        config[API]["ProtocolScheme"] = "MTLS_POP"
+        config[API]["ProtocolScheme"] = scheme
         return config
 
     # -- peers -----------------------------------------------------------------------------
@@ -103,44 +127,70 @@ class BenchEnv:
         session.trust_env = False
         return session
 
-    def msal_app(self) -> msal.ConfidentialClientApplication:
-        """MSAL with the client secret; the authority's OpenID configuration is read now."""
-        manifest, app = self.manifest, self.manifest.apps[0]
+    def msal_app(self, *, certificate: bool = False) -> msal.ConfidentialClientApplication:
+        """MSAL with the client secret or the app's certificate (private key + thumbprint, as
+        MSAL's documentation shows); the authority's OpenID configuration is read now."""
+        manifest = self.manifest
         return msal.ConfidentialClientApplication(
-            app.client_id,
-            client_credential=app.client_secret,
+            manifest.apps[0].client_id,
+            client_credential=self._msal_certificate() if certificate else self._secret(),
             authority=f"{manifest.instance}{manifest.tenant_id}",
             instance_discovery=False,
             http_client=self.requests_session(),
         )
 
-    def azure_credential(self) -> ClientSecretCredential:
-        manifest, app = self.manifest, self.manifest.apps[0]
-        assert app.client_secret is not None
-        return ClientSecretCredential(
-            manifest.tenant_id,
-            app.client_id,
-            app.client_secret,
-            authority=manifest.instance,
-            disable_instance_discovery=True,
-            connection_verify=manifest.ca_bundle,
-        )
+    def _secret(self) -> str:
+        secret = self.manifest.apps[0].client_secret
+        if secret is None:
+            raise RuntimeError("the emulator's demo app has no client secret")
+        return secret
 
-    def azure_credential_async(self) -> AsyncClientSecretCredential:
+    def certificate_pem_path(self) -> str:
+        path = self.manifest.apps[0].certificate_pem_path
+        if path is None:
+            raise RuntimeError("the emulator's demo app has no certificate")
+        return path
+
+    def _msal_certificate(self) -> dict[str, str]:
+        pem = Path(self.certificate_pem_path()).read_bytes()
+        certificate = x509.load_pem_x509_certificate(pem)
+        return {
+            "private_key": pem.decode("ascii"),
+            "thumbprint": certificate.fingerprint(hashes.SHA1()).hex(),
+        }
+
+    def azure_credential(self, *, certificate: bool = False) -> TokenCredential:
+        """azure-identity's `ClientSecretCredential`, or `CertificateCredential` (PEM file)."""
+        manifest, app = self.manifest, self.manifest.apps[0]
+        common: dict[str, Any] = {
+            "authority": manifest.instance,
+            "disable_instance_discovery": True,
+            "connection_verify": manifest.ca_bundle,
+        }
+        if certificate:
+            return CertificateCredential(
+                manifest.tenant_id, app.client_id, self.certificate_pem_path(), **common
+            )
+        return ClientSecretCredential(manifest.tenant_id, app.client_id, self._secret(), **common)
+
+    def azure_credential_async(self, *, certificate: bool = False) -> AsyncTokenCredential:
         """The asyncio credential; its transport runs requests in the loop's executor
         (aiohttp, azure-core's default async transport, is not installed here)."""
         manifest, app = self.manifest, self.manifest.apps[0]
-        assert app.client_secret is not None
-        return AsyncClientSecretCredential(
-            manifest.tenant_id,
-            app.client_id,
-            app.client_secret,
-            authority=manifest.instance,
-            disable_instance_discovery=True,
-            connection_verify=manifest.ca_bundle,
-            transport=AsyncioRequestsTransport(
+        common: dict[str, Any] = {
+            "authority": manifest.instance,
+            "disable_instance_discovery": True,
+            "connection_verify": manifest.ca_bundle,
+            "transport": AsyncioRequestsTransport(
                 session=self.requests_session(), connection_verify=manifest.ca_bundle
             ),
+        }
+        if certificate:
+            return AsyncCertificateCredential(
+                manifest.tenant_id, app.client_id, self.certificate_pem_path(), **common
+            )
+        return AsyncClientSecretCredential(
+            manifest.tenant_id, app.client_id, self._secret(), **common
         )
 
     # -- the emulator's view ---------------------------------------------------------------
@@ -185,6 +235,6 @@ def clear_azure_cache(credential: object) -> None:
 
 @contextlib.contextmanager
 def bench_env() -> Iterator[BenchEnv]:
-    """Start the emulator; stop it at the end."""
-    with Emulator() as emulator:
-        yield BenchEnv(emulator)
+    """Start the emulator and the resource server, each in its own process; stop them after."""
+    with servers() as (emulator, resource, manifest):
+        yield BenchEnv(emulator, resource, manifest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import threading
 import time
@@ -25,6 +26,7 @@ class Timing:
     p50_us: float
     p99_us: float
     mean_us: float
+    round_ops: tuple[float, ...] = ()
 
     @property
     def ops_per_s(self) -> float:
@@ -37,10 +39,14 @@ class Timing:
             "p99_us": self.p99_us,
             "mean_us": self.mean_us,
             "n": self.n,
+            "round_ops_per_s": list(self.round_ops),
         }
 
 
-def summarize(samples_ns: list[int], wall_ns: int) -> Timing:
+def summarize(
+    samples_ns: list[int], wall_ns: int, rounds: Sequence[tuple[int, int]] = ()
+) -> Timing:
+    """`rounds`: (calls, wall ns) of each alternating round, for the spread of ratios."""
     ordered = sorted(samples_ns)
     n = len(ordered)
     return Timing(
@@ -49,6 +55,7 @@ def summarize(samples_ns: list[int], wall_ns: int) -> Timing:
         p50_us=percentile(ordered, 0.50) / 1e3,
         p99_us=percentile(ordered, 0.99) / 1e3,
         mean_us=(sum(ordered) / n / 1e3) if n else float("nan"),
+        round_ops=tuple(calls / (wall / 1e9) for calls, wall in rounds if wall > 0),
     )
 
 
@@ -95,6 +102,7 @@ def time_interleaved_counting(
     samples: list[list[int]] = [[] for _ in calls]
     walls = [0] * len(calls)
     counts = [0] * len(calls)
+    per_round: list[list[tuple[int, int]]] = [[] for _ in calls]
     for call, n in calls:
         for _ in range(max(1, n // 10)):
             call()
@@ -105,9 +113,10 @@ def time_interleaved_counting(
             counts[index] += probe() - before
             samples[index] += part
             walls[index] += wall
+            per_round[index].append((len(part), wall))
     return [
-        (summarize(part, wall), count)
-        for part, wall, count in zip(samples, walls, counts, strict=True)
+        (summarize(part, wall, spread), count)
+        for part, wall, count, spread in zip(samples, walls, counts, per_round, strict=True)
     ]
 
 
@@ -121,6 +130,7 @@ async def time_async_interleaved(
     for call, n in calls:
         for _ in range(max(1, n // 10)):
             await call()
+    per_round: list[list[tuple[int, int]]] = [[] for _ in calls]
     for _ in range(rounds):
         for index, (call, n) in enumerate(calls):
             started = clock()
@@ -129,7 +139,43 @@ async def time_async_interleaved(
                 await call()
                 samples[index].append(clock() - begin)
             walls[index] += clock() - started
-    return [summarize(part, wall) for part, wall in zip(samples, walls, strict=True)]
+            per_round[index].append((max(1, n // rounds), clock() - started))
+    return _summaries(samples, walls, per_round)
+
+
+def _summaries(
+    samples: list[list[int]], walls: list[int], per_round: list[list[tuple[int, int]]]
+) -> list[Timing]:
+    return [
+        summarize(part, wall, spread)
+        for part, wall, spread in zip(samples, walls, per_round, strict=True)
+    ]
+
+
+async def time_async_concurrent(
+    calls: Sequence[Callable[[], Awaitable[Any]]], callers: int, per_caller: int, rounds: int = 3
+) -> list[Timing]:
+    """For each coroutine function: `callers` tasks started together, each awaiting `call()`
+    `per_caller // rounds` times; implementations alternate in `rounds` rounds. Throughput is
+    every call over the wall time from the start to the last call's end, summed over rounds."""
+    samples: list[list[int]] = [[] for _ in calls]
+    walls = [0] * len(calls)
+    per_round = max(1, per_caller // rounds)
+
+    async def caller(call: Callable[[], Awaitable[Any]], into: list[int]) -> None:
+        for _ in range(per_round):
+            begin = _clock()
+            await call()
+            into.append(_clock() - begin)
+
+    per_round_walls: list[list[tuple[int, int]]] = [[] for _ in calls]
+    for _ in range(rounds):
+        for index, call in enumerate(calls):
+            started = _clock()
+            await asyncio.gather(*(caller(call, samples[index]) for _ in range(callers)))
+            walls[index] += _clock() - started
+            per_round_walls[index].append((callers * per_round, _clock() - started))
+    return _summaries(samples, walls, per_round_walls)
 
 
 def time_threads(
@@ -140,13 +186,15 @@ def time_threads(
     wall time from release to the last call's end, summed over the rounds."""
     samples: list[list[int]] = [[] for _ in calls]
     walls = [0] * len(calls)
+    per_round: list[list[tuple[int, int]]] = [[] for _ in calls]
     with ThreadPoolExecutor(threads) as pool:
         for _ in range(rounds):
             for index, (call, per_thread) in enumerate(calls):
                 part, wall = _thread_round(pool, call, threads, max(1, per_thread // rounds))
                 samples[index] += part
                 walls[index] += wall
-    return [summarize(part, wall) for part, wall in zip(samples, walls, strict=True)]
+                per_round[index].append((len(part), wall))
+    return _summaries(samples, walls, per_round)
 
 
 def _thread_round(

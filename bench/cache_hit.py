@@ -1,10 +1,11 @@
 """1. The cache-hit path: the Authorization header (or token) for an already cached token.
 
 Ours: `AuthorizationHeaderProvider.create_authorization_header(options)` (Bearer with a client
-secret; mTLS PoP with a certificate). Peers: MSAL Python's
-`ConfidentialClientApplication.acquire_token_for_client` and azure-identity's
-`ClientSecretCredential.get_token`, both answered from their caches. Neither peer can acquire
-mTLS PoP tokens, so our mTLS PoP row is compared with MSAL's Bearer hit.
+secret or a certificate; mTLS PoP with a certificate). Peers, with the same kind of credential:
+MSAL Python's `ConfidentialClientApplication.acquire_token_for_client` (a secret, or a
+certificate) and azure-identity's `ClientSecretCredential` / `CertificateCredential`
+`get_token`, all answered from their caches. Neither peer can acquire mTLS PoP tokens, so our
+mTLS PoP rows are compared with their certificate Bearer hit.
 """
 
 from __future__ import annotations
@@ -16,13 +17,19 @@ from typing import Any
 from bench._params import Params
 from bench._report import OURS, PEER, BenchResult, Column, Label, Row
 from bench._setup import API, BenchEnv
-from bench._timing import measure_allocations, time_async_interleaved, time_interleaved_counting
+from bench._timing import (
+    Timing,
+    measure_allocations,
+    time_async_interleaved,
+    time_interleaved_counting,
+)
 
 NAME = "cache_hit"
 TITLE = "1. cache hit: Authorization header / token for a cached token"
-BEARER = "Bearer, client secret"
-BEARER_ASYNC = "Bearer, client secret, asyncio"
+SECRET_BEARER = "Bearer, client secret"
+CERT_BEARER = "Bearer, certificate"
 MTLS = "mTLS PoP, certificate"
+ASYNC = ", asyncio"
 
 COLUMNS = (
     Column("ops_per_s", "ops/s", 0),
@@ -42,37 +49,46 @@ def run(env: BenchEnv, params: Params) -> BenchResult:
         ratio_metric="ops_per_s",
         ratio_meaning=">1 means ours answers more calls per second",
     )
-    with env.ours() as bearer, env.ours(mtls=True) as bound:
-        ours_bearer = _header_call(bearer)
-        ours_mtls = _header_call(bound)
-        app = env.msal_app()
-        msal_call = _msal_call(app, env.scope)
-        credential = env.azure_credential()
-        azure_call = _azure_call(credential, env.scope)
+    with (
+        env.ours() as secret,
+        env.ours(certificate=True) as certificate,
+        env.ours(mtls=True) as bound,
+    ):
+        msal_secret, msal_cert = env.msal_app(), env.msal_app(certificate=True)
+        azure_secret = env.azure_credential()
+        azure_cert = env.azure_credential(certificate=True)
+        msal_cert_call = _msal_call(msal_cert, env.scope)
+        azure_cert_call = _azure_call(azure_cert, env.scope)
         calls = {
-            Label(BEARER, "identity-web", OURS): ours_bearer,
-            Label(BEARER, "msal", PEER): msal_call,
-            Label(BEARER, "azure-identity", PEER): azure_call,
-            Label(MTLS, "identity-web", OURS): ours_mtls,
+            Label(SECRET_BEARER, "identity-web", OURS): _header_call(secret),
+            Label(SECRET_BEARER, "msal, client secret", PEER): _msal_call(msal_secret, env.scope),
+            Label(SECRET_BEARER, "azure-identity ClientSecretCredential", PEER): _azure_call(
+                azure_secret, env.scope
+            ),
+            Label(CERT_BEARER, "identity-web", OURS): _header_call(certificate),
+            Label(CERT_BEARER, "msal, certificate", PEER): msal_cert_call,
+            Label(CERT_BEARER, "azure-identity CertificateCredential", PEER): azure_cert_call,
+            Label(MTLS, "identity-web", OURS): _header_call(bound),
         }
         rows = _measure(env, params, calls)
         result.rows += rows
-        msal_row = rows[1]
-        result.add(
-            Row(MTLS, "msal (its Bearer hit)", PEER, dict(msal_row.metrics), note="no mTLS PoP")
-        )
-        credential.close()
+        for row in rows[4:6]:  # the certificate peers' Bearer hits, beside our mTLS PoP hit
+            note = "its Bearer hit: no mTLS PoP"
+            result.add(Row(MTLS, row.impl, PEER, dict(row.metrics), note=note))
+        azure_secret.close()
+        azure_cert.close()
     result.rows += asyncio.run(_async_rows(env, params))
     result.compute_ratios()
     result.notes.append(
-        "MSAL Python and azure-identity cannot acquire mTLS PoP tokens; the mTLS PoP row is "
-        "compared with MSAL's Bearer cache hit"
+        "every peer row uses the credential kind of its case (client secret vs client secret, "
+        "certificate vs certificate); MSAL Python and azure-identity cannot acquire mTLS PoP "
+        "tokens, so the mTLS PoP rows compare our bound hit with their certificate Bearer hit"
     )
     result.notes.append(
         "peak B/call: most memory live at once during a call (tracemalloc); kept B/call: memory "
         "each result keeps alive; net req: token requests the emulator saw while timing that row "
-        "(asyncio rows: both together; 0 = every call was a cache hit); implementations alternate "
-        "in 5 rounds"
+        "(asyncio rows: all of the case together; 0 = every call was a cache hit); "
+        "implementations alternate in 5 rounds"
     )
     return result
 
@@ -123,25 +139,38 @@ def _measure(env: BenchEnv, params: Params, calls: dict[Label, Callable[[], obje
 
 
 async def _async_rows(env: BenchEnv, params: Params) -> list[Row]:
-    async with env.ours() as services, env.azure_credential_async() as credential:
-        options = services.downstream_api.options(API)
-        provider = services.authorization_header_provider
-        await provider.create_authorization_header_async(options)
-        await credential.get_token(env.scope)
-        before = env.token_requests()
-        ours, azure = await time_async_interleaved(
-            [
-                (lambda: provider.create_authorization_header_async(options), params.hit_calls),
-                (lambda: credential.get_token(env.scope), params.hit_calls),
-            ]
-        )
-        requests = env.token_requests() - before
-    return [
-        Row(BEARER_ASYNC, "identity-web", OURS, {**ours.metrics(), "token_requests": requests}),
-        Row(
-            BEARER_ASYNC,
-            "azure-identity (aio)",
-            PEER,
-            {**azure.metrics(), "token_requests": requests},
-        ),
-    ]
+    rows: list[Row] = []
+    cases = (
+        (SECRET_BEARER, {}, False, "azure-identity aio ClientSecretCredential"),
+        (CERT_BEARER, {"certificate": True}, True, "azure-identity aio CertificateCredential"),
+        (MTLS, {"mtls": True}, True, "azure-identity aio CertificateCredential"),
+    )
+    for case, ours_kind, peer_certificate, peer_name in cases:
+        async with (
+            env.ours(**ours_kind) as services,
+            env.azure_credential_async(certificate=peer_certificate) as credential,
+        ):
+            ours, azure, requests = await _async_pair(env, params, services, credential)
+        note = "its Bearer hit: no mTLS PoP" if case == MTLS else ""
+        counted = {"token_requests": requests}
+        rows.append(Row(case + ASYNC, "identity-web", OURS, {**ours.metrics(), **counted}))
+        rows.append(Row(case + ASYNC, peer_name, PEER, {**azure.metrics(), **counted}, note=note))
+    return rows
+
+
+async def _async_pair(
+    env: BenchEnv, params: Params, services: Any, credential: Any
+) -> tuple[Timing, Timing, int]:
+    """Ours and the azure-identity asyncio credential, alternating; token requests seen."""
+    options = services.downstream_api.options(API)
+    provider = services.authorization_header_provider
+    await provider.create_authorization_header_async(options)
+    await credential.get_token(env.scope)
+    before = env.token_requests()
+    ours, azure = await time_async_interleaved(
+        [
+            (lambda: provider.create_authorization_header_async(options), params.hit_calls),
+            (lambda: credential.get_token(env.scope), params.hit_calls),
+        ]
+    )
+    return ours, azure, env.token_requests() - before

@@ -41,8 +41,8 @@ def run(env: BenchEnv, params: Params) -> BenchResult:
         credential = env.azure_credential()
         calls = {
             Label(BEARER, "identity-web", OURS): _ours(bearer),
-            Label(BEARER, "msal", PEER): _msal(env),
-            Label(BEARER, "azure-identity", PEER): _azure(env, credential),
+            Label(BEARER, "msal, client secret", PEER): _msal(env),
+            Label(BEARER, "azure-identity ClientSecretCredential", PEER): _azure(env, credential),
             Label(MTLS, "identity-web", OURS): _ours(bound),
         }
         n = params.cold_calls
@@ -55,8 +55,7 @@ def run(env: BenchEnv, params: Params) -> BenchResult:
     result.compute_ratios()
     result.notes.append(
         "token req: token requests the emulator served while timing (one per call expected; "
-        "the implementations alternate in 5 rounds); "
-        "the emulator runs in the same process, so its work shares the GIL with every client"
+        "the implementations alternate in 5 rounds); the emulator runs in its own process"
     )
     return result
 

@@ -46,10 +46,12 @@ def run(env: BenchEnv, params: Params) -> BenchResult:
         result.add(
             _threads(env, params, Label(threads, "identity-web", OURS), _ours_sync(services))
         )
-    result.add(_threads(env, params, Label(threads, "msal", PEER), _msal_sync(env)))
+    result.add(_threads(env, params, Label(threads, "msal, client secret", PEER), _msal_sync(env)))
     credential = env.azure_credential()
     azure = _azure_sync(env, credential)
-    result.add(_threads(env, params, Label(threads, "azure-identity", PEER), azure))
+    result.add(
+        _threads(env, params, Label(threads, "azure-identity ClientSecretCredential", PEER), azure)
+    )
     credential.close()
     result.rows += asyncio.run(_async_rows(env, params, f"{n} asyncio tasks"))
     result.compute_ratios()
@@ -161,7 +163,7 @@ async def _async_rows(env: BenchEnv, params: Params, case: str) -> list[Row]:
     app, scopes = env.msal_app(), [env.scope]
     app.acquire_token_for_client(scopes)
     clear_msal_cache(app.token_cache)
-    label = Label(case, "msal (to_thread)", PEER)
+    label = Label(case, "msal, client secret (to_thread)", PEER)
     rows.append(
         await _tasks(
             env, params, label, lambda: asyncio.to_thread(app.acquire_token_for_client, scopes)
@@ -170,7 +172,7 @@ async def _async_rows(env: BenchEnv, params: Params, case: str) -> list[Row]:
     async with env.azure_credential_async() as credential:
         await credential.get_token(env.scope)
         clear_azure_cache(credential)
-        label = Label(case, "azure-identity (aio)", PEER)
+        label = Label(case, "azure-identity aio ClientSecretCredential", PEER)
         rows.append(await _tasks(env, params, label, lambda: credential.get_token(env.scope)))
     return rows
 

@@ -21,6 +21,7 @@ from bench._timing import measure_allocations, time_interleaved
 from bench.downstream import RawClient
 from identity_web.acquisition import header_information, prepare
 from identity_web.protocol._http import HttpRequest
+from identity_web.transport import ssl_context_for
 
 
 def report(env: BenchEnv, params: Params) -> str:
@@ -82,7 +83,8 @@ def downstream_steps(env: BenchEnv, services: Any) -> list[tuple[str, Callable[[
     request = HttpRequest("GET", env.whoami_url, headers=headers, tls_identity=binding)
     transport = services.container.transport()
     client = transport.client_for(binding)
-    raw = RawClient(env, info.header_value)
+    context = ssl_context_for(binding, ca_bundle=env.manifest.ca_bundle)  # ours, the same one
+    raw = RawClient(env, info.header_value, context)
     return [
         ("DownstreamApi.call", lambda: downstream.call(API)),
         ("  HttpTransport.send(HttpRequest)", lambda: transport.send(request)),

@@ -7,11 +7,15 @@
 
 `get_default_instance()` is a process-wide singleton (as in Identity.Web); a factory can also
 be made directly with `TokenAcquirerFactory.from_config_dir(...)` or from validated settings.
+
+Importing this module costs only the standard library: the settings models (pydantic), the
+container (dependency-injector), httpx and the adapters are imported when a factory is made,
+so `from identity_web import TokenAcquirerFactory` stays as cheap as `import msal`
+(tests/e2e/test_import_cost.py holds the module set, `python -m bench.imports` the time).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import threading
@@ -20,23 +24,25 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, ClassVar, Self
 
-import httpx
-
-from identity_web import adapters
 from identity_web._errors import IdentityWebError
-from identity_web.acquisition import TokenAcquirer
-from identity_web.acquisition._headers import AuthorizationHeaderProvider
-from identity_web.container import IdentityWebContainer
-from identity_web.downstream import DownstreamApi
-from identity_web.settings import DEFAULT_SECTION, IdentityWebSettings, load_settings
-from identity_web.settings._build import check_build
 
 if TYPE_CHECKING:
+    import httpx
+
+    from identity_web.acquisition import TokenAcquirer
+    from identity_web.acquisition._headers import AuthorizationHeaderProvider
     from identity_web.adapters.azure_core import AsyncIdentityWebCredential, IdentityWebCredential
     from identity_web.adapters.httpx_client import HeaderAuth
     from identity_web.adapters.requests_client import RequestsHeaderAuth
+    from identity_web.container import IdentityWebContainer
+    from identity_web.downstream import DownstreamApi
+    from identity_web.settings import IdentityWebSettings
 
 logger = logging.getLogger(__name__)
+
+#: `settings.DEFAULT_SECTION`, spelled here so importing this module builds no settings model
+#: (tests/e2e/test_import_cost.py checks that the two agree).
+DEFAULT_SECTION = "AzureAd"
 
 
 class ServiceProvider:
@@ -62,30 +68,42 @@ class ServiceProvider:
         self, name: str | None = None, *, additionally_allowed_tenants: Collection[str] = ()
     ) -> IdentityWebCredential:
         """An azure-core `TokenCredential` + `SupportsTokenInfo` (Bearer; needs `[azure]`)."""
+        from identity_web import adapters  # noqa: PLC0415 - imported on first use
+
         return adapters.token_credential(self, name, additionally_allowed_tenants)
 
     def async_token_credential(
         self, name: str | None = None, *, additionally_allowed_tenants: Collection[str] = ()
     ) -> AsyncIdentityWebCredential:
         """An azure-core `AsyncTokenCredential` + `AsyncSupportsTokenInfo` (needs `[azure]`)."""
+        from identity_web import adapters  # noqa: PLC0415 - imported on first use
+
         return adapters.async_token_credential(self, name, additionally_allowed_tenants)
 
     def httpx_auth(self, name: str | None = None, *, scope: str | None = None) -> HeaderAuth:
         """An `httpx.Auth` attaching section `name`'s (or `scope`'s) Bearer header."""
+        from identity_web import adapters  # noqa: PLC0415 - imported on first use
+
         return adapters.httpx_auth(self, name, scope)
 
     def requests_auth(
         self, name: str | None = None, *, scope: str | None = None
     ) -> RequestsHeaderAuth:
         """A `requests.auth.AuthBase` attaching the Bearer header (needs `[requests]`)."""
+        from identity_web import adapters  # noqa: PLC0415 - imported on first use
+
         return adapters.requests_auth(self, name, scope)
 
     def http_client(self, name: str) -> httpx.Client:
         """An `httpx.Client` for section `name`, auth attached, bound for `MTLS_POP`."""
+        from identity_web import adapters  # noqa: PLC0415 - imported on first use
+
         return adapters.http_client(self, name, self._container.ca_bundle())
 
     def async_http_client(self, name: str) -> httpx.AsyncClient:
         """An `httpx.AsyncClient` for section `name`, auth attached, bound for `MTLS_POP`."""
+        from identity_web import adapters  # noqa: PLC0415 - imported on first use
+
         return adapters.async_http_client(self, name, self._container.ca_bundle())
 
     def close(self) -> None:
@@ -97,6 +115,8 @@ class ServiceProvider:
     async def aclose(self) -> None:
         """Close the async HTTP clients too, then everything `close()` closes (in a worker
         thread: closing takes the pools' locks and the sync clients' sockets)."""
+        import asyncio  # noqa: PLC0415 - imported on first use
+
         if not self._closed and self._container.transport.initialized:
             await self._container.transport().aclose()
         await asyncio.to_thread(self.close)
@@ -137,6 +157,8 @@ class TokenAcquirerFactory:
         self._names: list[str] = []
         self._built = False
         self._lock = threading.Lock()
+        from identity_web.container import IdentityWebContainer  # noqa: PLC0415 - on first use
+
         self.container = IdentityWebContainer(settings=settings)
         if environ is not None:
             self.container.environ.override(dict(environ))
@@ -150,6 +172,8 @@ class TokenAcquirerFactory:
         environ: Mapping[str, str] | None = None,
     ) -> TokenAcquirerFactory:
         """A new factory over the settings in `config_dir` (default: the current directory)."""
+        from identity_web.settings import load_settings  # noqa: PLC0415 - on first use
+
         directory = Path(config_dir) if config_dir is not None else Path.cwd()
         loaded = load_settings(directory, section=section, environ=environ)
         return cls(loaded.settings, environ=environ)
@@ -199,6 +223,8 @@ class TokenAcquirerFactory:
         problem of the application section and of the registered downstream APIs."""
         with self._lock:
             self._check_not_built("build()")
+            from identity_web.settings import check_build  # noqa: PLC0415 - on first use
+
             check_build(self._settings, self._names)
             self._built = True
             self.container.downstream_api_names.override(tuple(self._names))

@@ -320,11 +320,15 @@ class Hit:
 
 @dataclass(slots=True)
 class Prepared:
-    """A plan, the inputs it was made from, and the last cache hit it served."""
+    """A plan, the inputs it was made from, and the last cache hit it served.
+
+    `reads_cache` is `not plan.skips_cache_read`, kept as a plain attribute for the hit path.
+    """
 
     options: AcquireOptions | None
     credential: LoadedCredential | None
     plan: AcquisitionPlan
+    reads_cache: bool = True
     hit: Hit | None = None
 
     def cached(self, entry: CacheEntry | None, now: float) -> tuple[Hit, bool] | None:
@@ -341,6 +345,18 @@ class Prepared:
             return None
         refresh_on = entry.refresh_on  # `entry.wants_refresh(now)`, inlined: the hot path
         return hit, refresh_on is not None and now >= refresh_on
+
+    def fresh(self, entry: CacheEntry | None, now: float) -> Hit | None:
+        """The hit to hand out now for `entry` (not due for refresh), else None; the hot path:
+        when `entry` is the one of the remembered hit, two comparisons and no allocation."""
+        hit = self.hit
+        if hit is None or hit.entry is not entry:
+            found = self.cached(entry, now)
+            return found[0] if found is not None and not found[1] else None
+        if now >= hit.usable_until:
+            return None
+        refresh_on = hit.entry.refresh_on
+        return None if refresh_on is not None and now >= refresh_on else hit
 
 
 class PlanMemo:
@@ -367,7 +383,7 @@ class PlanMemo:
         ):
             return prepared
         plan = self._planner.plan(scope, options, bound=bound, credential=credential)
-        prepared = Prepared(options, plan.credential, plan)
+        prepared = Prepared(options, plan.credential, plan, not plan.skips_cache_read)
         if options is None or isinstance(options, IMMUTABLE_OPTIONS):
             if len(self._prepared) >= self._limit:
                 self._prepared.clear()

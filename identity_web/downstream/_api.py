@@ -23,7 +23,7 @@ from identity_web._errors import ConfigurationError, ConfigurationProblem
 from identity_web.downstream._flow import HeaderSteps, call_step
 from identity_web.downstream._model import read_model
 from identity_web.downstream._options import apply_overrides, for_app_verb
-from identity_web.downstream._request import encode_body
+from identity_web.downstream._request import CallTarget, call_target, encode_body
 from identity_web.downstream._response import DownstreamResponse
 from identity_web.protocol.steps import Step, StepRunner
 from identity_web.settings import DownstreamApiOptions
@@ -135,6 +135,10 @@ class DownstreamApi:
         self._apis = {name.casefold(): (name, options) for name, options in apis.items()}
         self._headers = header_provider
         self._runner = transport
+        #: (name as given, method) → (API name, effective options, their `CallTarget`): what a
+        #: call without overrides sends is worked out once (the options are frozen).
+        self._targets: dict[tuple[str, str | None], tuple[str, DownstreamApiOptions, CallTarget]]
+        self._targets = {}
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -236,13 +240,33 @@ class DownstreamApi:
         json: Any = None,
     ) -> Step[DownstreamResponse]:
         """The call as a step (options merged and the body encoded before any I/O)."""
-        api, configured = self._lookup(name)
-        options = apply_overrides(configured, overrides, api=api) if overrides else configured
+        if overrides:
+            api, configured = self._lookup(name)
+            options = apply_overrides(configured, overrides, api=api)
+            if method is not None:
+                options = for_app_verb(options, method)
+            target = call_target(options, api=api)
+        else:
+            known = self._targets.get((name, method))
+            api, options, target = known if known is not None else self._target(name, method)
+        body = (
+            encode_body(content=content, json_value=json, content_type=options.content_type)
+            if content is not None or json is not None
+            else None
+        )
+        step = call_step(options, body, api=api, headers=self._headers, target=target)
+        return _telemetry.downstream(step, options, api=api)  # a span (OpenTelemetry)
+
+    def _target(
+        self, name: str, method: str | None
+    ) -> tuple[str, DownstreamApiOptions, CallTarget]:
+        """Work out and remember (API name, effective options, target) of a call without
+        overrides (the options are frozen, so once is enough)."""
+        api, options = self._lookup(name)
         if method is not None:
             options = for_app_verb(options, method)
-        body = encode_body(content=content, json_value=json, content_type=options.content_type)
-        step = call_step(options, body, api=api, headers=self._headers)
-        return _telemetry.downstream(step, options, api=api)  # a span (OpenTelemetry)
+        known = self._targets[(name, method)] = (api, options, call_target(options, api=api))
+        return known
 
     def call(
         self,
@@ -253,7 +277,7 @@ class DownstreamApi:
         json: Any = None,
     ) -> DownstreamResponse:
         """Send the configured request; the response comes back whatever its status."""
-        return self.request(None, name, overrides=overrides, content=content, json=json)
+        return self._runner.run(self.request_step(None, name, overrides, content, json))
 
     async def call_async(
         self,

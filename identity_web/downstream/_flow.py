@@ -17,9 +17,10 @@ from typing import Protocol
 from identity_web._results import AuthorizationHeaderInformation
 from identity_web.downstream._options import with_claims
 from identity_web.downstream._request import (
+    CallTarget,
     RequestBody,
-    build_request,
-    effective_url,
+    call_target,
+    request_for,
     require_https_for_token,
 )
 from identity_web.downstream._response import DownstreamResponse
@@ -33,39 +34,53 @@ logger = logging.getLogger(__name__)
 class HeaderSteps(Protocol):
     """What the call needs from `AuthorizationHeaderProvider`."""
 
+    def cached_header(
+        self, options: DownstreamApiOptions
+    ) -> AuthorizationHeaderInformation | None: ...
+
     def header_step(
         self, options: DownstreamApiOptions
     ) -> Step[AuthorizationHeaderInformation]: ...
 
 
 def call_step(
-    options: DownstreamApiOptions, body: RequestBody | None, *, api: str, headers: HeaderSteps
+    options: DownstreamApiOptions,
+    body: RequestBody | None,
+    *,
+    api: str,
+    headers: HeaderSteps,
+    target: CallTarget | None = None,
 ) -> Step[DownstreamResponse]:
-    """Authorize (unless anonymous), send, and retry once on a 401 claims challenge."""
-    url = effective_url(options, api=api)
-    if options.scopes:
+    """Authorize (unless anonymous), send, and retry once on a 401 claims challenge.
+
+    `target` is `call_target(options)` when the caller remembers it. A cached token's header
+    is taken without a sub-step, so a warm call yields once: its request.
+    """
+    target = target or call_target(options, api=api)
+    if not options.scopes:
+        check_call(options, api=api)  # asked for a token with no scope: refused, never anonymous
+    elif not target.https:
         require_https_for_token(
-            url,
+            target.url,
             api=api,
             bound=options.is_mtls_pop,
             allow_http_to_loopback=options.allow_http_to_loopback,
         )
-    else:
-        check_call(options, api=api)  # asked for a token with no scope: refused, never anonymous
-    header = yield from _authorize(options, headers)
-    response: HttpResponse = yield build_request(options, header, body, api=api, url=url)
-    claims = claims_challenge(response) if header is not None else None
+    header = headers.cached_header(options) if options.scopes else None
+    if header is None:
+        header = yield from _authorize(options, headers)
+    response: HttpResponse = yield request_for(target, header, body, options, api=api)
+    claims = claims_challenge(response) if header is not None and response.status == 401 else None
     if claims is not None:
         logger.info("%s: 401 with a claims challenge; new token, one retry", api)
         options = with_claims(options, claims)
         header = yield from _authorize(options, headers)
-        response = yield build_request(options, header, body, api=api, url=url)
+        response = yield request_for(target, header, body, options, api=api)
     if logger.isEnabledFor(logging.DEBUG):
-        method, shown = options.http_method.upper(), redact_url(url)
-        logger.debug("%s: %s %s -> %d", api, method, shown, response.status)
+        logger.debug("%s: %s %s -> %d", api, target.method, redact_url(target.url), response.status)
     return DownstreamResponse.from_http(
         response,
-        url=url,
+        url=target.url,
         token_type=header.token_type if header is not None else None,
         binding_certificate=header.binding_certificate if header is not None else None,
     )

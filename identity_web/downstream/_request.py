@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from urllib.parse import quote, urlsplit
 
 from identity_web._errors import ConfigurationError, ConfigurationProblem, InvalidRequestError
@@ -96,6 +97,38 @@ def require_https_for_token(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class CallTarget:
+    """What a call's options fix before any token or body: the URL (and whether it is https),
+    the method, and the headers besides Authorization — Accept, the allowed extras, and
+    Content-Type for a body of `content_type`. Made once per configured options object."""
+
+    url: str
+    method: str
+    https: bool
+    headers: Mapping[str, str]
+    content_type: str
+    body_headers: Mapping[str, str]
+
+
+def call_target(options: DownstreamApiOptions, *, api: str, url: str | None = None) -> CallTarget:
+    """The `CallTarget` of `options` (`url`: `effective_url(options)` when the caller has it)."""
+    url = url or effective_url(options, api=api)
+    accept = {"Accept": options.accept_header or DEFAULT_ACCEPT}
+    content_type = options.content_type or DEFAULT_CONTENT_TYPE
+    extra = options.extra_header_parameters
+    return CallTarget(
+        url=url,
+        method=(options.http_method or "GET").strip().upper(),
+        https=urlsplit(url).scheme.lower() == "https",
+        headers=MappingProxyType(merge_extra_headers(accept, extra, api=api)),
+        content_type=content_type,
+        body_headers=MappingProxyType(
+            merge_extra_headers({**accept, "Content-Type": content_type}, extra, api=api)
+        ),
+    )
+
+
 def build_request(
     options: DownstreamApiOptions,
     header: AuthorizationHeaderInformation | None,
@@ -109,17 +142,31 @@ def build_request(
     `url` is `effective_url(options)` when the caller has it already. A token travels only
     over https, and a bound one only with its certificate (`tls_identity`).
     """
-    url = url or effective_url(options, api=api)
-    headers = {"Accept": options.accept_header or DEFAULT_ACCEPT}
-    if body is not None:
-        headers["Content-Type"] = body.content_type
+    return request_for(call_target(options, api=api, url=url), header, body, options, api=api)
+
+
+def request_for(
+    target: CallTarget,
+    header: AuthorizationHeaderInformation | None,
+    body: RequestBody | None,
+    options: DownstreamApiOptions,
+    *,
+    api: str,
+) -> HttpRequest:
+    """`build_request` from a `CallTarget`: one header dict per call, no URL parsing."""
+    if body is None:
+        headers: Mapping[str, str] = target.headers
+    elif body.content_type == target.content_type:
+        headers = target.body_headers
+    else:
+        present = {"Accept": target.headers["Accept"], "Content-Type": body.content_type}
+        headers = merge_extra_headers(present, options.extra_header_parameters, api=api)
     if header is not None:
-        _check_binding(url, header, api=api, allow_http=options.allow_http_to_loopback)
-        headers["Authorization"] = header.header_value
-    headers = merge_extra_headers(headers, options.extra_header_parameters, api=api)
+        _check_binding(target, header, api=api, allow_http=options.allow_http_to_loopback)
+        headers = {**headers, "Authorization": header.header_value}
     return HttpRequest(
-        method=(options.http_method or "GET").strip().upper(),
-        url=url,
+        method=target.method,
+        url=target.url,
         headers=headers,
         content=body.data if body is not None else None,
         tls_identity=header.binding_certificate if header is not None else None,
@@ -127,20 +174,17 @@ def build_request(
 
 
 def _check_binding(
-    url: str, header: AuthorizationHeaderInformation, *, api: str, allow_http: bool
+    target: CallTarget, header: AuthorizationHeaderInformation, *, api: str, allow_http: bool
 ) -> None:
-    if header.token_type is TokenType.MTLS_POP and header.binding_certificate is None:
+    bound = header.token_type is TokenType.MTLS_POP
+    if bound and header.binding_certificate is None:
         raise InvalidRequestError(
             "",
             f"downstream API '{api}': the mtls_pop token came without its binding certificate; "
             "a bound token is never sent without it.",
         )
-    require_https_for_token(
-        url,
-        api=api,
-        bound=header.token_type is TokenType.MTLS_POP,
-        allow_http_to_loopback=allow_http,
-    )
+    if not target.https:
+        require_https_for_token(target.url, api=api, bound=bound, allow_http_to_loopback=allow_http)
 
 
 # -- which extra headers a configured request may carry ------------------------------------

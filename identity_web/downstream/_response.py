@@ -44,7 +44,7 @@ class DownstreamResponse:
     ) -> DownstreamResponse:
         return cls(
             status=response.status,
-            headers={name.lower(): value for name, value in response.headers.items()},
+            headers=response.headers,  # lower-cased already (HttpResponse), not copied
             body=response.body,
             url=response.url or url,
             token_type=token_type,

@@ -16,9 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {
     "cache_hit",
     "cold",
+    "cold_paths",
     "concurrency",
     "distributed_cache",
     "downstream",
+    "import_cost",
     "memory",
     "resource_validation",
 }
@@ -28,7 +30,7 @@ def run_bench(*arguments: str) -> subprocess.CompletedProcess[str]:
     """`python -m bench ARGUMENTS` from the project root, as `./run bench` runs it."""
     command = [sys.executable, "-m", "bench", *arguments]
     return subprocess.run(  # noqa: S603 - our own module with fixed arguments
-        command, cwd=ROOT, capture_output=True, text=True, timeout=90, check=False
+        command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
     )
 
 
@@ -53,7 +55,11 @@ def test_every_benchmark_ran(results: dict[str, Any]) -> None:
     assert meta["versions"]["azure-identity"]
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+#: Benchmarks of paths no peer has (IMDS v2 and FIC with mTLS PoP): ours alone.
+OURS_ONLY = {"cold_paths"}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED - OURS_ONLY))
 def test_ours_and_a_peer_side_by_side(results: dict[str, Any], name: str) -> None:
     benchmark = _benchmarks(results)[name]
     rows = benchmark["rows"]
@@ -71,7 +77,21 @@ def test_ours_and_a_peer_side_by_side(results: dict[str, Any], name: str) -> Non
 def test_cache_hit_compares_every_peer_library(results: dict[str, Any]) -> None:
     rows = _benchmarks(results)["cache_hit"]["rows"]
     impls = {row["impl"] for row in rows}
-    assert {"identity-web", "msal", "azure-identity", "azure-identity (aio)"} <= impls
+    assert {
+        "identity-web",
+        "msal, client secret",
+        "msal, certificate",
+        "azure-identity ClientSecretCredential",
+        "azure-identity CertificateCredential",
+        "azure-identity aio ClientSecretCredential",
+        "azure-identity aio CertificateCredential",
+    } <= impls
+    cases = {row["case"] for row in rows}
+    for kind in ("Bearer, client secret", "Bearer, certificate", "mTLS PoP, certificate"):
+        assert {kind, f"{kind}, asyncio"} <= cases
+    for row in rows:  # like for like: a certificate case compares certificate peers only
+        if row["role"] == "peer" and "certificate" in row["case"]:
+            assert "certificate" in row["impl"].lower(), row
     synchronous = [row for row in rows if "asyncio" not in row["case"]]
     for row in synchronous:
         assert row["alloc_peak_bytes"] >= 0
@@ -88,6 +108,29 @@ def test_concurrency_reports_request_counts(results: dict[str, Any]) -> None:
         assert row["failures"] == 0, row
 
 
+def test_every_table_names_the_servers(results: dict[str, Any]) -> None:
+    server = results["meta"]["resource_server"]
+    assert server.startswith(("nginx", "emulator resource"))
+    for benchmark in results["benchmarks"]:
+        assert any(server in note for note in benchmark["notes"]), benchmark["name"]
+
+
+def test_downstream_measures_threads_and_asyncio_callers(results: dict[str, Any]) -> None:
+    cases = {row["case"] for row in _benchmarks(results)["downstream"]["rows"]}
+    assert {"sequential", "4 threads", "10 asyncio callers"} <= cases
+
+
+def test_cold_paths_time_each_step(results: dict[str, Any]) -> None:
+    rows = _benchmarks(results)["cold_paths"]["rows"]
+    imds = {row["impl"] for row in rows if row["case"].startswith("IMDS v2")}
+    assert {"GenerateKey", "whole first header"} <= imds
+    assert any("issuecredential" in impl for impl in imds), imds
+    fic = [row for row in rows if row["case"].startswith("FIC")]
+    assert any("token" in row["impl"] for row in fic)
+    for row in rows:
+        assert row["median_ms"] >= 0
+
+
 def test_json_file_output(tmp_path: Path) -> None:
     target = tmp_path / "out.json"
     completed = run_bench("--quick", "--only", "memory", "--json", str(target))
@@ -95,3 +138,13 @@ def test_json_file_output(tmp_path: Path) -> None:
     assert "memory per cached token" in completed.stdout
     document = json.loads(target.read_text(encoding="utf-8"))
     assert [b["name"] for b in document["benchmarks"]] == ["memory"]
+
+
+def test_plot_writes_a_chart_per_benchmark_next_to_the_json(tmp_path: Path) -> None:
+    target = tmp_path / "run.json"
+    completed = run_bench("--quick", "--only", "downstream", "--json", str(target), "--plot")
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    chart = tmp_path / "downstream.png"
+    assert chart.read_bytes().startswith(b"\x89PNG")
+    rows = json.loads(target.read_text(encoding="utf-8"))["benchmarks"][0]["rows"]
+    assert all(row["round_ratios"] for row in rows if row["role"] == "peer")

@@ -46,6 +46,9 @@ class HeaderNeeded:
 class AskByHand:
     """A header provider whose step yields `HeaderNeeded` and takes the header sent back."""
 
+    def cached_header(self, options: DownstreamApiOptions) -> None:
+        """Nothing cached: every call runs the step."""
+
     def header_step(self, options: DownstreamApiOptions) -> Step[AuthorizationHeaderInformation]:
         header: AuthorizationHeaderInformation = yield HeaderNeeded(options)  # type: ignore[misc]
         return header
@@ -138,6 +141,9 @@ class Recorder:
         self.requests: list[HttpRequest] = []
         self.header_options: list[DownstreamApiOptions] = []
         self.drivers = Drivers(self.send)
+
+    def cached_header(self, options: DownstreamApiOptions) -> None:
+        """Nothing cached: every call runs the step."""
 
     def header_step(self, options: DownstreamApiOptions) -> Step[AuthorizationHeaderInformation]:
         self.header_options.append(options)

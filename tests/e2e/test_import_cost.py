@@ -33,6 +33,46 @@ def test_a_public_name_imports_its_module_on_first_use() -> None:
     assert "identity_web._factory" in loaded
 
 
+#: Everything of ours `from identity_web import TokenAcquirerFactory` may import; the rest of
+#: the stack (settings models, container, httpx, cryptography) waits until a factory is made.
+FACTORY_IMPORT = {
+    "identity_web",
+    "identity_web._errors",
+    "identity_web._factory",
+    "identity_web._lazy",
+}
+
+
+def test_importing_the_factory_imports_only_the_standard_library_and_four_modules() -> None:
+    baseline = _modules_after("pass")
+    loaded = _modules_after("from identity_web import TokenAcquirerFactory") - baseline
+    ours = {name for name in loaded if name.split(".")[0] == "identity_web"}
+    assert ours == FACTORY_IMPORT
+    foreign = {
+        name
+        for name in loaded - ours
+        if name.split(".")[0] not in sys.stdlib_module_names and not name.startswith("_")
+    }
+    assert foreign == set()
+    assert {"asyncio", "ssl", "json"} & loaded == set()
+
+
+def test_making_a_factory_loads_the_stack() -> None:
+    loaded = _modules_after(
+        "from identity_web import TokenAcquirerFactory; "
+        "from identity_web.settings import IdentityWebSettings; "
+        "TokenAcquirerFactory(IdentityWebSettings.from_mapping({}))"
+    )
+    assert {"identity_web.container", "dependency_injector", "httpx"} <= loaded
+
+
+def test_the_factory_default_section_is_the_settings_default_section() -> None:
+    from identity_web._factory import DEFAULT_SECTION  # noqa: PLC0415
+    from identity_web.settings import DEFAULT_SECTION as SETTINGS_DEFAULT  # noqa: PLC0415
+
+    assert DEFAULT_SECTION == SETTINGS_DEFAULT
+
+
 def test_lazy_names_are_the_real_objects() -> None:
     from identity_web._factory import TokenAcquirerFactory  # noqa: PLC0415
     from identity_web.emulator._emulator import Emulator  # noqa: PLC0415

@@ -1,0 +1,129 @@
+"""The cache-hit path stays short: at most 8 Python-level calls per hit, Bearer and mTLS PoP,
+sync and asyncio, and no object kept per call (the same header object every time).
+
+Counted with `sys.setprofile` (every Python function entered, ours or not), against the real
+stack built by `TokenAcquirerFactory` over the emulator, after one call filled the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import tracemalloc
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from identity_web import ServiceProvider, TokenAcquirerFactory
+from identity_web.emulator import EmulatorManifest
+from identity_web.settings import IdentityWebSettings
+
+API = "MyApi"
+MAX_CALLS = 8
+
+
+def _config(manifest: EmulatorManifest, scheme: str) -> dict[str, Any]:
+    app = manifest.apps[0]
+    credential: dict[str, Any] = (
+        {
+            "SourceType": "Path",
+            "CertificateDiskPath": app.certificate_pfx_path,
+            "CertificatePassword": app.certificate_pfx_password,
+        }
+        if scheme == "MTLS_POP"
+        else {"SourceType": "ClientSecret", "ClientSecret": app.client_secret}
+    )
+    return {
+        "AzureAd": {
+            "Instance": manifest.instance,
+            "TenantId": manifest.tenant_id,
+            "ClientId": app.client_id,
+            "ClientCredentials": [credential],
+        },
+        API: {
+            "BaseUrl": manifest.resource.base_url,
+            "Scopes": [manifest.resource.scope],
+            "RequestAppToken": True,
+            "ProtocolScheme": scheme,
+        },
+    }
+
+
+@pytest.fixture(params=["Bearer", "MTLS_POP"])
+def services(
+    request: pytest.FixtureRequest, manifest: EmulatorManifest
+) -> Iterator[ServiceProvider]:
+    settings = IdentityWebSettings.from_mapping(_config(manifest, request.param))
+    factory = TokenAcquirerFactory(settings, environ=manifest.env())
+    factory.add_downstream_api(API)
+    with factory.build() as built:
+        yield built
+
+
+def _python_calls(call: Callable[[], object]) -> list[str]:
+    """The Python functions entered while `call()` runs, but this file's own (C functions are
+    not counted)."""
+    entered: list[str] = []
+
+    def profile(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code.co_filename != __file__:
+            entered.append(f"{frame.f_code.co_filename}:{frame.f_code.co_name}")
+
+    sys.setprofile(profile)
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return entered
+
+
+def _run_coroutine(coroutine: Any) -> object:
+    """Drive a coroutine that never suspends (a cache hit) to its result, in this frame."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    raise AssertionError("a cache hit suspended: it awaited something")
+
+
+def test_a_sync_hit_makes_at_most_eight_python_calls(services: ServiceProvider) -> None:
+    provider = services.authorization_header_provider
+    options = services.downstream_api.options(API)
+    provider.create_authorization_header(options)
+    provider.create_authorization_header(options)
+    calls = _python_calls(lambda: provider.create_authorization_header(options))
+    assert len(calls) <= MAX_CALLS, calls
+
+
+def test_an_asyncio_hit_makes_at_most_eight_python_calls(services: ServiceProvider) -> None:
+    provider = services.authorization_header_provider
+    options = services.downstream_api.options(API)
+    asyncio.run(provider.create_authorization_header_async(options))
+    first = _run_coroutine(provider.create_authorization_header_async(options))
+    calls = _python_calls(
+        lambda: _run_coroutine(provider.create_authorization_header_async(options))
+    )
+    assert len(calls) <= MAX_CALLS, calls
+    assert first is provider.create_authorization_header(options)
+
+
+def test_a_hit_keeps_no_object_per_call(services: ServiceProvider) -> None:
+    provider = services.authorization_header_provider
+    options = services.downstream_api.options(API)
+    provider.create_authorization_header(options)  # the miss fills the cache
+    first = provider.create_authorization_header(options)
+    kept = [provider.create_authorization_header(options) for _ in range(100)]
+    assert all(header is first for header in kept)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        kept = [provider.create_authorization_header(options) for _ in range(1000)]
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert grown < 1000 * 8 + 4096  # the list's own slots, nothing per call besides
