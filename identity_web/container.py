@@ -174,6 +174,7 @@ class IdentityWebContainer(containers.DeclarativeContainer):
         managed_identity=managed_identity,
         clock=clock,
         environ=environ,
+        coordinator=cache_coordinator,
     )
     authorization_header_provider = providers.ThreadSafeSingleton(
         AuthorizationHeaderProvider, acquirer=token_acquirer
