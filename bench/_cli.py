@@ -18,6 +18,7 @@ from bench import (
     concurrency,
     distributed_cache,
     downstream,
+    fleet,
     memory,
     resource_validation,
 )
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, Runner] = {
     downstream.NAME: downstream.run,
     memory.NAME: memory.run,
     distributed_cache.NAME: distributed_cache.run,
+    fleet.NAME: fleet.run,
     resource_validation.NAME: resource_validation.run,
 }
 

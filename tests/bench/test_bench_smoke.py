@@ -19,6 +19,7 @@ EXPECTED = {
     "concurrency",
     "distributed_cache",
     "downstream",
+    "fleet",
     "memory",
     "resource_validation",
 }
