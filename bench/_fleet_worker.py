@@ -24,6 +24,7 @@ def ours(args: dict[str, Any]) -> Callable[[], object]:
 
     settings = IdentityWebSettings.from_mapping(args["config"])
     services = TokenAcquirerFactory(settings, environ=args["environ"]).build()
+    services.container.transport().client_for(None)  # first-use work before the clock, as MSAL's
     scope = args["scope"]
     return lambda: services.token_acquirer.acquire_token_for_app(scope)  # keeps services open
 

@@ -65,8 +65,8 @@ def run(env: BenchEnv, params: Params) -> BenchResult:
     result.notes.append(
         f"{processes} processes x {threads} threads, one cold key, the token endpoint slowed "
         f"by {params.sts_delay_ms} ms; MSAL Python has no distributed cache, so both cases "
-        "compare with its one run; the seconds include each process's first-use work "
-        "(lazy imports, credential load, TLS set-up), which MSAL does before the start"
+        "compare with its one run; every process builds its client (and its TLS set-up) "
+        "before the start"
     )
     return result
 

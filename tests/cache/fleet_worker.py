@@ -13,8 +13,8 @@ import json
 import os
 import sys
 import tempfile
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +32,14 @@ def main() -> None:
         services = replica(manifest, args["redis"], "Bearer", Path(empty), environ=os.environ)
         acquirer = services.token_acquirer
 
-        def work() -> None:
+        def work(_: int) -> None:
             for bound in (False, True):
                 result = acquirer.acquire_token_for_app(scope, bound=bound)
                 sources.append(result.token_source.value)
 
-        threads = [threading.Thread(target=work) for _ in range(args["threads"])]
-        time.sleep(max(0.0, args["start"] - time.time()))
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        with ThreadPoolExecutor(args["threads"]) as pool:
+            time.sleep(max(0.0, args["start"] - time.time()))
+            list(pool.map(work, range(args["threads"])))
         services.close()
     network = sources.count(TokenSource.IDENTITY_PROVIDER.value)
     print(json.dumps({"identity_provider": network, "cache": len(sources) - network}))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -78,61 +79,70 @@ def eventually(condition: Callable[[], bool], seconds: float = 10.0) -> None:
         time.sleep(0.01)
 
 
+@dataclass
+class Replica:
+    services: ServiceProvider
+    clock: Clock
+    acquire: Callable[[], AcquireTokenResult]
+
+
+@pytest.fixture
+def replica(identity_web_emulator_clean: Emulator) -> Iterator[Replica]:
+    """A managed identity replica on the memory cache, its clock, and its acquire call."""
+    clock = Clock(identity_web_emulator_clean)
+    with managed_identity_replica(identity_web_emulator_clean, clock) as services:
+        yield Replica(services, clock, acquirer_call(services))
+
+
 def test_past_refresh_on_every_caller_keeps_the_valid_token_while_one_refresh_runs(
-    identity_web_emulator_clean: Emulator,
+    identity_web_emulator_clean: Emulator, replica: Replica
 ) -> None:
-    emulator = identity_web_emulator_clean
-    clock = Clock(emulator)
-    with managed_identity_replica(emulator, clock) as services:
-        acquire = acquirer_call(services)
-        first = acquire()
-        assert first.refresh_on is not None
-        assert first.refresh_on < first.expires_on
-        emulator.inject_faults("imds.token", [{"status": None, "delay_ms": 500}])
-        clock.advance(PAST_REFRESH_ON)
-        started = time.monotonic()
-        during = [acquire() for _ in range(50)]  # the first of them notices
-        options = services.settings.downstream_api(API)
-        during.append(
-            asyncio.run(
-                services.token_acquirer.acquire_token_for_app_async(
-                    options.scopes[0], options.acquire_token_options
-                )
+    emulator, clock, acquire = identity_web_emulator_clean, replica.clock, replica.acquire
+    first = acquire()
+    assert first.refresh_on is not None
+    assert first.refresh_on < first.expires_on
+    emulator.inject_faults("imds.token", [{"status": None, "delay_ms": 500}])
+    clock.advance(PAST_REFRESH_ON)
+    started = time.monotonic()
+    during = [acquire() for _ in range(50)]  # the first of them notices
+    options = replica.services.settings.downstream_api(API)
+    during.append(
+        asyncio.run(
+            replica.services.token_acquirer.acquire_token_for_app_async(
+                options.scopes[0], options.acquire_token_options
             )
         )
-        assert time.monotonic() - started < 0.4  # nobody waited for the 500 ms refresh
-        assert {r.access_token for r in during} == {first.access_token}
-        assert {r.token_source for r in during} == {TokenSource.CACHE}
-        eventually(lambda: acquire().access_token != first.access_token)
-        assert imds_tokens(emulator) == 2
-        assert acquire().expires_on > first.expires_on
+    )
+    assert time.monotonic() - started < 0.4  # nobody waited for the 500 ms refresh
+    assert {r.access_token for r in during} == {first.access_token}
+    assert {r.token_source for r in during} == {TokenSource.CACHE}
+    eventually(lambda: acquire().access_token != first.access_token)
+    assert imds_tokens(emulator) == 2
+    assert acquire().expires_on > first.expires_on
 
 
 def test_a_failed_refresh_warns_keeps_the_valid_token_with_backoff_and_never_serves_it_expired(
-    identity_web_emulator_clean: Emulator, caplog: pytest.LogCaptureFixture
+    identity_web_emulator_clean: Emulator, replica: Replica, caplog: pytest.LogCaptureFixture
 ) -> None:
-    emulator = identity_web_emulator_clean
-    clock = Clock(emulator)
-    with managed_identity_replica(emulator, clock) as services:
-        acquire = acquirer_call(services)
-        first = acquire()
-        refused = {"status": 400, "body": '{"error": "invalid_request"}'}
-        emulator.inject_faults("imds.token", [refused] * 3)
-        clock.advance(PAST_REFRESH_ON)
-        assert acquire().access_token == first.access_token
-        eventually(lambda: "refreshing the Bearer token" in caplog.text)
-        warnings = [r for r in caplog.records if "refreshing the Bearer token" in r.message]
-        assert [r.levelname for r in warnings] == ["WARNING"]
-        attempts = imds_tokens(emulator)
-        clock.advance(5)  # within the backoff: served, no new attempt
-        assert acquire().access_token == first.access_token
-        time.sleep(0.2)
-        assert imds_tokens(emulator) == attempts
-        emulator.clear_faults()
-        clock.advance(first.expires_on - 60 - clock())  # past the expiry margin: never served
-        fresh = acquire()
-        assert fresh.access_token != first.access_token
-        assert fresh.token_source is TokenSource.IDENTITY_PROVIDER
+    emulator, clock, acquire = identity_web_emulator_clean, replica.clock, replica.acquire
+    first = acquire()
+    refused = {"status": 400, "body": '{"error": "invalid_request"}'}
+    emulator.inject_faults("imds.token", [refused] * 3)
+    clock.advance(PAST_REFRESH_ON)
+    assert acquire().access_token == first.access_token
+    eventually(lambda: "refreshing the Bearer token" in caplog.text)
+    warnings = [r for r in caplog.records if "refreshing the Bearer token" in r.message]
+    assert [r.levelname for r in warnings] == ["WARNING"]
+    attempts = imds_tokens(emulator)
+    clock.advance(5)  # within the backoff: served, no new attempt
+    assert acquire().access_token == first.access_token
+    time.sleep(0.2)
+    assert imds_tokens(emulator) == attempts
+    emulator.clear_faults()
+    clock.advance(first.expires_on - 60 - clock())  # past the expiry margin: never served
+    fresh = acquire()
+    assert fresh.access_token != first.access_token
+    assert fresh.token_source is TokenSource.IDENTITY_PROVIDER
     assert first.access_token not in caplog.text
 
 
