@@ -1,4 +1,4 @@
-"""8. A cold fleet: N processes x T threads ask for one app token at once; token requests are
+"""7. A cold fleet: N processes x T threads ask for one app token at once; token requests are
 counted at the emulator.
 
 Ours with a Redis `TokenCache` (one request for the whole fleet: the in-process single-flight
@@ -24,7 +24,7 @@ from bench._setup import BenchEnv
 from bench.distributed_cache import redis_server
 
 NAME = "fleet"
-TITLE = "8. Cold fleet: processes x threads on one cold key (token requests at the emulator)"
+TITLE = "7. cold fleet: processes x threads on one cold key (token requests at the emulator)"
 COLUMNS = (
     Column("token_requests", "token requests", 0),
     Column("processes", "processes", 0),
