@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from cache_helpers import ticking
 from fleet_helpers import replica, token_requests
 from redis_servers import RedisServer
 
@@ -118,3 +119,55 @@ def test_redis_killed_and_restarted_mid_run_acquisition_goes_on_then_uses_redis_
         forced = acquire(scope, TokenRequestOptions(force_refresh=True))
         assert forced.token_source.value == "identity_provider"
     assert len(redis_server.admin().keys("fleet:v1:*")) == 1  # written to Redis again
+
+
+def test_asyncio_replicas_on_redis_share_one_request_without_threads_for_redis(
+    identity_web_emulator_clean: Emulator, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Two replicas' asyncio callers of one cold key: the L2 read and the fleet's turn run on
+    redis.asyncio (`get_async`, `hold_async`), and the fleet sends one token request."""
+    emulator = identity_web_emulator_clean
+    manifest = emulator.manifest
+    emulator.inject_faults("entra.mtls_token", [{"status": None, "delay_ms": 300}])
+    scope = manifest.resource.scope
+    replicas = [
+        replica(manifest.to_json(), redis_server.url, "MTLS_POP", tmp_path, environ=manifest.env())
+        for _ in range(2)
+    ]
+
+    async def callers() -> list[str]:
+        calls = [
+            services.token_acquirer.acquire_token_for_app_async(scope, bound=True)
+            for services in replicas
+            for _ in range(16)
+        ]
+        return [result.access_token for result in await asyncio.gather(*calls)]
+
+    try:
+        tokens = asyncio.run(callers())
+    finally:
+        for services in replicas:
+            services.close()
+    assert token_requests(emulator.requests()) == ["entra.mtls_token"]
+    assert len(set(tokens)) == 1
+    assert len(redis_server.admin().keys("fleet:v1:*")) == 1
+
+
+def test_a_hung_redis_costs_asyncio_callers_one_timeout_and_never_blocks_the_loop(
+    identity_web_emulator_clean: Emulator, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    manifest = identity_web_emulator_clean.manifest
+    services = replica(
+        manifest.to_json(), redis_server.url, "Bearer", tmp_path, environ=manifest.env()
+    )
+    redis_server.pause()  # accepts connections, never answers
+
+    acquired = services.token_acquirer.acquire_token_for_app_async(manifest.resource.scope)
+    try:
+        result, ticks, elapsed = asyncio.run(ticking(acquired))
+    finally:
+        redis_server.resume()
+        services.close()
+    assert result.token_source.value == "identity_provider"
+    assert elapsed < 4.0  # one 1 s socket timeout, then Redis is left alone while it cools down
+    assert ticks >= elapsed * 100 * 0.5  # the loop kept running meanwhile
