@@ -20,6 +20,7 @@ from bench import (
     concurrency,
     distributed_cache,
     downstream,
+    fleet,
     import_cost,
     memory,
     resource_validation,
@@ -39,6 +40,7 @@ BENCHMARKS: dict[str, Runner] = {
     memory.NAME: memory.run,
     cold_paths.NAME: cold_paths.run,
     distributed_cache.NAME: distributed_cache.run,
+    fleet.NAME: fleet.run,
     resource_validation.NAME: resource_validation.run,
 }
 

@@ -176,6 +176,7 @@ class IdentityWebContainer(containers.DeclarativeContainer):
         managed_identity=managed_identity,
         clock=clock,
         environ=environ,
+        coordinator=cache_coordinator,
     )
     # KeyVault needs a managed identity token: the acquirer, reached lazily (it is built after
     # the loaders), and the package's trust roots.

@@ -1,9 +1,16 @@
 """`TokenAcquirer`: app tokens from the cache or the identity provider, Bearer or mTLS PoP.
 
 One step serves both drivers (`token_step`): a request becomes an `AcquisitionPlan` (validated,
-with its binding certificate and cache key); the cache is read without locks; on a miss one
-caller per key (`Shared`) runs the plan's flow and stores the token (`StoreToken`). The sync
-and async methods only hand that step to the sync or the async driver.
+with its binding certificate and cache key); the in-process cache level is read without locks
+or I/O (`TokenCache.peek`). On a miss one caller per key and process (`Shared`, threads and
+tasks together) reads every level (`ReadCache`: Redis when configured), then takes the key's
+turn in the fleet (`HoldTurn`: one process acquires, the others are handed its token), runs the
+plan's flow and stores the token (`StoreToken`) before leaving the turn (`LeaveTurn`).
+
+Past `refresh_on` the cached token is still served to every caller, the one that noticed
+included, while one refresh runs in the background (a thread, or a task); a failed refresh is
+logged as a warning and tried again after a backoff (`RefreshBackoff`), until the token
+expires. The sync and async methods only hand the step to the sync or the async driver.
 """
 
 from __future__ import annotations
@@ -32,7 +39,19 @@ from identity_web.acquisition._plan import (
     Prepared,
     make_result,
 )
-from identity_web.cache import CacheEntry, StoreToken, TokenCache
+from identity_web.acquisition._refresh import RefreshBackoff
+from identity_web.cache import (
+    CacheEntry,
+    DistributedCoordinator,
+    Held,
+    HoldTurn,
+    LeaveTurn,
+    LocalCoordinator,
+    ReadCache,
+    StoreToken,
+    TokenCache,
+    Turn,
+)
 from identity_web.credentials import LoadedCredential
 from identity_web.managed_identity._client import ManagedIdentityTokens
 from identity_web.protocol import entra
@@ -48,7 +67,9 @@ class TokenAcquirer:
 
     `credentials` may be None for an application that only uses managed identity;
     `managed_identity` may be None when no downstream API asks for it. `retry_scale` multiplies
-    the ESTS retry delay (tests); `environ` is read for region auto-detection.
+    the ESTS retry delay (tests); `environ` is read for region auto-detection. `coordinator`
+    elects one acquirer per key across processes (the `TokenCache` section's; by default each
+    process acquires on its own); `refresh_backoff` spaces refreshes that failed.
     """
 
     def __init__(  # noqa: PLR0917 - the documented seam: (app, credentials, transport, cache, mi, clock)
@@ -62,6 +83,8 @@ class TokenAcquirer:
         *,
         retry_scale: float = 1.0,
         environ: Mapping[str, str] | None = None,
+        coordinator: DistributedCoordinator | None = None,
+        refresh_backoff: RefreshBackoff | None = None,
     ) -> None:
         region = entra.resolve_region(app.azure_region, os.environ if environ is None else environ)
         self._planner = Planner(app, credentials, managed_identity, region=region)
@@ -70,6 +93,8 @@ class TokenAcquirer:
         self._flows = FlowBuilder(self._planner, retry=sts_policy(retry_scale))
         self._runner = transport
         self._cache = cache
+        self._coordinator = coordinator or LocalCoordinator()
+        self._refresh = refresh_backoff or RefreshBackoff()
         self._clock = clock
 
     @property
@@ -129,7 +154,7 @@ class TokenAcquirer:
         prepared = self._memo.prepare(scope, options, bound, credential)
         if not prepared.reads_cache:
             return None
-        return prepared.fresh(self._cache.get(prepared.plan.key), self._clock())
+        return prepared.fresh(self._cache.peek(prepared.plan.key), self._clock())
 
     def token_step(
         self, scope: str, options: AcquireOptions | None = None, *, bound: bool = False
@@ -148,41 +173,90 @@ class TokenAcquirer:
     def _found(
         self, scope: str, options: AcquireOptions | None, bound: bool
     ) -> Step[Hit | AcquireTokenResult]:
-        """A cache hit, or the result of the (shared) acquisition."""
+        """A cache hit (refreshed in the background when due), or the shared acquisition."""
         now: float = yield ReadClock(self._clock)
         credential = self._known_credential(bound)
         if credential is None and self._planner.uses_credentials(options):
             assert self._credentials is not None  # uses_credentials says so
             credential = yield from self._credentials.selected(bound)
         prepared = self._memo.prepare(scope, options, bound, credential)
-        fresh, stale = self._fresh(prepared, now)
-        if fresh is not None:
-            return fresh
-        result: AcquireTokenResult = yield Shared(
-            (self, prepared.plan.flight_key),
-            lambda: _telemetry.acquisition(self._acquire(prepared, stale), prepared.plan),  # a span
-            stale,
-        )
+        flight = (self, prepared.plan.flight_key)
+        cached = self._cached(prepared, now)
+        if cached is not None:
+            hit, due = cached
+            if due and now >= self._refresh.next_attempt(flight):
+                # Not awaited: one refresh runs in the background; every caller keeps `hit`.
+                yield Shared(flight, lambda: self._traced(prepared, hit.result), hit.result)
+            return hit
+        result: AcquireTokenResult = yield Shared(flight, lambda: self._traced(prepared, None))
         return result
 
-    # -- on a miss: one caller per key -----------------------------------------------------
+    # -- on a miss, or due for refresh: one caller per key ----------------------------------
+
+    def _traced(
+        self, prepared: Prepared, stale: AcquireTokenResult | None
+    ) -> Step[AcquireTokenResult]:
+        """`_acquire` inside an OpenTelemetry span (a no-op without opentelemetry)."""
+        return _telemetry.acquisition(self._acquire(prepared, stale), prepared.plan)
 
     def _acquire(
         self, prepared: Prepared, stale: AcquireTokenResult | None
     ) -> Step[AcquireTokenResult]:
+        """The shared level, then a turn of the fleet (one process acquires), then the flow."""
         now: float = yield ReadClock(self._clock)
-        fresh = self._fresh(prepared, now)[0]  # the previous leader may have just stored one
-        if fresh is not None:
-            return fresh.result
         plan = prepared.plan
+        if plan.skips_cache_read:
+            return (yield from self._network(prepared, stale, now))
+        found = yield from self._shared_entry(prepared, now)
+        if found is not None:
+            return found
+        newer_than = stale.expires_on if stale is not None else 0.0
+        held: Held = yield HoldTurn(self._coordinator, plan.key, newer_than)
+        try:
+            result = yield from self._in_turn(prepared, stale, held.turn, now)
+        except IdentityWebError:
+            yield LeaveTurn(held)
+            raise
+        yield LeaveTurn(held)
+        return result
+
+    def _shared_entry(self, prepared: Prepared, now: float) -> Step[AcquireTokenResult | None]:
+        """A good entry another caller stored: L1 (a previous leader), else every level (L2)."""
+        cached = self._cached(prepared, now)
+        if cached is None or cached[1]:
+            entry: CacheEntry | None = yield ReadCache(self._cache, prepared.plan.key)
+            cached = prepared.cached(entry, now)
+        if cached is None or cached[1]:
+            return None
+        self._refresh.succeeded((self, prepared.plan.flight_key))
+        return cached[0].result
+
+    def _in_turn(
+        self, prepared: Prepared, stale: AcquireTokenResult | None, turn: Turn, now: float
+    ) -> Step[AcquireTokenResult]:
+        """Another process's token that came while waiting for the turn, else the flow."""
+        cached = prepared.cached(turn.entry, now)
+        if cached is not None:
+            self._refresh.succeeded((self, prepared.plan.flight_key))
+            return cached[0].result
+        return (yield from self._network(prepared, stale, now))
+
+    def _network(
+        self, prepared: Prepared, stale: AcquireTokenResult | None, now: float
+    ) -> Step[AcquireTokenResult]:
+        plan = prepared.plan
+        flight = (self, plan.flight_key)
         try:
             outcome = yield from self._flows.acquisition_flow(plan, now)
         except IdentityWebError as error:
             failed_at: float = yield ReadClock(self._clock)
+            if stale is not None:
+                self._refresh.failed(flight, failed_at)
             return self._failed(plan, stale, error, failed_at - now)
         token = outcome.token
         entry = CacheEntry(**{name: getattr(token, name) for name in _ENTRY_FIELDS})
         yield StoreToken(self._cache, outcome.plan.key, entry)
+        self._refresh.succeeded(flight)
         done: float = yield ReadClock(self._clock)
         _log_acquired(outcome, done - now)
         return make_result(
@@ -196,17 +270,11 @@ class TokenAcquirer:
             return None
         return credentials.current_bound if bound else credentials.current
 
-    def _fresh(
-        self, prepared: Prepared, now: float
-    ) -> tuple[Hit | None, AcquireTokenResult | None]:
-        """(fresh, stale) from the cache: a hit to hand out now, or a token still valid but
-        due for refresh. Lock-free: one dict read."""
+    def _cached(self, prepared: Prepared, now: float) -> tuple[Hit, bool] | None:
+        """(hit, due for refresh) from the in-process level: one dict read, no I/O, no lock."""
         if prepared.plan.skips_cache_read:
-            return None, None
-        cached = prepared.cached(self._cache.get(prepared.plan.key), now)
-        if cached is None:
-            return None, None
-        return (None, cached[0].result) if cached[1] else (cached[0], None)
+            return None
+        return prepared.cached(self._cache.peek(prepared.plan.key), now)
 
     @staticmethod
     def _failed(
@@ -227,7 +295,7 @@ class TokenAcquirer:
             raise error
         logger.warning(
             "refreshing the %s token for %s failed (%s); the cached token stays in use until "
-            "it expires",
+            "it expires, and the refresh is tried again later",
             plan.key.token_type,
             plan.scope,
             error,

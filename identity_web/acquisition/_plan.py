@@ -114,6 +114,12 @@ def check_can_bind(credential: LoadedCredential) -> None:
     raise InvalidRequestError("IDW10115", IDW10115.format(credential=credential.description_id))
 
 
+def credential_is_bound(credential: LoadedCredential) -> bool:
+    """The credential is presented over mTLS (`UseBoundCredential`): its Bearer tokens get a
+    cache key of their own. Read from the loaded credential when it says so."""
+    return bool(getattr(credential, "use_bound_credential", False))
+
+
 class Planner:
     """Builds plans for one application. Holds the values derived once from the settings."""
 
@@ -218,6 +224,7 @@ class Planner:
             token_type=TokenType.of(bound),
             binding=binding.x5t_s256 if binding is not None else "",
             variant=variant,
+            credential_bound=not bound and credential_is_bound(credential),
         )
         return AcquisitionPlan(
             key,

@@ -25,6 +25,7 @@ from identity_web.cache._coordinator import (
     RedisCoordinator,
     Turn,
 )
+from identity_web.cache._effects import Held, HoldTurn, LeaveTurn, ReadCache
 from identity_web.cache._layered import DistributedTokenCache
 from identity_web.cache._memory import InMemoryTokenCache
 from identity_web.cache._setup import CacheSetup, build_token_cache
@@ -42,9 +43,13 @@ __all__ = [
     "CacheSetup",
     "DistributedCoordinator",
     "DistributedTokenCache",
+    "Held",
+    "HoldTurn",
     "InMemoryTokenCache",
+    "LeaveTurn",
     "LocalCoordinator",
     "LockPolicy",
+    "ReadCache",
     "RedisCoordinator",
     "RedisStore",
     "StoreToken",

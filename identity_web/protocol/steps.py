@@ -11,19 +11,19 @@ perform the effects. An effect that fails is thrown into the step at its `yield`
 | `Attempt` | sends the request once, no retry | `HttpResponse` |
 | `Sleep` | waits (`asyncio.sleep` on the async side) | None |
 | `ReadClock` | calls the clock it carries | float |
-| `Blocking` (below) | calls `run()`; off the event loop on the async side | what `run()` returns |
+| `Blocking` (below) | `run()`; async: awaits `run_async()`, or `run()` off the loop | its answer |
 | `Shared` | runs the sub-step once per key for concurrent callers (single-flight) | its result |
 
 `Blocking` effects: `ReadFile`, `FileExists` (here), `GenerateKey`, `Attest` (managed identity),
-`LoadCredential` (credentials), `StoreToken` (cache). Only single-flight, sleeping and where
-`Blocking.run()` executes differ between the drivers.
+`LoadCredential` (credentials), `StoreToken`, `ReadCache`, `HoldTurn`, `LeaveTurn` (cache). Only
+single-flight, sleeping and where `Blocking.run()` executes differ between the drivers.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Generator, Hashable
+from collections.abc import Awaitable, Callable, Generator, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
@@ -64,6 +64,11 @@ class Blocking:
 
     def run(self) -> Any:
         raise NotImplementedError
+
+    def run_async(self) -> Awaitable[Any] | None:
+        """The same work as an awaitable that never blocks the loop, or None (the default): the
+        async driver then calls `run()` in a worker thread."""
+        return None
 
 
 class FileTooLargeError(OSError):

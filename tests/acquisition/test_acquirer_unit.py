@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -574,8 +575,23 @@ def test_fic_mtls_pop_presents_the_leg_one_certificate_with_jwt_pop(
 # -- refresh-ahead and single-flight -----------------------------------------------------------
 
 
-def test_past_refresh_on_one_caller_refreshes_and_failures_keep_the_valid_token() -> None:
-    answers = [token_answer(refresh_in=1800), json_response(500, {"error": "server_error"})]
+def eventually(condition: Any, seconds: float = 5.0) -> None:
+    """Wait for a background refresh to get somewhere (fails the test after `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the background refresh did not happen"
+        time.sleep(0.005)
+
+
+def test_a_failed_refresh_warns_keeps_the_valid_token_and_backs_off(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    answers = [
+        token_answer(refresh_in=1800),
+        json_response(500, {"error": "server_error"}),
+        json_response(500, {"error": "server_error"}),
+        json_response(500, {"error": "server_error"}),
+    ]
     acquirer, runner, _, clock = make(
         FakeCredentials(secret_credential()), lambda r: answers.pop(0)
     )
@@ -584,10 +600,24 @@ def test_past_refresh_on_one_caller_refreshes_and_failures_keep_the_valid_token(
     kept = acquirer.acquire_token_for_app(SCOPE)
     assert kept.access_token == first.access_token
     assert kept.token_source is TokenSource.CACHE
+    eventually(lambda: "refreshing the Bearer token" in caplog.text)
+    assert [r.levelname for r in caplog.records if "refreshing" in r.message] == ["WARNING"]
+    assert first.access_token not in caplog.text
     assert len(runner.requests) == 2
+    clock.now += 10  # within the backoff: no new attempt
+    assert acquirer.acquire_token_for_app(SCOPE).access_token == first.access_token
+    time.sleep(0.05)
+    assert len(runner.requests) == 2
+    clock.now += 30  # past it: one more attempt, the valid token still served meanwhile
+    assert acquirer.acquire_token_for_app(SCOPE).access_token == first.access_token
+    eventually(lambda: caplog.text.count("refreshing the Bearer token") == 2)
+    assert len(runner.requests) == 3
+    clock.now = first.expires_on  # expired: never served, the caller acquires (and fails)
+    with pytest.raises(ServiceError):
+        acquirer.acquire_token_for_app(SCOPE)
 
 
-def test_while_one_caller_refreshes_the_others_keep_the_valid_token() -> None:
+def test_while_one_refresh_runs_in_the_background_every_caller_keeps_the_valid_token() -> None:
     release = threading.Event()
     answers = [token_answer(refresh_in=1800), token_answer(expires_in=7200)]
 
@@ -599,21 +629,17 @@ def test_while_one_caller_refreshes_the_others_keep_the_valid_token() -> None:
     acquirer, runner, _, clock = make(FakeCredentials(secret_credential()), handler)
     first = acquirer.acquire_token_for_app(SCOPE)
     clock.now += 1801
-    refreshed: list[Any] = []
-    leader = threading.Thread(
-        target=lambda: refreshed.append(acquirer.acquire_token_for_app(SCOPE))
-    )
-    leader.start()
-    while len(runner.requests) < 2:
-        threading.Event().wait(0.001)
-    follower = acquirer.acquire_token_for_app(SCOPE)
-    assert follower.token_source is TokenSource.CACHE
-    assert follower.expires_on == first.expires_on
+    noticed = acquirer.acquire_token_for_app(SCOPE)  # does not wait for the refresh
+    eventually(lambda: len(runner.requests) == 2)
+    others = [acquirer.acquire_token_for_app(SCOPE) for _ in range(20)]
+    others.append(asyncio.run(acquirer.acquire_token_for_app_async(SCOPE)))
+    for result in [noticed, *others]:
+        assert result.token_source is TokenSource.CACHE
+        assert result.expires_on == first.expires_on
+    assert len(runner.requests) == 2
     release.set()
-    leader.join()
-    assert refreshed[0].token_source is TokenSource.IDENTITY_PROVIDER
-    assert refreshed[0].expires_on == clock.now + 7200
-    assert acquirer.acquire_token_for_app(SCOPE).expires_on == clock.now + 7200
+    eventually(lambda: acquirer.acquire_token_for_app(SCOPE).expires_on == clock.now + 7200)
+    assert len(runner.requests) == 2
 
 
 def test_fifty_threads_on_a_cold_key_make_one_request() -> None:

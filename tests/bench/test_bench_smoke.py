@@ -20,6 +20,7 @@ EXPECTED = {
     "concurrency",
     "distributed_cache",
     "downstream",
+    "fleet",
     "import_cost",
     "memory",
     "resource_validation",

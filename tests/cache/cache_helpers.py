@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -13,6 +15,8 @@ from identity_web.cache._setup import CacheSetup
 from identity_web.emulator._pki import CertificateAuthority, name
 from identity_web.protocol import BindingCertificate, TokenType
 from identity_web.settings import IdentityWebSettings
+
+T = TypeVar("T")
 
 
 def setup_for(
@@ -60,3 +64,21 @@ def certificate(common_name: str = "app") -> BindingCertificate:
     key = ec.generate_private_key(ec.SECP256R1())
     issued = _authority().issue(key.public_key(), name(common_name), days=2)
     return BindingCertificate.create(issued, key)
+
+
+async def ticking(work: Awaitable[T]) -> tuple[T, int, float]:
+    """`work`'s result, how many 10 ms ticks the loop ran meanwhile, and the seconds it took."""
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    result = await work
+    elapsed = time.perf_counter() - started
+    task.cancel()
+    return result, ticks, elapsed

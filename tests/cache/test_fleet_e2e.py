@@ -8,49 +8,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fleet_helpers import API
+from fleet_helpers import replica as fleet_replica
+from fleet_helpers import token_requests as requests_for_tokens
 from redis_servers import RedisServer
 
-from identity_web import ServiceProvider, TokenAcquirerFactory
+from identity_web import ServiceProvider
 from identity_web.cache import DistributedTokenCache
 from identity_web.emulator import Emulator, EmulatorManifest
-from identity_web.settings import load_settings
-
-API = "MyApi"
 
 
 def replica(
     manifest: EmulatorManifest, redis_url: str, scheme: str, directory: Path
 ) -> ServiceProvider:
-    """One replica, configured the way containers usually are: environment variables only."""
-    app = manifest.apps[0]
-    variables = {
-        "AzureAd__Instance": manifest.instance,
-        "AzureAd__TenantId": manifest.tenant_id,
-        "AzureAd__ClientId": app.client_id,
-        "AzureAd__ClientCredentials__0__SourceType": "Path",
-        "AzureAd__ClientCredentials__0__CertificateDiskPath": app.certificate_pfx_path,
-        "AzureAd__ClientCredentials__0__CertificatePassword": app.certificate_pfx_password or "",
-        "TokenCache__Type": "Redis",
-        "TokenCache__ConnectionString": redis_url,
-        "TokenCache__KeyPrefix": "fleet",
-        f"{API}__BaseUrl": manifest.resource.base_url,
-        f"{API}__RelativePath": "whoami",
-        f"{API}__Scopes__0": manifest.resource.scope,
-        f"{API}__RequestAppToken": "true",
-        f"{API}__ProtocolScheme": scheme,
-    }
-    settings = load_settings(directory, environ=variables).settings
-    factory = TokenAcquirerFactory(settings, environ=manifest.env())
-    factory.add_downstream_api(API)
-    return factory.build()
+    return fleet_replica(manifest.to_json(), redis_url, scheme, directory, environ=manifest.env())
 
 
 def token_requests(emulator: Emulator) -> list[str]:
-    return [
-        e["endpoint"]
-        for e in emulator.requests()
-        if e["endpoint"] in ("entra.token", "entra.mtls_token")
-    ]
+    return requests_for_tokens(emulator.requests())
 
 
 @pytest.mark.parametrize("scheme", ["Bearer", "MTLS_POP"])

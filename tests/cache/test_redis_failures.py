@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from cache_helpers import app_key, setup_for, token_entry
+from cache_helpers import app_key, setup_for, ticking, token_entry
 from redis_servers import ACL_PASSWORD, RedisServer, TlsFiles, free_port
 
 from identity_web.cache import DistributedTokenCache
@@ -146,24 +146,8 @@ def test_async_reads_of_a_hung_server_never_block_the_event_loop(
     cache = cache_at(redis_server.url, DisableL1Cache=True)
     redis_server.pause()
 
-    async def scenario() -> tuple[object, int, float]:
-        ticks = 0
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        task = asyncio.create_task(ticker())
-        started = time.perf_counter()
-        found = await cache.get_async(app_key())
-        elapsed = time.perf_counter() - started
-        task.cancel()
-        return found, ticks, elapsed
-
     try:
-        found, ticks, elapsed = asyncio.run(scenario())
+        found, ticks, elapsed = asyncio.run(ticking(cache.get_async(app_key())))
     finally:
         redis_server.resume()
     assert found is None
