@@ -45,20 +45,22 @@ def test_connection_reset_after_a_scripted_body(emulator: Emulator) -> None:
         app = emulator.manifest.apps[0]
         form = kit.form(emulator, client_secret=app.client_secret)
         received = bytearray()
-        with (
-            pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)),
-            http.stream("POST", kit.token_url(emulator), data=form) as response,
-        ):
-            assert response.headers["content-length"] == "500"
-            for chunk in response.iter_raw():
-                received.extend(chunk)
+
+        def read_all() -> None:
+            with http.stream("POST", kit.token_url(emulator), data=form) as response:
+                assert response.headers["content-length"] == "500"
+                for chunk in response.iter_raw():
+                    received.extend(chunk)
+
+        with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
+            read_all()
         assert len(received) <= 100
 
 
 def test_truncated_body_ends_before_content_length(emulator: Emulator) -> None:
     with kit.client(emulator) as http:
         _post_fault(emulator, http, kind="truncated_body", after_bytes=10)
-        with pytest.raises(httpx.RemoteProtocolError, match="incomplete|closed"):
+        with pytest.raises(httpx.RemoteProtocolError, match=r"incomplete|closed"):
             _token(emulator, http)
         assert emulator.requests("entra.token")[-1]["status"] == 200
 
