@@ -160,8 +160,8 @@ def test_a_redis_password_stays_out_of_options_errors_and_logs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     url = f"redis://user:{SECRET}@127.0.0.1:1/0"
-    settings = IdentityWebSettings.from_mapping({"TokenCache": {"Type": "Redis",
-                                                                 "ConnectionString": url}})  # fmt: skip
+    section = {"Type": "Redis", "ConnectionString": url}
+    settings = IdentityWebSettings.from_mapping({"TokenCache": section})
     assert_hidden({SECRET}, settings.token_cache, settings)
     remote = {"TokenCache": {"Type": "Redis", "ConnectionString": f"redis://u:{SECRET}@10.1.2.3"}}
     with pytest.raises(ConfigurationError) as caught:
