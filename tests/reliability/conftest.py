@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "cache"))  # redis_servers: real redis-server
+# redis_servers: real redis-server processes; e2e_helpers: settings the way users write them.
+sys.path[:0] = [str(Path(__file__).parents[1] / "cache"), str(Path(__file__).parents[1] / "e2e")]
 
-from redis_servers import RedisServer
+from redis_servers import RedisServer  # noqa: E402
 
-from identity_web import TokenAcquirerFactory
-from identity_web.emulator import Emulator
+from identity_web import TokenAcquirerFactory  # noqa: E402
+from identity_web.emulator import Emulator  # noqa: E402
 
 
 @pytest.fixture
