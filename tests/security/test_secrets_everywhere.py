@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from test_no_secrets_leak import api_section, app_section, pfx_credential, secret_credential
 
 from identity_web import (
     ConfigurationError,
@@ -39,35 +40,8 @@ def emulator(identity_web_emulator_clean: Emulator) -> Emulator:
 
 
 def _config(manifest: EmulatorManifest, credential: dict[str, Any], **api: Any) -> dict[str, Any]:
-    return {
-        "AzureAd": {
-            "Instance": manifest.instance,
-            "TenantId": manifest.tenant_id,
-            "ClientId": manifest.apps[0].client_id,
-            "ClientCredentials": [credential],
-        },
-        API: {
-            "BaseUrl": manifest.resource.base_url,
-            "RelativePath": "whoami",
-            "Scopes": [manifest.resource.scope],
-            "RequestAppToken": True,
-            "ExtraHeaderParameters": {"X-Api-Key": SECRET},
-            **api,
-        },
-    }
-
-
-def _secret(manifest: EmulatorManifest) -> dict[str, Any]:
-    return {"SourceType": "ClientSecret", "ClientSecret": manifest.apps[0].client_secret}
-
-
-def _pfx(manifest: EmulatorManifest) -> dict[str, Any]:
-    app = manifest.apps[0]
-    return {
-        "SourceType": "Path",
-        "CertificateDiskPath": app.certificate_pfx_path,
-        "CertificatePassword": app.certificate_pfx_password,
-    }
+    extra = {"ExtraHeaderParameters": {"X-Api-Key": SECRET}, **api}
+    return {"AzureAd": app_section(manifest, credential), API: api_section(manifest, **extra)}
 
 
 def _build(config: dict[str, Any], manifest: EmulatorManifest) -> ServiceProvider:
@@ -109,7 +83,7 @@ def assert_hidden(secrets: set[str], *objects: object) -> None:
 @pytest.mark.parametrize("scheme", ["Bearer", "MTLS_POP"])
 def test_services_adapters_and_results_after_use(emulator: Emulator, scheme: str) -> None:
     manifest = emulator.manifest
-    config = _config(manifest, _pfx(manifest), ProtocolScheme=scheme)
+    config = _config(manifest, pfx_credential(manifest), ProtocolScheme=scheme)
     with _build(config, manifest) as services:
         response = services.downstream_api.call(API)
         assert response.status == 200
@@ -195,7 +169,7 @@ def test_credential_load_errors_never_show_passwords_or_values(tmp_path: Path) -
 def test_transport_errors_on_a_token_request_carry_no_form_value(emulator: Emulator) -> None:
     manifest = emulator.manifest
     for kind in ("connection_reset", "tls_alert", "truncated_body"):
-        with _build(_config(manifest, _secret(manifest)), manifest) as services:
+        with _build(_config(manifest, secret_credential(manifest)), manifest) as services:
             emulator.inject_faults("entra.token", [{"status": None, "kind": kind}])
             with pytest.raises(IdentityWebError) as caught:
                 services.downstream_api.call(API)
@@ -204,7 +178,7 @@ def test_transport_errors_on_a_token_request_carry_no_form_value(emulator: Emula
 
 def test_a_refused_downstream_call_error_shows_no_token(emulator: Emulator) -> None:
     manifest = emulator.manifest
-    with _build(_config(manifest, _secret(manifest)), manifest) as services:
+    with _build(_config(manifest, secret_credential(manifest)), manifest) as services:
         token = services.token_acquirer.acquire_token_for_app(manifest.resource.scope)
         emulator.inject_faults("resource", [{"status": 500, "body": "boom"}])
         with pytest.raises(IdentityWebError) as caught:
@@ -228,8 +202,8 @@ def test_cli_json_outputs_show_no_secret_and_no_token(
     emulator: Emulator, tmp_path: Path, scheme: str
 ) -> None:
     manifest = emulator.manifest
-    config = _config(manifest, _pfx(manifest), ProtocolScheme=scheme)
-    config["AzureAd"]["ClientCredentials"].append(_secret(manifest))
+    config = _config(manifest, pfx_credential(manifest), ProtocolScheme=scheme)
+    config["AzureAd"]["ClientCredentials"].append(secret_credential(manifest))
     (tmp_path / "appsettings.json").write_text(json.dumps(config), encoding="utf-8")
     env = manifest.env()
     runs = [
