@@ -35,23 +35,21 @@ def certificate_der() -> bytes:
     return certificate().public_bytes(serialization.Encoding.DER)
 
 
+def _encryption(password: str | None) -> serialization.KeySerializationEncryption:
+    if password:
+        return serialization.BestAvailableEncryption(password.encode())
+    return serialization.NoEncryption()
+
+
 @functools.cache
 def pfx(password: str | None = PASSWORD) -> bytes:
-    encryption = (
-        serialization.BestAvailableEncryption(password.encode())
-        if password
-        else serialization.NoEncryption()
-    )
+    encryption = _encryption(password)
     return pkcs12.serialize_key_and_certificates(b"fuzz", KEY, certificate(), None, encryption)
 
 
 @functools.cache
 def pem(password: str | None = None) -> bytes:
-    encryption = (
-        serialization.BestAvailableEncryption(password.encode())
-        if password
-        else serialization.NoEncryption()
-    )
+    encryption = _encryption(password)
     key = KEY.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
     )

@@ -13,18 +13,12 @@ sys.path[:0] = [str(Path(__file__).parents[1] / "cache"), str(Path(__file__).par
 
 from redis_servers import RedisServer  # noqa: E402
 
-from identity_web import TokenAcquirerFactory  # noqa: E402
 from identity_web.emulator import Emulator  # noqa: E402
 
 
 @pytest.fixture
 def emulator(identity_web_emulator_clean: Emulator) -> Emulator:
     return identity_web_emulator_clean
-
-
-@pytest.fixture(autouse=True)
-def _fresh_default_factory() -> None:
-    TokenAcquirerFactory.reset_default_instance()
 
 
 @pytest.fixture
