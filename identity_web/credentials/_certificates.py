@@ -46,6 +46,9 @@ def _looks_like_pfx(data: bytes) -> bool:
 
 
 def _password_bytes(password: str | None) -> bytes | None:
+    if password is not None and "\x00" in password:
+        # cryptography's PKCS#12 reader panics (pyo3 PanicException) on a NUL in the password.
+        raise WrongPasswordError("the password holds a NUL character", key=_PASSWORD_KEY)
     return None if password is None else password.encode("utf-8")
 
 
@@ -142,15 +145,22 @@ def to_binding(
             f"{what} holds a {type(private_key).__name__} key; only RSA and EC keys can be used",
             key=key,
         )
-    key_der = _public_der(private_key)
-    leaves = [c for c in certificates if _public_der(c) == key_der]
-    if not leaves:
-        raise MissingPrivateKeyError(
-            f"the private key in {what} does not belong to any certificate in it", key=key
-        )
-    leaf = leaves[0]
-    others = [c for c in certificates if c is not leaf]
-    return BindingCertificate.create(leaf, private_key, order_chain(leaf, others))
+    # cryptography reads certificate fields lazily: a damaged public key or date only fails
+    # here, as a ValueError.
+    try:
+        key_der = _public_der(private_key)
+        leaves = [c for c in certificates if _public_der(c) == key_der]
+        if not leaves:
+            raise MissingPrivateKeyError(
+                f"the private key in {what} does not belong to any certificate in it", key=key
+            )
+        leaf = leaves[0]
+        others = [c for c in certificates if c is not leaf]
+        return BindingCertificate.create(leaf, private_key, order_chain(leaf, others))
+    except ValueError as error:
+        raise MalformedCredentialError(
+            f"a certificate in {what} cannot be read", key=key
+        ) from error
 
 
 def order_chain(

@@ -7,10 +7,15 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse
+from identity_web.emulator._wire import (
+    EmulatorRequest,
+    EmulatorResponse,
+    FaultKind,
+    TransportFault,
+)
 from identity_web.protocol._binding import x5t_s256
 
 # Endpoint names that the log and the fault plan use. Services may add their own names.
@@ -141,12 +146,20 @@ class RequestLog:
 
 @dataclass(frozen=True, slots=True)
 class ScriptedResponse:
-    """One scripted answer. `status=None` means: wait `delay_ms`, then serve normally."""
+    """One scripted answer. `status=None` means: wait `delay_ms`, then serve normally.
+
+    `kind` other than `response` breaks the delivery of the answer (the scripted one, or the
+    normal one when `status` is None) at the connection level: see `FaultKind`.
+    """
 
     status: int | None
     body: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
     delay_ms: int = 0
+    kind: FaultKind = FaultKind.RESPONSE
+    after_bytes: int | None = None
+    chunk_bytes: int = 1
+    interval_ms: int = 100
 
     @classmethod
     def from_json(cls, item: Mapping[str, Any]) -> ScriptedResponse:
@@ -159,10 +172,22 @@ class ScriptedResponse:
             raise ValueError("'status' must be an integer or null")
         if not isinstance(headers, dict):
             raise ValueError("'headers' must be an object")
-        delay = item.get("delay_ms", 0)
-        if not isinstance(delay, int | float) or delay < 0:
-            raise ValueError("'delay_ms' must be a non-negative number")
-        return cls(status, body, {str(k): str(v) for k, v in headers.items()}, int(delay))
+        return cls(
+            status,
+            body,
+            {str(k): str(v) for k, v in headers.items()},
+            _count(item, "delay_ms", 0) or 0,
+            _kind(item.get("kind", FaultKind.RESPONSE.value)),
+            _count(item, "after_bytes", None),
+            max(1, _count(item, "chunk_bytes", 1) or 1),
+            _count(item, "interval_ms", 100) or 0,
+        )
+
+    @property
+    def transport_fault(self) -> TransportFault | None:
+        if self.kind is FaultKind.RESPONSE:
+            return None
+        return TransportFault(self.kind, self.after_bytes, self.chunk_bytes, self.interval_ms)
 
     def to_response(self) -> EmulatorResponse:
         assert self.status is not None
@@ -172,7 +197,30 @@ class ScriptedResponse:
             headers["Content-Type"] = (
                 "application/json; charset=utf-8" if looks_json else "text/plain; charset=utf-8"
             )
-        return EmulatorResponse(self.status, self.body.encode("utf-8"), headers)
+        return EmulatorResponse(
+            self.status, self.body.encode("utf-8"), headers, self.transport_fault
+        )
+
+    def deliver(self, served: EmulatorResponse) -> EmulatorResponse:
+        """`served` (the normal answer) carrying this entry's transport fault, if any."""
+        return replace(served, fault=self.transport_fault)
+
+
+def _kind(value: Any) -> FaultKind:
+    try:
+        return FaultKind(value)
+    except ValueError:
+        known = [kind.value for kind in FaultKind]
+        raise ValueError(f"'kind' must be one of {known}, not {value!r}") from None
+
+
+def _count(item: Mapping[str, Any], name: str, default: int | None) -> int | None:
+    value = item.get(name, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"'{name}' must be a non-negative number")
+    return int(value)
 
 
 class FaultPlan:
@@ -192,14 +240,17 @@ class FaultPlan:
 
         Applies the scripted `delay_ms` (by sleeping in the calling thread) before returning.
         """
+        scripted = self.next(endpoint)
+        return None if scripted is None or scripted.status is None else scripted.to_response()
+
+    def next(self, endpoint: str) -> ScriptedResponse | None:
+        """The next scripted entry for `endpoint` (after its `delay_ms`), or None."""
         with self._lock:
             queue = self._queues.get(endpoint)
             scripted = queue.popleft() if queue else None
-        if scripted is None:
-            return None
-        if scripted.delay_ms:
+        if scripted is not None and scripted.delay_ms:
             self._sleep(scripted.delay_ms / 1000)
-        return None if scripted.status is None else scripted.to_response()
+        return scripted
 
     def pending(self) -> dict[str, int]:
         with self._lock:

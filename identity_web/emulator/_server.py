@@ -14,8 +14,10 @@ import logging
 import os
 import socket
 import ssl
+import struct
 import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from socketserver import TCPServer, ThreadingMixIn
 from typing import Any
@@ -26,13 +28,22 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from identity_web.emulator._pki import pem
-from identity_web.emulator._wire import EmulatorRequest, EmulatorResponse, Service
+from identity_web.emulator._wire import (
+    EmulatorRequest,
+    EmulatorResponse,
+    FaultKind,
+    Service,
+    TransportFault,
+)
 
 logger = logging.getLogger(__name__)
 
 HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 120.0
 MAX_BODY = 16 * 1024 * 1024
+# TLS record: alert (21), version 3.3, length 2, level fatal (2), handshake_failure (40).
+_FATAL_ALERT = bytes([21, 3, 3, 0, 2, 2, 40])
+_LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a TCP RST
 
 
 class ServerTls:
@@ -118,6 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: Listener
     timeout = IDLE_TIMEOUT
+    _drop_next = False
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -141,6 +153,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self) -> None:
+        if self._drop_next:  # a `keepalive_close` fault: the server closes, answering nothing
+            self.close_connection = True
+            return
         try:
             request = self._read_request()
         except ValueError as error:
@@ -204,6 +219,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _write(self, response: EmulatorResponse) -> None:
         self.log_request(response.status)
+        fault = response.fault
+        if fault is not None and fault.kind is FaultKind.TLS_ALERT:
+            self._send_alert()
+            return
         self.send_response_only(response.status)
         self.send_header("Date", self.date_time_string())
         if not any(name.lower() == "server" for name in response.headers):
@@ -213,8 +232,37 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
-        if self.command != "HEAD" and response.body:
-            self.wfile.write(response.body)
+        body = response.body if self.command != "HEAD" else b""
+        if fault is None or fault.kind in (FaultKind.RESPONSE, FaultKind.KEEPALIVE_CLOSE):
+            if body:
+                self.wfile.write(body)
+            self._drop_next = fault is not None
+        elif fault.kind is FaultKind.SLOW_BODY:
+            self._trickle(body, fault)
+        else:
+            self.wfile.write(body[: fault.cut(body)])
+            self._break_connection(reset=fault.kind is FaultKind.CONNECTION_RESET)
+
+    def _trickle(self, body: bytes, fault: TransportFault) -> None:
+        for start in range(0, len(body), fault.chunk_bytes):
+            if start:
+                time.sleep(fault.interval_ms / 1000)
+            self.wfile.write(body[start : start + fault.chunk_bytes])
+
+    def _send_alert(self) -> None:
+        """A fatal `handshake_failure` alert record, in the clear, on the raw socket."""
+        os.write(self.connection.fileno(), _FATAL_ALERT)
+        self._break_connection(reset=False)
+
+    def _break_connection(self, *, reset: bool) -> None:
+        """End the connection now: a TCP RST (`reset`) or a plain close, no TLS close_notify."""
+        self.close_connection = True
+        if reset:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        else:
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+        self.connection.close()
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s: " + format, self.server.name, *args)

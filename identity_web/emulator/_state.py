@@ -25,7 +25,8 @@ Services (login, mtlsauth, resource, admin, IMDS, App Service, Arc …) receive 
 - `fault_endpoints: set[str]`: endpoint names the admin API accepts for faults (the CONTRACTS
   names, plus every name ever passed to `serve`; add yours at construction time).
 - `faults: FaultPlan` (`take(endpoint) -> EmulatorResponse | None`; `take` sleeps the
-  scripted `delay_ms` itself, so callers only check for None).
+  scripted `delay_ms` itself, so callers only check for None; `next(endpoint)` gives the
+  scripted entry itself, transport fault included).
 - `serve(endpoint, request, handler)`: the usual way a service answers one request — the next
   scripted fault for `endpoint` if any, else `handler(request)`; either way it is logged.
 - `clock: EmulatorClock` (`now()`, `shift(seconds)`, `reset()`): the time every token,
@@ -243,7 +244,13 @@ class EmulatorState:
     ) -> EmulatorResponse:
         """Answer with the next scripted fault for `endpoint`, else `handler(request)`; log it."""
         self.fault_endpoints.add(endpoint)
-        response = self.faults.take(endpoint) or handler(request)
+        scripted = self.faults.next(endpoint)
+        if scripted is None:
+            response = handler(request)
+        elif scripted.status is None:
+            response = scripted.deliver(handler(request))
+        else:
+            response = scripted.to_response()
         self.request_log.record(endpoint, request, response.status)
         return response
 

@@ -67,7 +67,12 @@ class HttpResponse:
         return self.headers.get(name.lower(), default)
 
     def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8-sig"))
+        """The body as JSON. Raises `ValueError` (or `UnicodeDecodeError`), also for a body
+        nested deeper than the parser's recursion limit."""
+        try:
+            return json.loads(self.body.decode("utf-8-sig"))
+        except RecursionError:
+            raise ValueError("the JSON body is nested too deeply") from None
 
     def json_object(self) -> dict[str, Any] | None:
         """The body as a JSON object, or None when it is not one (not JSON, or another type)."""

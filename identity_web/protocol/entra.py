@@ -202,6 +202,14 @@ def mtls_endpoint_discovery_flow(
     return parse_mtls_endpoint(response, url=url)
 
 
+def _scheme(url: str) -> str:
+    """The URL's scheme, lower-cased; "" when the URL cannot be parsed (`https://[`)."""
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError:
+        return ""
+
+
 def parse_mtls_endpoint(response: HttpResponse, *, url: str) -> str:
     if not 200 <= response.status < 300:
         raise parse_error_response(response, endpoint=url)
@@ -217,7 +225,7 @@ def parse_mtls_endpoint(response: HttpResponse, *, url: str) -> str:
             "no mtls_endpoint_aliases.token_endpoint. This authority does not support "
             "certificate-bound tokens; use ProtocolScheme Bearer or an Entra ID login.* host."
         )
-    if urlsplit(endpoint).scheme.lower() != "https":
+    if _scheme(endpoint) != "https":
         raise TokenAcquisitionError(
             f"The OpenID configuration at {url} names a non-HTTPS mTLS token endpoint "
             f"({endpoint}); refusing to use it."

@@ -8,6 +8,7 @@ absolute or relative) is shared by every managed identity source, so its parser 
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -198,14 +199,14 @@ def parse_expiry(value: Any, now: float) -> float | None:
     """
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        number = float(value)
-    else:
-        text = str(value).strip()
-        try:
-            number = float(text)
-        except ValueError:
-            return _parse_date(text)
+    try:
+        number = float(value) if isinstance(value, int | float) else float(str(value).strip())
+    except OverflowError:  # an integer beyond float range: no usable expiry
+        return None
+    except ValueError:
+        return _parse_date(str(value).strip())
+    if not math.isfinite(number):
+        return None
     return number if number >= ABSOLUTE_EPOCH_THRESHOLD else now + number
 
 
@@ -268,7 +269,8 @@ def relayed_service_error(response: HttpResponse, endpoint: str) -> ServiceError
     if not body or not isinstance(body.get("error"), str):
         return None
     description = str(body.get("error_description") or "")
-    codes = [c for c in body.get("error_codes") or [] if isinstance(c, int)]
+    listed = body.get("error_codes")
+    codes = [c for c in listed if isinstance(c, int)] if isinstance(listed, list) else []
     if not codes and "AADSTS" not in description:
         return None
     return ServiceError(

@@ -58,7 +58,10 @@ def parse_jwks(document: Mapping[str, Any]) -> dict[str, PublicKey]:
         kid = entry.get("kid")
         try:
             parsed = jwt.PyJWK(entry)
-        except jwt.PyJWTError as error:
+        # PyJWK reads untrusted JSON and lets more than its own errors out: NotImplementedError
+        # for "alg": "none", TypeError for a list where a string belongs, ValueError for bad
+        # numbers. Each means "a key PyJWT cannot read".
+        except (jwt.PyJWTError, NotImplementedError, TypeError, ValueError, KeyError) as error:
             logger.debug("skipping JWKS key %r: %s", kid, type(error).__name__)
             continue
         if isinstance(kid, str) and kid:

@@ -37,6 +37,9 @@ def _read_text(path: Path) -> str:
 def _require_object(path: Path, data: Any) -> dict[str, Any]:
     if data is None:
         return {}
+    problem = _shape_problem(data)
+    if problem is not None:
+        raise FileInvalid(ConfigurationProblem(path.name, f"not read: {problem}"))
     if not isinstance(data, Mapping):
         kind = type(data).__name__
         raise FileInvalid(
@@ -66,7 +69,32 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise FileInvalid(ConfigurationProblem(path.name, message)) from None
     except yaml.YAMLError as error:
         raise FileInvalid(ConfigurationProblem(path.name, f"invalid YAML: {error}")) from None
+    except RecursionError:
+        raise FileInvalid(ConfigurationProblem(path.name, "YAML nested too deeply")) from None
     return _require_object(path, data)
+
+
+MAX_VALUES = 100_000
+MAX_DEPTH = 64
+
+
+def _shape_problem(data: Any) -> str | None:
+    """Why `data` is too big to be settings, else None. Walks iteratively and stops at the
+    limits, so a deep `[[[…]]]` or a YAML 'billion laughs' (aliases expanded) costs little."""
+    pending = [(data, 1)]
+    seen = 0
+    while pending:
+        value, depth = pending.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            return f"it holds more than {MAX_VALUES} values (YAML aliases repeating aliases?)"
+        if depth > MAX_DEPTH:
+            return f"it is nested more than {MAX_DEPTH} levels deep"
+        if isinstance(value, Mapping):
+            pending.extend((item, depth + 1) for item in (*value.keys(), *value.values()))
+        elif isinstance(value, list | tuple):
+            pending.extend((item, depth + 1) for item in value)
+    return None
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

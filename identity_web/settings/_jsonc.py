@@ -27,6 +27,8 @@ def loads(text: str) -> Any:
         return json.loads(strip(text))
     except json.JSONDecodeError as error:
         raise JsoncError(error.msg, error.lineno, error.colno) from None
+    except RecursionError:
+        raise JsoncError("nested too deeply", 1, 1) from None
 
 
 def strip(text: str) -> str:

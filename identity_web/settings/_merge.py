@@ -66,7 +66,13 @@ def _nest_into(tree: dict[str, Any], segments: list[str], value: str) -> None:
 
 
 def _is_index_map(value: Mapping[str, Any]) -> bool:
-    return bool(value) and all(str(key).isdigit() for key in value)
+    return bool(value) and all(is_index(str(key)) for key in value)
+
+
+def is_index(segment: str) -> bool:
+    """A list index as .NET binds it: ASCII digits only (`"²".isdigit()` is true, but `int`
+    refuses it)."""
+    return segment.isascii() and segment.isdigit()
 
 
 def find_key(mapping: Mapping[str, Any], key: str) -> str | None:
@@ -114,17 +120,17 @@ class _Merger:
         return result
 
     def _merge_indexed(self, base: Any, override: Mapping[str, Any], path: Path) -> list[Any]:
-        items: list[Any] = list(base) if isinstance(base, list) else []
+        # By index, never padded: `__99999999999__` alone is one item, not a list that long.
+        items: dict[int, Any] = dict(enumerate(base)) if isinstance(base, list) else {}
         if not isinstance(base, list):
             self._forget(path)
         for index, value in sorted(
             ((int(key), value) for key, value in override.items()), key=lambda pair: pair[0]
         ):
-            while len(items) <= index:
-                items.append(_MISSING)
-            items[index] = self.merge(items[index], value, (*path, index))
-        self._renumber(path, [index for index, item in enumerate(items) if item is not _MISSING])
-        return [item for item in items if item is not _MISSING]
+            items[index] = self.merge(items.get(index, _MISSING), value, (*path, index))
+        kept = sorted(items)
+        self._renumber(path, kept)
+        return [items[index] for index in kept]
 
     def _renumber(self, path: Path, kept: list[int]) -> None:
         """Sources of a sparse list (`__5__` alone becomes item 0, as .NET binds it) follow

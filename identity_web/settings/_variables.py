@@ -16,6 +16,7 @@ from typing import Any
 
 from identity_web._errors import ConfigurationProblem
 from identity_web.settings._checks import nested_model
+from identity_web.settings._merge import is_index
 from identity_web.settings._models import (
     DownstreamApiOptions,
     MicrosoftIdentityApplicationOptions,
@@ -100,7 +101,7 @@ def _index_problem(
                     f"{where}: {key} is a list; give each item its index "
                     f"({example}=…): a value without an index is not bound",
                 )
-            if not rest[index].isdigit():
+            if not is_index(rest[index]):
                 return ConfigurationProblem(
                     format_path(parts),
                     f"{where}: {key} is a list; found the index {rest[index]!r}, "

@@ -16,7 +16,8 @@ from resource_helpers import KID, claims, protected_api, signing_key, validator
 
 from identity_web.resource import TokenHeaderError, TokenValidationError
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# How many examples: the hypothesis profile (tests/conftest.py; `./run fuzz` runs 10,000).
+FUZZ = settings(suppress_health_check=[HealthCheck.too_slow])
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
