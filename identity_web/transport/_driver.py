@@ -4,8 +4,9 @@ A driver takes a step, performs each effect it yields and sends the answer back 
 error in), until the step returns. The dispatch on the effect type is the same in both, and the
 retry step (`protocol.steps.retried`) is shared. They differ only where they must: how one
 request is sent, how they sleep, where blocking work runs (the async driver moves it to a
-worker thread, so the event loop never blocks), and how concurrent callers share one sub-step
-(threads or tasks).
+worker thread, so the event loop never blocks) and how a caller waits for a shared sub-step;
+the callers of one key share one run whether they are threads or tasks (one `SingleFlight` per
+`Drivers`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from identity_web.protocol.steps import (
     Step,
     retried,
 )
-from identity_web.transport._singleflight import AsyncSingleFlight, ThreadSingleFlight
+from identity_web.transport._singleflight import SingleFlight
 
 T = TypeVar("T")
 
@@ -47,12 +48,13 @@ class SyncDriver:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         retries: bool = True,
+        flights: SingleFlight[Any] | None = None,
     ) -> None:
         self._send = send
         self._sleep = sleep
         self._clock = clock
         self._retries = retries
-        self._flights: ThreadSingleFlight[Any] = ThreadSingleFlight()
+        self._flights: SingleFlight[Any] = flights or SingleFlight()
 
     def run(self, step: Step[T]) -> T:
         """Perform what `step` yields until it returns; its result (or its error)."""
@@ -100,12 +102,13 @@ class AsyncDriver:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         retries: bool = True,
+        flights: SingleFlight[Any] | None = None,
     ) -> None:
         self._send = send
         self._sleep = sleep
         self._clock = clock
         self._retries = retries
-        self._flights: AsyncSingleFlight[Any] = AsyncSingleFlight()
+        self._flights: SingleFlight[Any] = flights or SingleFlight()
 
     async def run(self, step: Step[T]) -> T:
         """`SyncDriver.run` for asyncio."""
@@ -139,7 +142,7 @@ class AsyncDriver:
             return await self._sleep(effect.seconds)
         if isinstance(effect, Shared):
             shared = effect
-            return await self._flights.run(
+            return await self._flights.run_async(
                 shared.key, lambda: self.run(shared.step()), shared.fallback
             )
         raise TypeError(f"a step yielded {type(effect).__name__}, which is not an effect")
@@ -162,9 +165,14 @@ class Drivers:
         clock: Callable[[], float] = time.monotonic,
         retries: bool = True,
     ) -> None:
-        self.sync = SyncDriver(send, sleep=sleep, clock=clock, retries=retries)
+        flights: SingleFlight[Any] = SingleFlight()  # one flight per key for threads and tasks
+        self.sync = SyncDriver(send, sleep=sleep, clock=clock, retries=retries, flights=flights)
         self.asynchronous = AsyncDriver(
-            send_async or _awaitable(send), sleep=async_sleep, clock=clock, retries=retries
+            send_async or _awaitable(send),
+            sleep=async_sleep,
+            clock=clock,
+            retries=retries,
+            flights=flights,
         )
 
     def run(self, step: Step[T]) -> T:
