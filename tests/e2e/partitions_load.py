@@ -26,6 +26,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from e2e_helpers import API, certificate_config
+
 from identity_web import ServiceProvider, TokenAcquirerFactory
 from identity_web.emulator import Emulator
 from identity_web.emulator._config import EmulatorConfig
@@ -124,9 +126,15 @@ class _Checker:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._seen: dict[tuple[str, Key], None] = {}
+        self._returned: list[None] = []  # one item per checked token (append is atomic)
         self.mistakes: list[str] = []
 
+    @property
+    def returned(self) -> int:
+        return len(self._returned)
+
     def check(self, key: Key, token: str) -> None:
+        self._returned.append(None)
         if (token, key) in self._seen:
             return
         problems = key.problems(token, unverified_claims(token))
@@ -151,30 +159,9 @@ def _partitions(emulator: Emulator, clock: FakeClock) -> list[Partition]:
     manifest = emulator.manifest
     found = []
     for app in manifest.apps:
-        config = {
-            "AzureAd": {
-                "Instance": manifest.instance,
-                "TenantId": manifest.tenant_id,
-                "ClientId": app.client_id,
-                "ClientCredentials": [
-                    {
-                        "SourceType": "Path",
-                        "CertificateDiskPath": app.certificate_pfx_path,
-                        "CertificatePassword": app.certificate_pfx_password,
-                    }
-                ],
-            },
-            **{
-                name: {
-                    "BaseUrl": manifest.resource.base_url,
-                    "RelativePath": "whoami",
-                    "Scopes": [manifest.resource.scope],
-                    "RequestAppToken": True,
-                    "ProtocolScheme": name,
-                }
-                for name in ("Bearer", "MTLS_POP")
-            },
-        }
+        config = certificate_config(manifest, app=app)
+        api = config.pop(API)  # /whoami, the demo API's scope, an app token
+        config |= {name: {**api, "ProtocolScheme": name} for name in ("Bearer", "MTLS_POP")}
         factory = TokenAcquirerFactory(
             IdentityWebSettings.from_mapping(config), environ=manifest.env()
         )
@@ -266,16 +253,21 @@ def _split(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
-def _phase(per_phase: int, keys: list[Key], checker: _Checker, midway: Callable[[], None]) -> None:
+def _phase(
+    loop: asyncio.AbstractEventLoop,
+    per_phase: int,
+    keys: list[Key],
+    checker: _Checker,
+    midway: Callable[[], None],
+) -> None:
     """One expiry period: THREADS threads and TASKS tasks (on one event loop thread) at once."""
     thread_total = per_phase // 2
     threads = [
         threading.Thread(target=_thread_worker, args=(w, n, keys, checker, midway))
         for w, n in enumerate(_split(thread_total, THREADS))
     ]
-    loop_thread = threading.Thread(
-        target=asyncio.run, args=(_tasks(_split(per_phase - thread_total, TASKS), keys, checker),)
-    )
+    tasks = _tasks(_split(per_phase - thread_total, TASKS), keys, checker)
+    loop_thread = threading.Thread(target=loop.run_until_complete, args=(tasks,))
     for thread in [*threads, loop_thread]:
         thread.start()
     for key in keys:
@@ -295,14 +287,19 @@ def run_load(acquisitions: int, phases: int = 3) -> Report:
         partitions = [p for e in emulators for p in _partitions(e, clock)]
         for partition in partitions:
             stack.callback(partition.services.close)
+        # One event loop for every phase, closed after the services' async clients (aclose on
+        # it), so no connection is left to a closed loop.
+        loop = asyncio.new_event_loop()
+        stack.callback(loop.close)
+        stack.callback(loop.run_until_complete, _aclose(partitions))
         keys = _keys(partitions)
         started = time.perf_counter()
         for phase in range(phases):
             midway = (lambda: _reload_credentials(partitions)) if phase == phases // 2 else _noop
-            _phase(_split(acquisitions, phases)[phase], keys, checker, midway)
+            _phase(loop, _split(acquisitions, phases)[phase], keys, checker, midway)
             clock.offset += TOKEN_LIFETIME  # every token of this phase is now expired
         report.seconds = time.perf_counter() - started
-        report.acquisitions = acquisitions
+        report.acquisitions = checker.returned
         report.keys = len(keys)
         report.expected_token_requests = len(keys) * phases
         report.token_requests = sum(
@@ -316,6 +313,11 @@ def run_load(acquisitions: int, phases: int = 3) -> Report:
                 checker.mistakes.append(f"a resource call answered {entry['status']}")
         report.mistakes = checker.mistakes
     return report
+
+
+async def _aclose(partitions: list[Partition]) -> None:
+    for partition in partitions:
+        await partition.services.aclose()
 
 
 def _noop() -> None:

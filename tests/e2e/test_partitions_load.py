@@ -11,6 +11,7 @@ ACQUISITIONS = 20_000
 def test_no_token_crosses_a_partition_and_one_request_per_key_and_expiry() -> None:
     report = run_load(ACQUISITIONS, phases=3)
     assert report.problems() == []
+    assert report.acquisitions == ACQUISITIONS  # each one returned a token that was checked
     assert report.keys == 2 * 2 * 2 * 3
     assert report.token_requests == report.keys * 3
     assert report.resource_calls == 2 * 2 * 2 * 3 * 2  # 8 api keys, a thread and a task each
