@@ -11,7 +11,8 @@ callers share one client. A lease is counted *before* it checks whether its entr
 and an eviction marks the entry *before* it counts the leases, so of a lease and an eviction that
 race, at least one sees the other: the eviction leaves the closing to the lease, or the lease
 gives the entry up and takes the locked path. Whoever closes a client first claims it, so it is
-closed once.
+closed once. After `close()` the pool makes no client: `PoolClosedError` (nothing opened after
+shutdown is left behind unclosed).
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ class _Entry(Generic[C]):
         return self._closing.acquire(blocking=False)
 
 
+class PoolClosedError(RuntimeError):
+    """A client was asked of a pool that was closed (the services were shut down). A misuse
+    for callers of `client_for`; `HttpTransport.attempt` turns it into a `NetworkError`."""
+
+
 class ClientPool(Generic[K, C]):
     """Clients by key. `dispose(key, client)` closes a client that left the pool."""
 
@@ -54,6 +60,7 @@ class ClientPool(Generic[K, C]):
         self._dispose = dispose
         self._entries: OrderedDict[K, _Entry[C]] = OrderedDict()
         self._lock = threading.Lock()
+        self._closed = False
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -87,6 +94,12 @@ class ClientPool(Generic[K, C]):
             yield entry.client
         finally:
             self._release(key, entry)
+
+    def close(self) -> list[tuple[K, C]]:
+        """`clear()` for good: no client is made from now on."""
+        with self._lock:
+            self._closed = True
+        return self.clear()
 
     def clear(self) -> list[tuple[K, C]]:
         """Empty the pool and hand back every client (leased or not) for the caller to close."""
@@ -127,6 +140,8 @@ class ClientPool(Generic[K, C]):
         """The slow path: find or create the entry under the lock, evicting the LRU ones."""
         evicted: list[tuple[K, C]] = []
         with self._lock:
+            if self._closed:
+                raise PoolClosedError("the HTTP client pool is closed: the services were shut down")
             entry = self._entries.get(key)
             if entry is None:
                 entry = self._add(key, create(), evicted)

@@ -29,7 +29,7 @@ from identity_web.protocol._http import HttpRequest, HttpResponse, redact_url
 from identity_web.protocol.steps import Step
 from identity_web.transport._driver import Drivers
 from identity_web.transport._pinning import PinnedContexts
-from identity_web.transport._pool import ClientPool
+from identity_web.transport._pool import ClientPool, PoolClosedError
 from identity_web.transport._ssl import ssl_context_for
 
 logger = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ class HttpTransport:
             create = functools.partial(self._new_client, httpx.Client, binding, pin)
             with self._clients.lease(key, create) as client:
                 response = client.send(_build(client, request))
-        except (httpx.HTTPError, httpx.InvalidURL) as error:
+        except (httpx.HTTPError, httpx.InvalidURL, PoolClosedError) as error:
             raise _network_error(request, error) from error
         return _received(request, response, self._clock() - started)
 
@@ -162,7 +162,7 @@ class HttpTransport:
                         response = await client.send(_build(client, request))
                         break
                 await asyncio.to_thread(self._add_async_client, key, request)
-        except (httpx.HTTPError, httpx.InvalidURL) as error:
+        except (httpx.HTTPError, httpx.InvalidURL, PoolClosedError) as error:
             raise _network_error(request, error) from error
         return _received(request, response, self._clock() - started)
 
@@ -196,7 +196,7 @@ class HttpTransport:
     def close(self) -> None:
         """Close every pooled client (async ones as described in `_dispose_async`)."""
         self._close_sync_clients()
-        for key, async_client in self._async_clients.clear():
+        for key, async_client in self._async_clients.close():
             self._dispose_async(key, async_client)
 
     async def aclose(self) -> None:
@@ -204,7 +204,7 @@ class HttpTransport:
         the sync clients' sockets are handled in a worker thread)."""
         await asyncio.to_thread(self._close_sync_clients)
         current = asyncio.get_running_loop()
-        for key, async_client in await asyncio.to_thread(self._async_clients.clear):
+        for key, async_client in await asyncio.to_thread(self._async_clients.close):
             if key[1] is current:
                 await async_client.aclose()
             else:
@@ -214,7 +214,7 @@ class HttpTransport:
             await asyncio.gather(*mine)
 
     def _close_sync_clients(self) -> None:
-        for _, client in self._clients.clear():
+        for _, client in self._clients.close():
             client.close()
 
     def __enter__(self) -> HttpTransport:

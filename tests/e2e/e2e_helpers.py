@@ -7,14 +7,18 @@ from typing import Any
 
 from identity_web import ServiceProvider, TokenAcquirerFactory
 from identity_web.emulator import EmulatorManifest
+from identity_web.emulator._manifest import AppManifest
 from identity_web.settings import IdentityWebSettings
 
 API = "MyApi"
 
 
-def certificate_config(manifest: EmulatorManifest, **api: Any) -> dict[str, Any]:
-    """An `AzureAd` section with the demo app's PFX and a `MyApi` section calling /whoami."""
-    app = manifest.apps[0]
+def certificate_config(
+    manifest: EmulatorManifest, *, app: AppManifest | None = None, **api: Any
+) -> dict[str, Any]:
+    """An `AzureAd` section with the demo app's PFX (or `app`'s) and a `MyApi` section calling
+    /whoami."""
+    app = app or manifest.apps[0]
     return {
         "AzureAd": {
             "Instance": manifest.instance,

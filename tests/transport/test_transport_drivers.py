@@ -56,8 +56,9 @@ def fake_time() -> FakeTime:
 
 
 @pytest.fixture
-def transport(pki: Pki, fake_time: FakeTime):
-    with HttpTransport(
+async def transport(pki: Pki, fake_time: FakeTime):
+    """Closed on the test's event loop, so its async connections are closed, not dropped."""
+    async with HttpTransport(
         ca_bundle=pki.ca_bundle,
         sleep=fake_time.sleep,
         async_sleep=fake_time.async_sleep,

@@ -16,6 +16,7 @@ from transport_pki import Pki
 
 from identity_web.protocol import HttpRequest
 from identity_web.transport import ClientPool, HttpTransport
+from identity_web.transport._pool import PoolClosedError
 
 
 class Counting:
@@ -110,8 +111,9 @@ def test_close_closes_every_client(pki: Pki):
     clients = [transport.client_for(None), transport.client_for(pki.binding_a)]
     transport.close()
     assert all(client.is_closed for client in clients)
-    assert not transport.client_for(None).is_closed  # usable again, with a new client
-    transport.close()
+    with pytest.raises(PoolClosedError):  # nothing is opened after shutdown
+        transport.client_for(None)
+    transport.close()  # idempotent
 
 
 async def test_evicted_and_closed_async_clients_are_closed(pki: Pki):
