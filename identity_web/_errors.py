@@ -152,8 +152,29 @@ class TokenTypeMismatchError(TokenAcquisitionError):
         )
 
 
+class TokenBindingMismatchError(TokenAcquisitionError):
+    """A bound token came back whose `cnf.x5t#S256` is not the certificate the request
+    presented. Nothing is cached; the message names both thumbprints (never the token)."""
+
+    def __init__(self, *, presented: str, cnf: str, endpoint: str) -> None:
+        self.presented = presented
+        self.cnf = cnf
+        self.endpoint = endpoint
+        super().__init__(
+            f"token_binding_mismatch: the mtls_pop token from {endpoint} is bound to "
+            f"x5t#S256 {cnf}, but the request presented the certificate {presented}; the token "
+            "was discarded (fail closed). The token service or a proxy in between answered for "
+            "another certificate: check what terminates TLS before the token endpoint."
+        )
+
+
 class ManagedIdentityError(TokenAcquisitionError):
     """The managed identity endpoint failed or is not available on this host."""
+
+
+class AttestationError(ManagedIdentityError):
+    """The IMDS v2 key could not be attested, or IMDS refused the certificate for want of
+    attestation; the message says what the host needs."""
 
 
 class DownstreamApiError(IdentityWebError):

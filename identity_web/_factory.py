@@ -82,11 +82,15 @@ class ServiceProvider:
 
     def http_client(self, name: str) -> httpx.Client:
         """An `httpx.Client` for section `name`, auth attached, bound for `MTLS_POP`."""
-        return adapters.http_client(self, name, self._container.ca_bundle())
+        return adapters.http_client(
+            self, name, self._container.ca_bundle(), self._container.connect_to()
+        )
 
     def async_http_client(self, name: str) -> httpx.AsyncClient:
         """An `httpx.AsyncClient` for section `name`, auth attached, bound for `MTLS_POP`."""
-        return adapters.async_http_client(self, name, self._container.ca_bundle())
+        return adapters.async_http_client(
+            self, name, self._container.ca_bundle(), self._container.connect_to()
+        )
 
     def close(self) -> None:
         """Close the HTTP clients (idempotent)."""

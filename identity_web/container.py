@@ -12,6 +12,7 @@ Providers, in the order data flows:
 * `credential_loaders` — a `CredentialSource` → loader dict (Path, Base64Encoded, ClientSecret,
   SignedAssertionFilePath); `credentials` — the provider that selects the first
   `ClientCredentials` entry that loads;
+* `connect_to` — the resolver seam (`IDENTITY_WEB_CONNECT_TO`, see `transport._connect_to`);
 * `transport` — a resource: the HTTP transport and its client pool, closed on shutdown;
 * `token_caches` — a resource: the `TokenCache` section's cache and its cross-process
   coordinator (`token_cache`, `cache_coordinator`), closed on shutdown;
@@ -50,7 +51,7 @@ from identity_web.credentials.signed_assertion_file import SignedAssertionFilePa
 from identity_web.downstream import DownstreamApi
 from identity_web.managed_identity._client import ManagedIdentityClient
 from identity_web.settings import CredentialSource, DownstreamApiOptions, IdentityWebSettings
-from identity_web.transport import HttpTransport
+from identity_web.transport import ConnectTo, HttpTransport
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +87,8 @@ def registered_apis(
     return {name: settings.downstream_api(name) for name in names}
 
 
-def _transport(ca_bundle: str | None) -> Iterator[HttpTransport]:
-    transport = HttpTransport(ca_bundle=ca_bundle)
+def _transport(ca_bundle: str | None, connect_to: ConnectTo) -> Iterator[HttpTransport]:
+    transport = HttpTransport(ca_bundle=ca_bundle, connect_to=connect_to)
     try:
         yield transport
     finally:
@@ -122,7 +123,8 @@ class IdentityWebContainer(containers.DeclarativeContainer):
     downstream_api_names: providers.Provider[tuple[str, ...]] = providers.Object(())
 
     ca_bundle = providers.Callable(resolve_ca_bundle, environ)
-    transport = providers.Resource(_transport, ca_bundle=ca_bundle)
+    connect_to = providers.Callable(ConnectTo.from_environ, environ)
+    transport = providers.Resource(_transport, ca_bundle=ca_bundle, connect_to=connect_to)
     managed_identity = providers.ThreadSafeSingleton(ManagedIdentityClient, environ=environ)
 
     credential_loaders = providers.Dict(

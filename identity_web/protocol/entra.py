@@ -19,8 +19,14 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from identity_web._errors import InvalidRequestError, ServiceError, TokenAcquisitionError
+from identity_web._errors import (
+    InvalidRequestError,
+    NetworkError,
+    ServiceError,
+    TokenAcquisitionError,
+)
 from identity_web.protocol._http import HttpRequest, HttpResponse, RetryPolicy
+from identity_web.protocol.imds import imds_base
 from identity_web.protocol.oauth2 import LIBRARY_HEADERS, STS_RETRY, parse_error_response
 from identity_web.protocol.steps import Step
 
@@ -124,8 +130,8 @@ def resolve_region(azure_region: str | None, environ: Mapping[str, str]) -> str 
     """The region for the mTLS host prefix, or None for the global endpoint.
 
     An explicit `AzureRegion` is used as given. `TryAutoDetect` reads `REGION_NAME`, then
-    `MSAL_FORCE_REGION`. (Region discovery through IMDS is not implemented: without either
-    variable the global endpoint is used.) Invalid values are ignored.
+    `MSAL_FORCE_REGION`; without either, IMDS is asked once (`region_discovery_base`,
+    `region_discovery_flow`). Invalid values are ignored.
     """
     if not azure_region:
         return None
@@ -136,6 +142,39 @@ def resolve_region(azure_region: str | None, environ: Mapping[str, str]) -> str 
         if region:
             return region
     return None
+
+
+#: How long region discovery may take before the global host is used (MSAL asks IMDS with a
+#: short timeout, once per process).
+REGION_DISCOVERY_TIMEOUT = 2.0
+REGION_DISCOVERY_PATH = "/metadata/instance/compute/location?format=text&api-version=2021-02-01"
+
+
+def region_discovery_base(azure_region: str | None, environ: Mapping[str, str]) -> str | None:
+    """The IMDS base URL to ask for the region: `TryAutoDetect` without `REGION_NAME` or
+    `MSAL_FORCE_REGION`; None otherwise (no discovery)."""
+    if not azure_region or azure_region.strip().lower() != REGION_AUTO_DETECT.lower():
+        return None
+    if resolve_region(azure_region, environ) is not None:
+        return None
+    return imds_base(environ)
+
+
+def region_discovery_flow(imds: str) -> Step[str | None]:
+    """One bounded IMDS request for the VM's region (no retry); None on any failure."""
+    request = HttpRequest(
+        "GET",
+        f"{imds}{REGION_DISCOVERY_PATH}",
+        headers={"Metadata": "true"},
+        timeout=REGION_DISCOVERY_TIMEOUT,
+    )
+    try:
+        response = yield request
+    except NetworkError:
+        return None
+    if response.status != 200:
+        return None
+    return normalize_region(response.body.decode("utf-8", "replace").strip().strip('"'))
 
 
 # -- the mTLS endpoint rule -------------------------------------------------------------------

@@ -27,6 +27,7 @@ from identity_web._errors import InvalidRequestError, NetworkError
 from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol._http import HttpRequest, HttpResponse, redact_url
 from identity_web.protocol.steps import Step
+from identity_web.transport._connect_to import AsyncRoutedTransport, ConnectTo, RoutedTransport
 from identity_web.transport._driver import Drivers
 from identity_web.transport._pinning import PinnedContexts
 from identity_web.transport._pool import ClientPool
@@ -79,8 +80,10 @@ class HttpTransport:
         async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         user_agent: str = DEFAULT_USER_AGENT,
+        connect_to: ConnectTo | None = None,
     ) -> None:
         self._ca_bundle = ca_bundle
+        self._connect_to = connect_to or ConnectTo()
         self._sleep = sleep
         self._async_sleep = async_sleep
         self._clock = clock
@@ -113,13 +116,25 @@ class HttpTransport:
         )
 
     def _new_client(self, kind: type[C], binding: BindingCertificate | None, pin: str | None) -> C:
-        """A new `httpx.Client` or `httpx.AsyncClient`: the one client maker."""
+        """A new `httpx.Client` or `httpx.AsyncClient`: the one client maker.
+
+        With a resolver seam (`connect_to`), its transport connects the routed names to their
+        addresses and keeps URL, Host and TLS server name (`transport._connect_to`)."""
+        verify = self._context(binding, pin)
+        routed: dict[str, httpx.BaseTransport | httpx.AsyncBaseTransport] = {}
+        if self._connect_to and kind is httpx.Client:
+            inner = httpx.HTTPTransport(verify=verify, limits=DEFAULT_LIMITS)
+            routed["transport"] = RoutedTransport(inner, self._connect_to)
+        elif self._connect_to:
+            inner_async = httpx.AsyncHTTPTransport(verify=verify, limits=DEFAULT_LIMITS)
+            routed["transport"] = AsyncRoutedTransport(inner_async, self._connect_to)
         return kind(
-            verify=self._context(binding, pin),
+            verify=verify,
             follow_redirects=False,
             timeout=DEFAULT_TIMEOUT,
             limits=DEFAULT_LIMITS,
             headers=self._headers,
+            **routed,  # type: ignore[arg-type]  # the transport matches `kind`, as built above
         )
 
     def _context(self, binding: BindingCertificate | None, pin: str | None) -> ssl.SSLContext:

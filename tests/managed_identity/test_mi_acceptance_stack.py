@@ -26,7 +26,7 @@ from identity_web._errors import (
 )
 from identity_web.acquisition._options import TokenRequestOptions
 from identity_web.cli._probe import probe, render_text
-from identity_web.managed_identity._client import ManagedIdentityClient
+from identity_web.managed_identity import BlockingAttestationProvider, ManagedIdentityClient
 from identity_web.settings import IdentityWebSettings, ManagedIdentityOptions
 from identity_web.transport import HttpTransport
 
@@ -184,7 +184,8 @@ def test_attestation_and_certificate_lifetime_are_configurable_through_the_facto
         mi_settings(emulator, ProtocolScheme="MTLS_POP"), environ=emulator.manifest.env()
     )
     factory.container.managed_identity.add_kwargs(
-        attestation=attestation, certificate_min_remaining=8 * 86400.0
+        attestation=BlockingAttestationProvider(attestation.get_attestation_token),
+        certificate_min_remaining=8 * 86400.0,
     )
     with factory.add_downstream_api(API).build() as services:
         assert services.downstream_api.call(API).status == 200

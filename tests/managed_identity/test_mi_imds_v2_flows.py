@@ -35,7 +35,7 @@ from identity_web.emulator._pki import name
 from identity_web.emulator._recording import ScriptedResponse
 from identity_web.emulator._state import EmulatorState
 from identity_web.emulator.imds import ImdsService
-from identity_web.managed_identity import ManagedIdentityClient
+from identity_web.managed_identity import BlockingAttestationProvider, ManagedIdentityClient
 from identity_web.protocol._http import HttpRequest, HttpResponse
 from identity_web.protocol.imds import ManagedIdentityId
 from identity_web.protocol.imds_v2 import parse_platform_metadata
@@ -364,7 +364,8 @@ def test_attestation_token_is_sent_and_partitions_the_certificate_cache(
 
     monkeypatch.setattr(host.state, "attestation_mode", AttestationMode.REQUIRED)
     driver = driver_for(host)
-    acquire(driver, mi_client(fixed_key, attestation=Attestation()))
+    provider = BlockingAttestationProvider(Attestation().get_attestation_token)
+    acquire(driver, mi_client(fixed_key, attestation=provider))
     assert seen == [("https://attestation.emulator.invalid", fixed_key)]
     assert driver.sent[1].json_body["attestation_token"].count(".") == 2
     with pytest.raises(ManagedIdentityError, match="Attestation Token is missing"):

@@ -29,6 +29,7 @@ def sample_environment(emulator: Any, user_assigned_client_id: str) -> dict[str,
     ):
         environ.pop(name, None)
     environ.update(manifest.env())
+    environ.pop("AZURE_POD_IDENTITY_AUTHORITY_HOST")  # IMDS as on a VM: 169.254.169.254
     environ["AzureKeyVault__BaseUrl"] = manifest.resource.base_url
     environ["AzureKeyVault__AcquireTokenOptions__ManagedIdentity__UserAssignedClientId"] = (
         user_assigned_client_id
@@ -54,6 +55,8 @@ def test_sample_reads_the_secret(emulator: Any, sample: str, token_type: str) ->
     assert result.returncode == 0, result.stderr
     assert f"HTTP 200, token type {token_type}" in result.stdout
     assert "emulated-secret-value-of-mysecret" in result.stdout
+    imds = [e for e in emulator.requests() if e["endpoint"].startswith("imds.")]
+    assert {e["headers"]["host"] for e in imds} == {"169.254.169.254"}
     (leg,) = [e for e in emulator.requests() if e["endpoint"] in ("imds.token", "entra.mtls_token")]
     if token_type == "mtls_pop":
         assert "Bound to certificate x5t#S256 " + leg["client_cert_x5t_s256"] in result.stdout
