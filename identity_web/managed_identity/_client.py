@@ -16,7 +16,7 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from identity_web._errors import AttestationError, ManagedIdentityError, ServiceError
+from identity_web._errors import AttestationError, ManagedIdentityError, NetworkError, ServiceError
 from identity_web.managed_identity._providers import (
     ATTESTATION_VARIABLE,
     AttestationProvider,
@@ -25,7 +25,7 @@ from identity_web.managed_identity._providers import (
     attestation_from,
     key_provider_from,
 )
-from identity_web.protocol import imds_v2, retry
+from identity_web.protocol import entra, imds_v2, retry
 from identity_web.protocol._http import HttpRequest, HttpResponse
 from identity_web.protocol._tokens import TokenResponse
 from identity_web.protocol.expiry import CERTIFICATE_MARGIN
@@ -257,13 +257,13 @@ class ManagedIdentityClient:
             )
             try:
                 return (yield from leg)
-            except ServiceError as error:
-                if error.error != "invalid_client" or attempt == 2:
+            except (ServiceError, NetworkError) as error:
+                if attempt == 2 or not rejects_certificate(error):
                     raise
                 logger.warning(
-                    "mTLS token endpoint rejected the IMDS certificate %s (invalid_client); "
-                    "re-issuing it once",
+                    "mTLS token endpoint refused the IMDS certificate %s (%s); re-issuing it once",
                     credential.binding.x5t_s256,
+                    _reason(error),
                 )
                 self._evict(cache_key)
                 credential = None
@@ -295,9 +295,17 @@ class ManagedIdentityClient:
             identity.describe(),
             credential.binding.not_after.isoformat(),
         )
-        if self._remaining(credential, now) > self._min_remaining:
+        if self._remaining(credential, now) > self._keep_while(credential):
             self._certificates[cache_key] = credential
         return credential
+
+    def _keep_while(self, credential: IssuedCredential) -> float:
+        """Seconds of validity below which a certificate is not reused: the configured minimum
+        (a day), but never more than a fixed fraction of the certificate's own lifetime, so
+        a short-lived certificate is reused too instead of re-minted on every cache miss."""
+        binding = credential.binding
+        lifetime = (binding.not_after - binding.not_before).total_seconds()
+        return min(self._min_remaining, CERTIFICATE_RENEW_FRACTION * max(lifetime, 0.0))
 
     def _certificate_key(self, identity: ManagedIdentityId) -> str:
         """Per identity, key kind and attestation mode (as MSAL.NET keys its certificates)."""
@@ -331,7 +339,7 @@ class ManagedIdentityClient:
         credential = self._certificates.get(cache_key)
         if credential is None:
             return None
-        if self._remaining(credential, now) > self._min_remaining:
+        if self._remaining(credential, now) > self._keep_while(credential):
             return credential
         self._certificates.pop(cache_key, None)
         logger.info(
@@ -345,6 +353,30 @@ class ManagedIdentityClient:
     def clear_certificates(self) -> None:
         """Forget every cached IMDS certificate (the next bound request issues a new one)."""
         self._certificates.clear()
+
+
+#: A certificate is re-issued when less than this fraction of its lifetime is left (or less
+#: than `certificate_min_remaining`, whichever comes first).
+CERTIFICATE_RENEW_FRACTION = 0.5
+#: AADSTS codes on the mTLS host that mean "this client certificate is not good": the
+#: certificate reload codes (bad key, expired, revoked) and 1000610-1000614 (the attestation
+#: inside an IMDS certificate is invalid, wire-protocol §6): the certificate is re-issued once.
+CERTIFICATE_REJECTED_CODES = (*entra.CERTIFICATE_RELOAD_CODES, *range(1000610, 1000615))
+
+
+def rejects_certificate(error: ServiceError | NetworkError) -> bool:
+    """The token leg failed because of the certificate: TLS failed, `invalid_client`, or an
+    AADSTS certificate code. One re-issue and retry follow, never more."""
+    if isinstance(error, NetworkError):
+        return True
+    return error.error == "invalid_client" or error.has_code(*CERTIFICATE_REJECTED_CODES)
+
+
+def _reason(error: ServiceError | NetworkError) -> str:
+    if isinstance(error, NetworkError):
+        return "no answer: TLS or connection failure"
+    codes = ",".join(f"AADSTS{code}" for code in error.error_codes)
+    return f"{error.error} {codes}".strip()
 
 
 def check_attestation_answer(response: HttpResponse, *, attested: bool) -> None:
