@@ -167,6 +167,7 @@ def region_discovery_flow(imds: str) -> Step[str | None]:
         f"{imds}{REGION_DISCOVERY_PATH}",
         headers={"Metadata": "true"},
         timeout=REGION_DISCOVERY_TIMEOUT,
+        direct=True,
     )
     try:
         response = yield request

@@ -163,6 +163,7 @@ def imds_token_request(
         headers={"Metadata": "true", **request_id_headers()},
         retry=retry,
         timeout=IMDS_TIMEOUT,
+        direct=True,
     )
 
 
@@ -177,6 +178,7 @@ def imds_probe_request(base: str, timeout: float) -> HttpRequest:
         f"{base}{IMDS_TOKEN_PATH}?{urlencode(params)}",
         headers=request_id_headers(),
         timeout=timeout,
+        direct=True,
     )
 
 

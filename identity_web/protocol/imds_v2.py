@@ -101,6 +101,7 @@ def platform_metadata_request(
         headers={"Metadata": "true", **request_id_headers()},
         retry=retry,
         timeout=IMDS_TIMEOUT,
+        direct=True,
     )
 
 
@@ -111,6 +112,7 @@ def platform_metadata_probe_request(base: str, timeout: float) -> HttpRequest:
         _v2_url(base, PLATFORM_METADATA_PATH, ManagedIdentityId()),
         headers=request_id_headers(),
         timeout=timeout,
+        direct=True,
     )
 
 
@@ -217,6 +219,7 @@ def issue_credential_request(
         json_body={"csr": csr, "attestation_token": attestation_token},
         retry=retry,
         timeout=IMDS_TIMEOUT,
+        direct=True,
     )
 
 

@@ -59,6 +59,7 @@ class ClientKey:
 
     thumbprint: str | None
     pin: str | None = None
+    direct: bool = False
 
 
 AsyncKey = tuple[ClientKey, asyncio.AbstractEventLoop]
@@ -115,11 +116,18 @@ class HttpTransport:
             key, lambda: self._new_client(httpx.AsyncClient, binding, None)
         )
 
-    def _new_client(self, kind: type[C], binding: BindingCertificate | None, pin: str | None) -> C:
+    def _new_client(
+        self,
+        kind: type[C],
+        binding: BindingCertificate | None,
+        pin: str | None,
+        direct: bool = False,
+    ) -> C:
         """A new `httpx.Client` or `httpx.AsyncClient`: the one client maker.
 
         With a resolver seam (`connect_to`), its transport connects the routed names to their
-        addresses and keeps URL, Host and TLS server name (`transport._connect_to`)."""
+        addresses and keeps URL, Host and TLS server name (`transport._connect_to`). A
+        `direct` client ignores the proxy variables (managed identity endpoints)."""
         verify = self._context(binding, pin)
         routed: dict[str, httpx.BaseTransport | httpx.AsyncBaseTransport] = {}
         if self._connect_to and kind is httpx.Client:
@@ -134,6 +142,7 @@ class HttpTransport:
             timeout=DEFAULT_TIMEOUT,
             limits=DEFAULT_LIMITS,
             headers=self._headers,
+            trust_env=not direct,
             **routed,  # type: ignore[arg-type]  # the transport matches `kind`, as built above
         )
 
@@ -155,8 +164,8 @@ class HttpTransport:
         try:
             if pin is not None:
                 self._pinned.context_for(request.url, pin, binding, request.timeout)
-            key = ClientKey(binding.x5t_s256 if binding else None, pin)
-            create = functools.partial(self._new_client, httpx.Client, binding, pin)
+            key = ClientKey(binding.x5t_s256 if binding else None, pin, request.direct)
+            create = functools.partial(self._new_client, httpx.Client, binding, pin, request.direct)
             with self._clients.lease(key, create) as client:
                 response = client.send(_build(client, request))
         except (httpx.HTTPError, httpx.InvalidURL) as error:
@@ -169,7 +178,8 @@ class HttpTransport:
         check_request(request)
         started = self._clock()
         binding, pin = request.tls_identity, request.pinned_server_sha1
-        key = (ClientKey(binding.x5t_s256 if binding else None, pin), asyncio.get_running_loop())
+        thumbprint = binding.x5t_s256 if binding else None
+        key = (ClientKey(thumbprint, pin, request.direct), asyncio.get_running_loop())
         try:
             while True:
                 with self._async_clients.lease_existing(key) as client:
@@ -185,7 +195,9 @@ class HttpTransport:
         binding, pin = request.tls_identity, request.pinned_server_sha1
         if pin is not None:
             self._pinned.context_for(request.url, pin, binding, request.timeout)
-        create = functools.partial(self._new_client, httpx.AsyncClient, binding, pin)
+        create = functools.partial(
+            self._new_client, httpx.AsyncClient, binding, pin, request.direct
+        )
         self._async_clients.get(key, create)
 
     # -- the drivers ------------------------------------------------------------------------
