@@ -213,10 +213,15 @@ def check_binding(plan: AcquisitionPlan, token: TokenResponse) -> None:
 def _explained(
     plan: AcquisitionPlan, request: ClientCredentialsRequest, error: ServiceError
 ) -> ServiceError | None:
-    """FIC leg 2 refused for a trust mismatch: the error names the assertion's iss/sub/aud."""
-    if not isinstance(plan.credential, AssertionCredential):
-        return None
-    return explain_federation_failure(error, request)
+    """FIC leg 2 refused for a trust mismatch: the error names the assertion's iss/sub/aud. A
+    request over mTLS refused for the certificate, the app or the resource: what to check."""
+    if isinstance(plan.credential, AssertionCredential):
+        federation = explain_federation_failure(error, request)
+        if federation is not None:
+            return federation
+    if request.tls_identity is not None:
+        return entra.explain_mtls_error(error)
+    return None
 
 
 def _correlation_id(plan: AcquisitionPlan) -> str:

@@ -31,7 +31,6 @@ from identity_web.downstream._flow import decode_claims, www_authenticate_params
 from identity_web.protocol import BindingCertificate
 from identity_web.settings import DownstreamApiOptions
 from identity_web.transport import DEFAULT_LIMITS, DEFAULT_TIMEOUT, ConnectTo, ssl_context_for
-from identity_web.transport._connect_to import AsyncRoutedTransport, RoutedTransport
 
 __all__ = ["AsyncBoundTransport", "BoundTransport", "HeaderAuth", "async_client", "client"]
 
@@ -169,11 +168,8 @@ class BoundTransport(httpx.BaseTransport):
     def __init__(self, ca_bundle: str | None = None, connect_to: ConnectTo | None = None) -> None:
         route = connect_to or ConnectTo()
         self._pools: Pools[httpx.BaseTransport] = Pools(
-            lambda binding: RoutedTransport(
-                httpx.HTTPTransport(
-                    verify=ssl_context_for(binding, ca_bundle=ca_bundle), limits=DEFAULT_LIMITS
-                ),
-                route,
+            lambda binding: route.transport(
+                ssl_context_for(binding, ca_bundle=ca_bundle), DEFAULT_LIMITS
             )
         )
 
@@ -199,11 +195,8 @@ class AsyncBoundTransport(httpx.AsyncBaseTransport):
     def __init__(self, ca_bundle: str | None = None, connect_to: ConnectTo | None = None) -> None:
         route = connect_to or ConnectTo()
         self._pools: Pools[httpx.AsyncBaseTransport] = Pools(
-            lambda binding: AsyncRoutedTransport(
-                httpx.AsyncHTTPTransport(
-                    verify=ssl_context_for(binding, ca_bundle=ca_bundle), limits=DEFAULT_LIMITS
-                ),
-                route,
+            lambda binding: route.async_transport(
+                ssl_context_for(binding, ca_bundle=ca_bundle), DEFAULT_LIMITS
             )
         )
 

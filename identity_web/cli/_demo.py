@@ -11,8 +11,10 @@ settings it writes. By default every scenario runs.
 The settings name the production hosts (`Instance: https://login.microsoftonline.com/`, IMDS at
 `169.254.169.254`), as a user on Azure writes them; the resolver seam
 (`IDENTITY_WEB_CONNECT_TO`, from the emulator's env) connects those names to the emulator, with
-TLS verified against its CA. Each outcome names the URL the final token came from and, for
-managed identity, the IMDS endpoint, as the emulator's request log saw them.
+TLS verified against its CA. The emulator requires attested IMDS v2 keys, and the managed
+identity scenarios attest with the software provider (`IDENTITY_WEB_MI_ATTESTATION=software`).
+Each outcome names the URL the final token came from and, for managed identity, the IMDS
+endpoint, as the emulator's request log saw them.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from identity_web._errors import IdentityWebError
 from identity_web._factory import TokenAcquirerFactory
 from identity_web.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, guarded
 from identity_web.downstream import DownstreamResponse
-from identity_web.emulator import Emulator, EmulatorManifest
+from identity_web.emulator import Emulator, EmulatorConfig, EmulatorManifest
+from identity_web.managed_identity._providers import ATTESTATION_VARIABLE
 from identity_web.protocol._tokens import TokenType
 
 API = "MyApi"
@@ -234,9 +237,11 @@ def _url(entry: Mapping[str, Any], *, path: str | None = None) -> str:
 
 
 def demo_environ(manifest: EmulatorManifest) -> dict[str, str]:
-    """The emulator's env, minus the IMDS override: IMDS is reached as 169.254.169.254."""
+    """The emulator's env, minus the IMDS override (IMDS is reached as 169.254.169.254), with
+    the software attestation provider that the emulator's authority accepts."""
     environ = manifest.env()
     environ.pop("AZURE_POD_IDENTITY_AUTHORITY_HOST", None)
+    environ[ATTESTATION_VARIABLE] = "software"
     return environ
 
 
@@ -301,7 +306,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _demo(names: Sequence[str] | None, *, as_json: bool) -> int:
-    with Emulator() as emulator, tempfile.TemporaryDirectory(prefix="identity-web-demo-") as tmp:
+    config = EmulatorConfig(attestation_mode="required")  # IMDS v2 certificates need attestation
+    with (
+        Emulator(config) as emulator,
+        tempfile.TemporaryDirectory(prefix="identity-web-demo-") as tmp,
+    ):
         environ = demo_environ(emulator.manifest)
         outcomes = []
         for scenario in selected(names):

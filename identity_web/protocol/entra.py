@@ -77,6 +77,44 @@ NOT_SUPPORTED_CODE = "mtls_pop_not_supported_for_environment"
 _REGION = re.compile(r"[a-z0-9]+")
 
 
+#: What to check when the mTLS token endpoint refuses a request, by AADSTS code.
+MTLS_HINTS: Mapping[int, str] = {
+    51000: (
+        "the app registration is not enabled for mTLS client authentication (MtlsClientAuth); "
+        "enable it for this app or use ProtocolScheme Bearer"
+    ),
+    392196: (
+        "the resource does not accept certificate-bound tokens; ask for Bearer for this API "
+        "(ProtocolScheme Bearer) or use a resource enrolled for token binding"
+    ),
+}
+MTLS_INVALID_CLIENT_HINT = (
+    "the mTLS token endpoint did not accept the client certificate: check that the certificate "
+    "presented on TLS is registered for this app (or trusted by SN/I), is within its validity "
+    "period, and reached the endpoint (no TLS-terminating proxy in between)"
+)
+
+
+def explain_mtls_error(error: ServiceError) -> ServiceError | None:
+    """`error` from the mTLS token endpoint with what to check added, or None (nothing to add)."""
+    hint = next((MTLS_HINTS[code] for code in error.error_codes if code in MTLS_HINTS), None)
+    if hint is None and error.error == "invalid_client":
+        hint = MTLS_INVALID_CLIENT_HINT
+    if hint is None:
+        return None
+    return ServiceError(
+        status=error.status,
+        error=error.error,
+        error_description=f"{error.error_description} [what to check: {hint}]",
+        error_codes=error.error_codes,
+        correlation_id=error.correlation_id,
+        trace_id=error.trace_id,
+        suberror=error.suberror,
+        claims=error.claims,
+        endpoint=error.endpoint,
+    )
+
+
 def is_certificate_reload_error(error: ServiceError) -> bool:
     """True for the AADSTS codes that justify one credential reload and retry."""
     return error.has_code(*CERTIFICATE_RELOAD_CODES)

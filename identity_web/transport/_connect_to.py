@@ -18,6 +18,7 @@ pooled by the address it was opened to, so two names routed to one port may shar
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -98,6 +99,18 @@ class ConnectTo:
             stream=request.stream,
             extensions=extensions,
         )
+
+    def transport(self, verify: ssl.SSLContext, limits: httpx.Limits) -> httpx.BaseTransport:
+        """An `httpx.HTTPTransport`, routed when there are routes."""
+        inner = httpx.HTTPTransport(verify=verify, limits=limits)
+        return RoutedTransport(inner, self) if self else inner
+
+    def async_transport(
+        self, verify: ssl.SSLContext, limits: httpx.Limits
+    ) -> httpx.AsyncBaseTransport:
+        """`transport` for `httpx.AsyncClient`."""
+        inner = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
+        return AsyncRoutedTransport(inner, self) if self else inner
 
     def __repr__(self) -> str:
         pairs = [f"{h}:{p}" for h, p in self.routes] + [f"*.{h}:{p}" for h, p in self.wildcards]

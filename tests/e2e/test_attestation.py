@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from e2e_helpers import API
+from e2e_helpers import API, managed_identity_config
 
 from identity_web import ConfigurationError, TokenAcquirerFactory
 from identity_web.emulator import Emulator
@@ -19,24 +19,10 @@ from identity_web.managed_identity import (
 )
 from identity_web.settings import IdentityWebSettings
 
-MTLS_MANAGED_IDENTITY = {
-    "ProtocolScheme": "MTLS_POP",
-    "AcquireTokenOptions": {"ManagedIdentity": {}},
-}
-
 
 def call(emulator: Emulator, **environ: str) -> Any:
     manifest = emulator.manifest
-    config = {
-        "AzureAd": {},
-        API: {
-            "BaseUrl": manifest.resource.base_url,
-            "RelativePath": "whoami",
-            "Scopes": [manifest.resource.scope],
-            "RequestAppToken": True,
-            **MTLS_MANAGED_IDENTITY,
-        },
-    }
+    config = managed_identity_config(manifest, ProtocolScheme="MTLS_POP")
     env = {**manifest.env(), **environ}
     env.pop("AZURE_POD_IDENTITY_AUTHORITY_HOST")
     factory = TokenAcquirerFactory(IdentityWebSettings.from_mapping(config), environ=env)

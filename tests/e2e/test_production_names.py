@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from e2e_helpers import API, certificate_config
+from e2e_helpers import API, certificate_config, managed_identity_config
 
 from identity_web import InvalidRequestError, TokenAcquirerFactory, TokenRequestOptions
 from identity_web.emulator import Emulator, EmulatorManifest
@@ -108,18 +108,7 @@ def test_deprecated_china_alias_is_refused_for_mtls_before_any_request(emulator:
 @pytest.mark.parametrize("scheme", ["Bearer", "MTLS_POP"])
 def test_managed_identity_reaches_imds_at_169_254_169_254(emulator: Emulator, scheme: str) -> None:
     manifest = emulator.manifest
-    config = {
-        "AzureAd": {},
-        API: {
-            "BaseUrl": manifest.resource.base_url,
-            "RelativePath": "whoami",
-            "Scopes": [manifest.resource.scope],
-            "RequestAppToken": True,
-            "ProtocolScheme": scheme,
-            "AcquireTokenOptions": {"ManagedIdentity": {}},
-        },
-    }
-    response = call(config, manifest)
+    response = call(managed_identity_config(manifest, ProtocolScheme=scheme), manifest)
     assert response.status == 200
     imds = [entry for entry in emulator.requests() if entry["endpoint"].startswith("imds.")]
     assert imds

@@ -18,6 +18,7 @@ ALL_SIX = {"cert-bearer", "cert-mtls", "msi-bearer", "msi-mtls", "fic-bearer", "
 
 @pytest.mark.parametrize("name", ["fic-bearer", "fic-mtls"])
 def test_fic_scenario_is_ok_in_process(emulator: Emulator, tmp_path: Path, name: str) -> None:
+    emulator.set_attestation_mode("required")  # as `identity-web demo` runs its emulator
     environ = demo_environ(emulator.manifest)
     outcome = run_scenario(SCENARIOS[name], emulator, tmp_path, environ)
     assert outcome.ok, outcome.reason
@@ -27,6 +28,7 @@ def test_fic_scenario_is_ok_in_process(emulator: Emulator, tmp_path: Path, name:
         assert outcome.cnf_x5t_s256 == outcome.binding_thumbprint == outcome.client_cert_x5t_s256
         assert outcome.token_endpoint is not None
         assert outcome.token_endpoint.startswith("https://mtlsauth.microsoft.com/")
+        assert [e["status"] for e in emulator.requests("attestation.attest")] == [200]
     else:
         assert outcome.token_type == "Bearer"
         assert outcome.binding_thumbprint is None

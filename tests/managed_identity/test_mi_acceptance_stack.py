@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from mi_testkit import managed_identity_settings
 from testkit import exchange_token
 
 from identity_web import TokenAcquirerFactory
@@ -141,19 +142,8 @@ def test_bearer_answer_to_the_mtls_leg_fails_closed(
 
 
 def mi_settings(emulator: Any, **api: Any) -> IdentityWebSettings:
-    return IdentityWebSettings.from_mapping(
-        {
-            "AzureAd": {},
-            API: {
-                "BaseUrl": emulator.manifest.resource.base_url,
-                "RelativePath": "whoami",
-                "Scopes": [emulator.manifest.resource.scope],
-                "RequestAppToken": True,
-                "AcquireTokenOptions": {"ManagedIdentity": {}},
-                **api,
-            },
-        }
-    )
+    settings: IdentityWebSettings = managed_identity_settings(emulator, API, **api)
+    return settings
 
 
 def test_one_failure_leaves_no_unavailable_state(emulator: Any) -> None:

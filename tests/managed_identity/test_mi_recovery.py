@@ -9,11 +9,12 @@ import json
 from typing import Any
 
 import pytest
+from mi_testkit import managed_identity_settings
 
 from identity_web import NetworkError, ServiceError, TokenAcquirerFactory
 from identity_web.acquisition._options import TokenRequestOptions
 from identity_web.emulator import Emulator, EmulatorConfig
-from identity_web.settings import IdentityWebSettings, ManagedIdentityOptions
+from identity_web.settings import ManagedIdentityOptions
 
 API = "MyApi"
 SYSTEM = ManagedIdentityOptions()
@@ -25,19 +26,7 @@ def refusal(code: int, error: str = "invalid_client") -> dict[str, Any]:
 
 
 def services(emulator: Emulator, environ: dict[str, str] | None = None) -> Any:
-    settings = IdentityWebSettings.from_mapping(
-        {
-            "AzureAd": {},
-            API: {
-                "BaseUrl": emulator.manifest.resource.base_url,
-                "RelativePath": "whoami",
-                "Scopes": [emulator.manifest.resource.scope],
-                "RequestAppToken": True,
-                "ProtocolScheme": "MTLS_POP",
-                "AcquireTokenOptions": {"ManagedIdentity": {}},
-            },
-        }
-    )
+    settings = managed_identity_settings(emulator, API, ProtocolScheme="MTLS_POP")
     env = environ if environ is not None else emulator.manifest.env()
     factory = TokenAcquirerFactory(settings, environ=env)
     factory.container.managed_identity.add_kwargs(retry_scale=0.001)
