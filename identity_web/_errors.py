@@ -70,6 +70,19 @@ class TokenAcquisitionError(IdentityWebError):
     """A token could not be acquired."""
 
 
+_SERVICE_ERROR_FIELDS = (
+    "status",
+    "error",
+    "error_description",
+    "error_codes",
+    "correlation_id",
+    "trace_id",
+    "suberror",
+    "claims",
+    "endpoint",
+)
+
+
 class ServiceError(TokenAcquisitionError):
     """The identity provider answered with an error (Entra `error`/`AADSTS` shape)."""
 
@@ -102,6 +115,12 @@ class ServiceError(TokenAcquisitionError):
         if correlation_id and correlation_id not in error_description:
             text += f" (correlation id {correlation_id})"
         super().__init__(text)
+
+    def with_hint(self, hint: str) -> ServiceError:
+        """The same answer with what to check appended to its description."""
+        fields = {name: getattr(self, name) for name in _SERVICE_ERROR_FIELDS}
+        fields["error_description"] = f"{self.error_description} [what to check: {hint}]"
+        return ServiceError(**fields)
 
     def has_code(self, *codes: int) -> bool:
         """True when the service reported any of these AADSTS codes."""

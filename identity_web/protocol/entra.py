@@ -100,19 +100,7 @@ def explain_mtls_error(error: ServiceError) -> ServiceError | None:
     hint = next((MTLS_HINTS[code] for code in error.error_codes if code in MTLS_HINTS), None)
     if hint is None and error.error == "invalid_client":
         hint = MTLS_INVALID_CLIENT_HINT
-    if hint is None:
-        return None
-    return ServiceError(
-        status=error.status,
-        error=error.error,
-        error_description=f"{error.error_description} [what to check: {hint}]",
-        error_codes=error.error_codes,
-        correlation_id=error.correlation_id,
-        trace_id=error.trace_id,
-        suberror=error.suberror,
-        claims=error.claims,
-        endpoint=error.endpoint,
-    )
+    return error.with_hint(hint) if hint is not None else None
 
 
 def is_certificate_reload_error(error: ServiceError) -> bool:
