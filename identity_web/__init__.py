@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from identity_web._errors import (
+    AttestationError,
     ConfigurationError,
     ConfigurationProblem,
     CredentialError,
@@ -25,6 +26,7 @@ from identity_web._errors import (
     NetworkError,
     ServiceError,
     TokenAcquisitionError,
+    TokenBindingMismatchError,
     TokenTypeMismatchError,
 )
 from identity_web._lazy import lazy_attributes as _lazy_attributes
@@ -125,6 +127,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "AcquireTokenResult",
+    "AttestationError",
     "AuthorizationHeaderInformation",
     "AuthorizationHeaderProvider",
     "BindingCertificate",
@@ -163,6 +166,7 @@ __all__ = [
     "TokenAcquirerFactory",
     "TokenAcquisitionError",
     "TokenAudienceError",
+    "TokenBindingMismatchError",
     "TokenHeaderError",
     "TokenIssuerError",
     "TokenLifetimeError",

@@ -70,6 +70,19 @@ class TokenAcquisitionError(IdentityWebError):
     """A token could not be acquired."""
 
 
+_SERVICE_ERROR_FIELDS = (
+    "status",
+    "error",
+    "error_description",
+    "error_codes",
+    "correlation_id",
+    "trace_id",
+    "suberror",
+    "claims",
+    "endpoint",
+)
+
+
 class ServiceError(TokenAcquisitionError):
     """The identity provider answered with an error (Entra `error`/`AADSTS` shape)."""
 
@@ -102,6 +115,12 @@ class ServiceError(TokenAcquisitionError):
         if correlation_id and correlation_id not in error_description:
             text += f" (correlation id {correlation_id})"
         super().__init__(text)
+
+    def with_hint(self, hint: str) -> ServiceError:
+        """The same answer with what to check appended to its description."""
+        fields = {name: getattr(self, name) for name in _SERVICE_ERROR_FIELDS}
+        fields["error_description"] = f"{self.error_description} [what to check: {hint}]"
+        return ServiceError(**fields)
 
     def has_code(self, *codes: int) -> bool:
         """True when the service reported any of these AADSTS codes."""
@@ -152,8 +171,29 @@ class TokenTypeMismatchError(TokenAcquisitionError):
         )
 
 
+class TokenBindingMismatchError(TokenAcquisitionError):
+    """A bound token came back whose `cnf.x5t#S256` is not the certificate the request
+    presented. Nothing is cached; the message names both thumbprints (never the token)."""
+
+    def __init__(self, *, presented: str, cnf: str, endpoint: str) -> None:
+        self.presented = presented
+        self.cnf = cnf
+        self.endpoint = endpoint
+        super().__init__(
+            f"token_binding_mismatch: the mtls_pop token from {endpoint} is bound to "
+            f"x5t#S256 {cnf}, but the request presented the certificate {presented}; the token "
+            "was discarded (fail closed). The token service or a proxy in between answered for "
+            "another certificate: check what terminates TLS before the token endpoint."
+        )
+
+
 class ManagedIdentityError(TokenAcquisitionError):
     """The managed identity endpoint failed or is not available on this host."""
+
+
+class AttestationError(ManagedIdentityError):
+    """The IMDS v2 key could not be attested, or IMDS refused the certificate for want of
+    attestation; the message says what the host needs."""
 
 
 class DownstreamApiError(IdentityWebError):

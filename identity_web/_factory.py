@@ -98,13 +98,17 @@ class ServiceProvider:
         """An `httpx.Client` for section `name`, auth attached, bound for `MTLS_POP`."""
         from identity_web import adapters  # noqa: PLC0415 - imported on first use
 
-        return adapters.http_client(self, name, self._container.ca_bundle())
+        return adapters.http_client(
+            self, name, self._container.ca_bundle(), self._container.connect_to()
+        )
 
     def async_http_client(self, name: str) -> httpx.AsyncClient:
         """An `httpx.AsyncClient` for section `name`, auth attached, bound for `MTLS_POP`."""
         from identity_web import adapters  # noqa: PLC0415 - imported on first use
 
-        return adapters.async_http_client(self, name, self._container.ca_bundle())
+        return adapters.async_http_client(
+            self, name, self._container.ca_bundle(), self._container.connect_to()
+        )
 
     def close(self) -> None:
         """Close the HTTP clients (idempotent)."""

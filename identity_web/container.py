@@ -13,6 +13,7 @@ Providers, in the order data flows:
   the StoreWith*, the two assertion sources, and KeyVault, whose fetcher asks `token_acquirer`
   for a managed identity token); `credentials` — the provider that selects the first
   `ClientCredentials` entry that loads;
+* `connect_to` — the resolver seam (`IDENTITY_WEB_CONNECT_TO`, see `transport._connect_to`);
 * `transport` — a resource: the HTTP transport and its client pool, closed on shutdown;
 * `token_caches` — a resource: the `TokenCache` section's cache and its cross-process
   coordinator (`token_cache`, `cache_coordinator`), closed on shutdown;
@@ -52,7 +53,7 @@ from identity_web.credentials.signed_assertion_file import SignedAssertionFilePa
 from identity_web.downstream import DownstreamApi
 from identity_web.managed_identity._client import ManagedIdentityClient
 from identity_web.settings import CredentialSource, DownstreamApiOptions, IdentityWebSettings
-from identity_web.transport import HttpTransport
+from identity_web.transport import ConnectTo, HttpTransport
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +89,8 @@ def registered_apis(
     return {name: settings.downstream_api(name) for name in names}
 
 
-def _transport(ca_bundle: str | None) -> Iterator[HttpTransport]:
-    transport = HttpTransport(ca_bundle=ca_bundle)
+def _transport(ca_bundle: str | None, connect_to: ConnectTo) -> Iterator[HttpTransport]:
+    transport = HttpTransport(ca_bundle=ca_bundle, connect_to=connect_to)
     try:
         yield transport
     finally:
@@ -124,7 +125,8 @@ class IdentityWebContainer(containers.DeclarativeContainer):
     downstream_api_names: providers.Provider[tuple[str, ...]] = providers.Object(())
 
     ca_bundle = providers.Callable(resolve_ca_bundle, environ)
-    transport = providers.Resource(_transport, ca_bundle=ca_bundle)
+    connect_to = providers.Callable(ConnectTo.from_environ, environ)
+    transport = providers.Resource(_transport, ca_bundle=ca_bundle, connect_to=connect_to)
     managed_identity = providers.ThreadSafeSingleton(ManagedIdentityClient, environ=environ)
 
     credential_loaders = providers.Dict(

@@ -86,8 +86,12 @@ class TokenAcquirer:
         coordinator: DistributedCoordinator | None = None,
         refresh_backoff: RefreshBackoff | None = None,
     ) -> None:
-        region = entra.resolve_region(app.azure_region, os.environ if environ is None else environ)
-        self._planner = Planner(app, credentials, managed_identity, region=region)
+        environ = os.environ if environ is None else environ
+        region = entra.resolve_region(app.azure_region, environ)
+        discovery = entra.region_discovery_base(app.azure_region, environ)
+        self._planner = Planner(
+            app, credentials, managed_identity, region=region, region_discovery=discovery
+        )
         self._credentials = credentials
         self._memo = PlanMemo(self._planner)
         self._flows = FlowBuilder(self._planner, retry=sts_policy(retry_scale))

@@ -15,6 +15,7 @@ from identity_web._errors import (
     InvalidRequestError,
     ServiceError,
     TokenAcquisitionError,
+    TokenBindingMismatchError,
     TokenTypeMismatchError,
 )
 from identity_web.acquisition._fic import explain_federation_failure
@@ -117,7 +118,10 @@ class FlowBuilder:
             return rfc8705.mtls_pop_request(
                 self._base_request(plan, endpoint), credential.certificate
             )
-        endpoint = self._planner.login_endpoint(plan.tenant)
+        if plan.credential_bound:  # UseBoundCredential: Bearer from the mTLS host
+            endpoint = yield from self._mtls_endpoint(plan.tenant)
+        else:
+            endpoint = self._planner.login_endpoint(plan.tenant)
         base = self._base_request(plan, endpoint)
         if isinstance(credential, SecretCredential):
             return replace(base, client_secret=credential.secret)
@@ -129,14 +133,20 @@ class FlowBuilder:
             now=now,
             send_x5c=self._planner.send_x5c,
         )
-        return replace(base, client_assertion=assertion, client_assertion_type=rfc7523.JWT_BEARER)
+        request = replace(
+            base, client_assertion=assertion, client_assertion_type=rfc7523.JWT_BEARER
+        )
+        if plan.credential_bound:  # the signed assertion as MSAL.NET sends it, no token_type
+            return rfc8705.over_mtls(request, credential.certificate)
+        return request
 
     def _assertion_request(
         self, plan: AcquisitionPlan, credential: AssertionCredential, now: float
     ) -> Step[ClientCredentialsRequest]:
         """FIC: leg 1 (the provider's flow) gives the assertion; leg 2 is built here."""
-        signed = yield from credential.provider.assertion_flow(bound=plan.bound, now=now)
-        if not plan.bound:
+        bound = plan.bound or plan.credential_bound
+        signed = yield from credential.provider.assertion_flow(bound=bound, now=now)
+        if not bound:
             endpoint = self._planner.login_endpoint(plan.tenant)
             return replace(
                 self._base_request(plan, endpoint),
@@ -150,9 +160,10 @@ class FlowBuilder:
                 "certificate for a token-binding request.",
             )
         endpoint = yield from self._mtls_endpoint(plan.tenant)
-        return rfc8705.jwt_pop_request(
+        request = rfc8705.jwt_pop_request(
             self._base_request(plan, endpoint), signed.assertion, signed.binding_certificate
         )
+        return request if plan.bound else replace(request, token_type=None)  # final: Bearer
 
     def _base_request(self, plan: AcquisitionPlan, endpoint: str) -> ClientCredentialsRequest:
         """A request without client authentication: the caller adds the secret or the JWT, or
@@ -169,7 +180,12 @@ class FlowBuilder:
         )
 
     def _mtls_endpoint(self, tenant: str) -> Step[str]:
-        """Static mapping for login.* hosts, else the OpenID configuration (once per tenant)."""
+        """Static mapping for login.* hosts, else the OpenID configuration (once per tenant).
+        With `AzureRegion: TryAutoDetect` and no region variable, IMDS is asked first (once)."""
+        discovery = self._planner.region_discovery
+        if discovery is not None:
+            region = yield from entra.region_discovery_flow(discovery)
+            self._planner.discovered_region(region)
         static = self._planner.static_mtls_endpoint(tenant)
         if static is not None:
             return static
@@ -197,15 +213,28 @@ def check_binding(plan: AcquisitionPlan, token: TokenResponse) -> None:
             "The bound token did not come back for the certificate the request was sent with "
             f"({plan.binding.x5t_s256}); it was discarded."
         )
+    presented = token.binding_certificate
+    cnf = rfc8705.cnf_thumbprint(token.access_token) if plan.bound else None
+    if presented is not None and cnf is not None and cnf != presented.x5t_s256:
+        raise TokenBindingMismatchError(
+            presented=presented.x5t_s256,
+            cnf=cnf or "(no cnf claim)",
+            endpoint=token.token_endpoint or "the token endpoint",
+        )
 
 
 def _explained(
     plan: AcquisitionPlan, request: ClientCredentialsRequest, error: ServiceError
 ) -> ServiceError | None:
-    """FIC leg 2 refused for a trust mismatch: the error names the assertion's iss/sub/aud."""
-    if not isinstance(plan.credential, AssertionCredential):
-        return None
-    return explain_federation_failure(error, request)
+    """FIC leg 2 refused for a trust mismatch: the error names the assertion's iss/sub/aud. A
+    request over mTLS refused for the certificate, the app or the resource: what to check."""
+    if isinstance(plan.credential, AssertionCredential):
+        federation = explain_federation_failure(error, request)
+        if federation is not None:
+            return federation
+    if request.tls_identity is not None:
+        return entra.explain_mtls_error(error)
+    return None
 
 
 def _correlation_id(plan: AcquisitionPlan) -> str:

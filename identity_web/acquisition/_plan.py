@@ -29,6 +29,7 @@ from identity_web.credentials import (
     AssertionCredential,
     CertificateCredential,
     LoadedCredential,
+    SecretCredential,
 )
 from identity_web.managed_identity._client import ManagedIdentityTokens
 from identity_web.protocol import entra, oauth2
@@ -75,6 +76,7 @@ class AcquisitionPlan:
     credential: LoadedCredential | None = None
     binding: BindingCertificate | None = None
     managed_identity: ManagedIdentityId | None = None
+    credential_bound: bool = False
     force_refresh: bool = False
     claims: str | None = None
     correlation_id: str = ""
@@ -114,10 +116,13 @@ def check_can_bind(credential: LoadedCredential) -> None:
     raise InvalidRequestError("IDW10115", IDW10115.format(credential=credential.description_id))
 
 
-def credential_is_bound(credential: LoadedCredential) -> bool:
-    """The credential is presented over mTLS (`UseBoundCredential`): its Bearer tokens get a
-    cache key of their own. Read from the loaded credential when it says so."""
-    return bool(getattr(credential, "use_bound_credential", False))
+def credential_bound(credential: LoadedCredential, bound: bool) -> bool:
+    """`UseBoundCredential` on a Bearer request: the credential goes over mTLS (IDW10115 when it
+    cannot be bound, e.g. a token file). A bound (`MTLS_POP`) request is bound anyway."""
+    if bound or isinstance(credential, SecretCredential) or not credential.use_bound_credential:
+        return False
+    check_can_bind(credential)
+    return True
 
 
 class Planner:
@@ -130,8 +135,11 @@ class Planner:
         managed_identity: ManagedIdentityTokens | None,
         *,
         region: str | None = None,
+        region_discovery: str | None = None,
     ) -> None:
         self.region = region
+        #: The IMDS base to ask for the region before the first mTLS request (TryAutoDetect).
+        self.region_discovery = region_discovery
         self.credentials = credentials
         self.managed_identity = managed_identity
         self.client_id = app.client_id or ""
@@ -215,6 +223,9 @@ class Planner:
         if bound:
             self.static_mtls_endpoint(tenant)  # refuses unsupported hosts before any I/O
         binding = self._binding(credential, bound)
+        over_mtls = credential_bound(credential, bound)
+        if over_mtls:
+            self.static_mtls_endpoint(tenant)
         extra_query, variant = self._extra_query(options)
         authority = self._authority if tenant == self.tenant else f"{self.instance}{tenant}".lower()
         key = CacheKey(
@@ -224,7 +235,7 @@ class Planner:
             token_type=TokenType.of(bound),
             binding=binding.x5t_s256 if binding is not None else "",
             variant=variant,
-            credential_bound=not bound and credential_is_bound(credential),
+            credential_bound=over_mtls,
         )
         return AcquisitionPlan(
             key,
@@ -233,6 +244,7 @@ class Planner:
             tenant,
             credential,
             binding,
+            credential_bound=over_mtls,
             force_refresh=options.force_refresh,
             claims=check_claims(options.claims),
             correlation_id=options.correlation_id or "",
@@ -297,6 +309,15 @@ class Planner:
 
     def login_endpoint(self, tenant: str) -> str:
         return entra.token_endpoint(self.instance, tenant)
+
+    def discovered_region(self, region: str | None) -> None:
+        """Region discovery is done: use `region` (None: the global host) from now on."""
+        logger.info(
+            "AzureRegion TryAutoDetect: %s",
+            f"region {region} from IMDS" if region else "no region found; using the global host",
+        )
+        self.region, self.region_discovery = region, None
+        self._mtls_endpoints.clear()
 
     def static_mtls_endpoint(self, tenant: str) -> str | None:
         """The mapped mTLS token endpoint, None when discovery decides; raises if refused."""

@@ -20,6 +20,7 @@ from identity_web.adapters.httpx_client import HeaderAuth, async_client, client
 if TYPE_CHECKING:
     from identity_web.adapters.azure_core import AsyncIdentityWebCredential, IdentityWebCredential
     from identity_web.adapters.requests_client import RequestsHeaderAuth
+    from identity_web.transport import ConnectTo
 
 __all__ = [
     "async_http_client",
@@ -75,11 +76,15 @@ def requests_auth(services: Services, name: str | None, scope: str | None) -> Re
     return RequestsHeaderAuth(services.authorization_header_provider, options)
 
 
-def http_client(services: Services, name: str, ca_bundle: str | None) -> httpx.Client:
+def http_client(
+    services: Services, name: str, ca_bundle: str | None, connect_to: ConnectTo
+) -> httpx.Client:
     options = services.settings.downstream_api(name)
-    return client(services.authorization_header_provider, options, ca_bundle)
+    return client(services.authorization_header_provider, options, ca_bundle, connect_to)
 
 
-def async_http_client(services: Services, name: str, ca_bundle: str | None) -> httpx.AsyncClient:
+def async_http_client(
+    services: Services, name: str, ca_bundle: str | None, connect_to: ConnectTo
+) -> httpx.AsyncClient:
     options = services.settings.downstream_api(name)
-    return async_client(services.authorization_header_provider, options, ca_bundle)
+    return async_client(services.authorization_header_provider, options, ca_bundle, connect_to)

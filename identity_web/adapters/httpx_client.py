@@ -30,7 +30,7 @@ from identity_web.acquisition import AuthorizationHeaderProvider
 from identity_web.downstream._flow import decode_claims, www_authenticate_params
 from identity_web.protocol import BindingCertificate
 from identity_web.settings import DownstreamApiOptions
-from identity_web.transport import DEFAULT_LIMITS, DEFAULT_TIMEOUT, ssl_context_for
+from identity_web.transport import DEFAULT_LIMITS, DEFAULT_TIMEOUT, ConnectTo, ssl_context_for
 
 __all__ = ["AsyncBoundTransport", "BoundTransport", "HeaderAuth", "async_client", "client"]
 
@@ -165,10 +165,11 @@ class Pools(Generic[T]):
 class BoundTransport(httpx.BaseTransport):
     """Sends each request over a pool presenting the request's binding certificate, if any."""
 
-    def __init__(self, ca_bundle: str | None = None) -> None:
-        self._pools: Pools[httpx.HTTPTransport] = Pools(
-            lambda binding: httpx.HTTPTransport(
-                verify=ssl_context_for(binding, ca_bundle=ca_bundle), limits=DEFAULT_LIMITS
+    def __init__(self, ca_bundle: str | None = None, connect_to: ConnectTo | None = None) -> None:
+        route = connect_to or ConnectTo()
+        self._pools: Pools[httpx.BaseTransport] = Pools(
+            lambda binding: route.transport(
+                ssl_context_for(binding, ca_bundle=ca_bundle), DEFAULT_LIMITS
             )
         )
 
@@ -191,10 +192,11 @@ class BoundTransport(httpx.BaseTransport):
 class AsyncBoundTransport(httpx.AsyncBaseTransport):
     """`BoundTransport` for `httpx.AsyncClient`."""
 
-    def __init__(self, ca_bundle: str | None = None) -> None:
-        self._pools: Pools[httpx.AsyncHTTPTransport] = Pools(
-            lambda binding: httpx.AsyncHTTPTransport(
-                verify=ssl_context_for(binding, ca_bundle=ca_bundle), limits=DEFAULT_LIMITS
+    def __init__(self, ca_bundle: str | None = None, connect_to: ConnectTo | None = None) -> None:
+        route = connect_to or ConnectTo()
+        self._pools: Pools[httpx.AsyncBaseTransport] = Pools(
+            lambda binding: route.async_transport(
+                ssl_context_for(binding, ca_bundle=ca_bundle), DEFAULT_LIMITS
             )
         )
 
@@ -224,15 +226,23 @@ def _arguments(
 
 
 def client(
-    headers: AuthorizationHeaderProvider, options: DownstreamApiOptions, ca_bundle: str | None
+    headers: AuthorizationHeaderProvider,
+    options: DownstreamApiOptions,
+    ca_bundle: str | None,
+    connect_to: ConnectTo | None = None,
 ) -> httpx.Client:
-    """An `httpx.Client` for the section: its BaseUrl, its header, its certificate when bound."""
-    return httpx.Client(transport=BoundTransport(ca_bundle), **_arguments(headers, options))
+    """An `httpx.Client` for the section: its BaseUrl, its header, its certificate when bound
+    (and the resolver seam's routes, `transport._connect_to`)."""
+    transport = BoundTransport(ca_bundle, connect_to)
+    return httpx.Client(transport=transport, **_arguments(headers, options))
 
 
 def async_client(
-    headers: AuthorizationHeaderProvider, options: DownstreamApiOptions, ca_bundle: str | None
+    headers: AuthorizationHeaderProvider,
+    options: DownstreamApiOptions,
+    ca_bundle: str | None,
+    connect_to: ConnectTo | None = None,
 ) -> httpx.AsyncClient:
     """`client` for asyncio code."""
-    transport = AsyncBoundTransport(ca_bundle)
+    transport = AsyncBoundTransport(ca_bundle, connect_to)
     return httpx.AsyncClient(transport=transport, **_arguments(headers, options))

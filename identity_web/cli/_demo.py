@@ -7,6 +7,14 @@ what the resource verified (claims, `cnf`, the TLS client certificate's thumbpri
 
 Scenarios live in `SCENARIOS`: a name, the credential source, the protocol scheme and the
 settings it writes. By default every scenario runs.
+
+The settings name the production hosts (`Instance: https://login.microsoftonline.com/`, IMDS at
+`169.254.169.254`), as a user on Azure writes them; the resolver seam
+(`IDENTITY_WEB_CONNECT_TO`, from the emulator's env) connects those names to the emulator, with
+TLS verified against its CA. The emulator requires attested IMDS v2 keys, and the managed
+identity scenarios attest with the software provider (`IDENTITY_WEB_MI_ATTESTATION=software`).
+Each outcome names the URL the final token came from and, for managed identity, the IMDS
+endpoint, as the emulator's request log saw them.
 """
 
 from __future__ import annotations
@@ -24,10 +32,13 @@ from identity_web._errors import IdentityWebError
 from identity_web._factory import TokenAcquirerFactory
 from identity_web.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, guarded
 from identity_web.downstream import DownstreamResponse
-from identity_web.emulator import Emulator, EmulatorManifest
+from identity_web.emulator import Emulator, EmulatorConfig, EmulatorManifest
+from identity_web.managed_identity._providers import ATTESTATION_VARIABLE
 from identity_web.protocol._tokens import TokenType
 
 API = "MyApi"
+MANAGED_IDENTITY = "ManagedIdentity"
+FIC_SOURCE = "SignedAssertionFromManagedIdentity"
 BEARER = "Bearer"
 MTLS_POP = "MTLS_POP"
 JSON_KEYS = (
@@ -39,7 +50,13 @@ JSON_KEYS = (
     "cnf_x5t_s256",
     "status",
     "ok",
+    "token_endpoint",
+    "imds_endpoint",
 )
+#: Where a user on Azure points `AzureAd.Instance`; the resolver seam routes it to the emulator.
+PRODUCTION_INSTANCE = "https://login.microsoftonline.com/"
+#: The emulator's log names of the endpoints that hand out the final token.
+TOKEN_ENDPOINTS = ("entra.token", "entra.mtls_token", "imds.token")
 
 Settings = dict[str, Any]
 
@@ -53,6 +70,11 @@ class Scenario:
     protocol_scheme: str
     settings: Callable[[EmulatorManifest, str], Settings]
 
+    @property
+    def uses_imds(self) -> bool:
+        """Managed identity, directly or as FIC's leg 1: the outcome names the IMDS endpoint."""
+        return self.credential_source in (MANAGED_IDENTITY, FIC_SOURCE)
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Outcome:
@@ -62,6 +84,8 @@ class Outcome:
     binding_thumbprint: str | None = None
     cnf_x5t_s256: str | None = None
     client_cert_x5t_s256: str | None = None
+    token_endpoint: str | None = None
+    imds_endpoint: str | None = None
     reason: str = ""
 
     @property
@@ -78,8 +102,11 @@ class Outcome:
             "cnf_x5t_s256": self.cnf_x5t_s256,
             "status": self.status,
             "ok": self.ok,
+            "token_endpoint": self.token_endpoint,
+            "imds_endpoint": self.imds_endpoint,
         }
-        return {key: values[key] for key in JSON_KEYS}
+        keys = JSON_KEYS if self.scenario.uses_imds else JSON_KEYS[:-1]
+        return {key: values[key] for key in keys}
 
 
 # -- settings, written the way the Identity.Web daemon samples write them ----------------------
@@ -111,7 +138,7 @@ def _app_settings(
     """An `AzureAd` section for the emulator's tenant with one credential, and the API."""
     return {
         "AzureAd": {
-            "Instance": manifest.instance,
+            "Instance": PRODUCTION_INSTANCE,
             "TenantId": manifest.tenant_id,
             "ClientId": client_id,
             "ClientCredentials": [credential],
@@ -148,10 +175,10 @@ SCENARIOS: dict[str, Scenario] = {
     for s in (
         Scenario("cert-bearer", "Path", BEARER, _certificate_settings),
         Scenario("cert-mtls", "Path", MTLS_POP, _certificate_settings),
-        Scenario("msi-bearer", "ManagedIdentity", BEARER, _managed_identity_settings),
-        Scenario("msi-mtls", "ManagedIdentity", MTLS_POP, _managed_identity_settings),
-        Scenario("fic-bearer", "SignedAssertionFromManagedIdentity", BEARER, _fic_settings),
-        Scenario("fic-mtls", "SignedAssertionFromManagedIdentity", MTLS_POP, _fic_settings),
+        Scenario("msi-bearer", MANAGED_IDENTITY, BEARER, _managed_identity_settings),
+        Scenario("msi-mtls", MANAGED_IDENTITY, MTLS_POP, _managed_identity_settings),
+        Scenario("fic-bearer", FIC_SOURCE, BEARER, _fic_settings),
+        Scenario("fic-mtls", FIC_SOURCE, MTLS_POP, _fic_settings),
     )
 }
 
@@ -160,9 +187,11 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 def run_scenario(
-    scenario: Scenario, manifest: EmulatorManifest, work_dir: Path, environ: Mapping[str, str]
+    scenario: Scenario, emulator: Emulator, work_dir: Path, environ: Mapping[str, str]
 ) -> Outcome:
     """Write the scenario's settings, call the resource through the public API, judge it."""
+    manifest = emulator.manifest
+    emulator.clear_requests()
     config_dir = work_dir / scenario.name
     config_dir.mkdir(parents=True, exist_ok=True)
     settings = scenario.settings(manifest, scenario.protocol_scheme)
@@ -184,7 +213,36 @@ def run_scenario(
         cnf_x5t_s256=seen.get("cnf_x5t_s256"),
         client_cert_x5t_s256=seen.get("client_cert_x5t_s256"),
     )
+    token_endpoint, imds_endpoint = _endpoints(emulator.requests())
+    outcome = dataclasses.replace(
+        outcome, token_endpoint=token_endpoint, imds_endpoint=imds_endpoint
+    )
     return _judged(outcome)
+
+
+def _endpoints(log: Sequence[Mapping[str, Any]]) -> tuple[str | None, str | None]:
+    """The URL of the last token request and of the IMDS host, by the names the client used."""
+    tokens = [entry for entry in log if entry["endpoint"] in TOKEN_ENDPOINTS]
+    imds = [entry for entry in log if str(entry["endpoint"]).startswith("imds.")]
+    return (
+        _url(tokens[-1]) if tokens else None,
+        _url(imds[0], path="") if imds else None,
+    )
+
+
+def _url(entry: Mapping[str, Any], *, path: str | None = None) -> str:
+    scheme = "http" if str(entry["endpoint"]).startswith("imds.") else "https"
+    headers = {name.lower(): value for name, value in entry["headers"].items()}
+    return f"{scheme}://{headers.get('host', '')}{entry['path'] if path is None else path}"
+
+
+def demo_environ(manifest: EmulatorManifest) -> dict[str, str]:
+    """The emulator's env, minus the IMDS override (IMDS is reached as 169.254.169.254), with
+    the software attestation provider that the emulator's authority accepts."""
+    environ = manifest.env()
+    environ.pop("AZURE_POD_IDENTITY_AUTHORITY_HOST", None)
+    environ[ATTESTATION_VARIABLE] = "software"
+    return environ
 
 
 def _whoami(response: DownstreamResponse) -> dict[str, Any]:
@@ -248,12 +306,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _demo(names: Sequence[str] | None, *, as_json: bool) -> int:
-    with Emulator() as emulator, tempfile.TemporaryDirectory(prefix="identity-web-demo-") as tmp:
-        manifest = emulator.manifest
-        environ = manifest.env()
+    config = EmulatorConfig(attestation_mode="required")  # IMDS v2 certificates need attestation
+    with (
+        Emulator(config) as emulator,
+        tempfile.TemporaryDirectory(prefix="identity-web-demo-") as tmp,
+    ):
+        environ = demo_environ(emulator.manifest)
         outcomes = []
         for scenario in selected(names):
-            outcome = run_scenario(scenario, manifest, Path(tmp), environ)
+            outcome = run_scenario(scenario, emulator, Path(tmp), environ)
             outcomes.append(outcome)
             if as_json:
                 print(json.dumps(outcome.as_json()), flush=True)

@@ -17,9 +17,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from identity_web._errors import IdentityWebError
+from identity_web._errors import ConfigurationError, IdentityWebError
 from identity_web.cli import EXIT_FAILURE, EXIT_OK
+from identity_web.managed_identity import ManagedIdentityClient
 from identity_web.protocol._http import HttpRequest, HttpResponse
+from identity_web.protocol.entra import REGION_AUTO_DETECT, resolve_region
 from identity_web.protocol.imds import imds_base, imds_probe_request
 from identity_web.protocol.imds_v2 import platform_metadata_probe_request
 from identity_web.protocol.mi_sources import (
@@ -28,7 +30,7 @@ from identity_web.protocol.mi_sources import (
     ManagedIdentitySource,
     detect_source,
 )
-from identity_web.transport import HttpTransport
+from identity_web.transport import ConnectTo, HttpTransport
 
 DEFAULT_TIMEOUT = 1.0
 MAX_TIMEOUT = 60.0
@@ -59,6 +61,23 @@ class ProbeReport:
     imds_v1: EndpointProbe
     imds_v2: EndpointProbe
     workload_identity: dict[str, str]
+    region: str | None = None
+    key_provider: str = "software-rsa"
+    attestation: str = "none"
+
+    @property
+    def bound_token_needs(self) -> str:
+        """What an mTLS PoP token for managed identity needs on this host, in one sentence."""
+        if self.source != ManagedIdentitySource.IMDS.value:
+            return f"not available: {self.source} has no IMDS v2; use ProtocolScheme Bearer"
+        if not self.imds_v2.available:
+            return "not available: IMDS v2 does not answer here; use ProtocolScheme Bearer"
+        if self.attestation == "none":
+            return (
+                "IMDS v2 answers; a host that requires attestation refuses issuecredential "
+                "without a provider (IDENTITY_WEB_MI_ATTESTATION)"
+            )
+        return f"IMDS v2 answers; keys are attested ({self.attestation})"
 
     @property
     def available(self) -> bool:
@@ -67,7 +86,11 @@ class ProbeReport:
         return self.imds_v1.available or self.imds_v2.available
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "available": self.available}
+        return {
+            **asdict(self),
+            "available": self.available,
+            "bound_token_needs": self.bound_token_needs,
+        }
 
 
 def register(subparsers: Any) -> None:
@@ -137,7 +160,18 @@ def probe(
         imds_v1=_probe(transport, imds_probe_request(base, timeout)),
         imds_v2=_probe(transport, platform_metadata_probe_request(base, timeout)),
         workload_identity=_shown(environ, present),
+        region=resolve_region(REGION_AUTO_DETECT, environ),
+        **_providers(environ),
     )
+
+
+def _providers(environ: Mapping[str, str]) -> dict[str, str]:
+    """The key kind and attestation mode the environment selects (an unknown name says so)."""
+    try:
+        client = ManagedIdentityClient(environ=environ)
+    except ConfigurationError as error:
+        return {"key_provider": "invalid", "attestation": f"invalid ({error.problems[0]})"}
+    return client.describe_providers()
 
 
 def _describe(result: EndpointProbe) -> str:
@@ -159,6 +193,9 @@ def render_text(report: ProbeReport) -> str:
         f"IMDS at {report.imds_endpoint}:",
         f"  v1 (Bearer):     {_describe(report.imds_v1)}",
         f"  v2 (mTLS PoP):   {_describe(report.imds_v2)}",
+        f"Region (REGION_NAME, MSAL_FORCE_REGION): {report.region or 'none: the global host'}",
+        f"Key provider: {report.key_provider}; attestation: {report.attestation}",
+        f"mTLS PoP for managed identity: {report.bound_token_needs}",
     ]
     if report.workload_identity:
         lines.append("AKS workload identity variables (use SourceType SignedAssertionFilePath):")
@@ -168,7 +205,7 @@ def render_text(report: ProbeReport) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    with HttpTransport() as transport:
+    with HttpTransport(connect_to=ConnectTo.from_environ(os.environ)) as transport:
         report = probe(os.environ, transport, timeout=args.timeout)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from identity_web._errors import IdentityWebError, InvalidRequestError
 from identity_web.credentials._errors import (
@@ -23,6 +23,7 @@ from identity_web.credentials._types import (
     CertificateCredential,
     CredentialLoader,
     LoadedCredential,
+    SecretCredential,
     can_bind,
 )
 from identity_web.protocol.steps import Blocking, Shared, Step
@@ -212,6 +213,8 @@ class CredentialsProvider:
             error.locate(entry)
             raise error
         credential: LoadedCredential = yield LoadCredential(loader, description, entry)
+        if description.use_bound_credential and not isinstance(credential, SecretCredential):
+            credential = replace(credential, use_bound_credential=True)
         warm_up = getattr(loader, "warm_up", None)
         if warm_up is not None:
             yield from warm_up(credential)

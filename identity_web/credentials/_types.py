@@ -58,6 +58,8 @@ class CertificateCredential:
 
     certificate: BindingCertificate
     description_id: str
+    use_bound_credential: bool = False
+    """`UseBoundCredential`: Bearer tokens, requested over mTLS with this certificate."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,8 @@ class AssertionCredential:
 
     provider: AssertionProvider
     description_id: str
+    use_bound_credential: bool = False
+    """`UseBoundCredential`: Bearer tokens, with a bound assertion presented over mTLS."""
 
 
 LoadedCredential: TypeAlias = SecretCredential | CertificateCredential | AssertionCredential

@@ -80,7 +80,7 @@ class EmulatorManifest:
             "AZURE_POD_IDENTITY_AUTHORITY_HOST": self.imds_endpoint,
         }
         if self.resolve:
-            variables[CONNECT_TO_VARIABLE] = connect_to(self.resolve)
+            variables[CONNECT_TO_VARIABLE] = connect_to({**self.resolve, **self.resolve_wildcards})
         if manifest_path is not None:
             variables["IDENTITY_WEB_EMULATOR_MANIFEST"] = str(manifest_path.resolve())
         return variables

@@ -6,23 +6,35 @@ are effects (`GenerateKey`, `Attest`, `ReadFile`, `FileExists`). The wire rules 
 `identity_web.protocol` (`imds`, `imds_v2`, `mi_sources`).
 """
 
+from identity_web._errors import AttestationError
 from identity_web.managed_identity._client import (
     DEFAULT_CERTIFICATE_MIN_REMAINING,
-    Attest,
-    AttestationProvider,
-    GenerateKey,
     ManagedIdentityClient,
     ManagedIdentityTokens,
+)
+from identity_web.managed_identity._providers import (
+    Attest,
+    AttestationProvider,
+    BlockingAttestationProvider,
+    GenerateKey,
+    KeyProvider,
+    SoftwareAttestationProvider,
+    SoftwareKeyProvider,
 )
 from identity_web.protocol.imds import ManagedIdentityChoice, ManagedIdentityId
 
 __all__ = [
     "DEFAULT_CERTIFICATE_MIN_REMAINING",
     "Attest",
+    "AttestationError",
     "AttestationProvider",
+    "BlockingAttestationProvider",
     "GenerateKey",
+    "KeyProvider",
     "ManagedIdentityChoice",
     "ManagedIdentityClient",
     "ManagedIdentityId",
     "ManagedIdentityTokens",
+    "SoftwareAttestationProvider",
+    "SoftwareKeyProvider",
 ]

@@ -12,19 +12,27 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from identity_web._errors import ManagedIdentityError, ServiceError
-from identity_web.protocol import imds_v2, retry
-from identity_web.protocol._http import HttpRequest
+from identity_web._errors import AttestationError, ManagedIdentityError, NetworkError, ServiceError
+from identity_web.managed_identity._providers import (
+    ATTESTATION_VARIABLE,
+    AttestationProvider,
+    KeyProvider,
+    SoftwareKeyProvider,
+    attestation_from,
+    key_provider_from,
+)
+from identity_web.protocol import entra, imds_v2, retry
+from identity_web.protocol._http import HttpRequest, HttpResponse
 from identity_web.protocol._tokens import TokenResponse
 from identity_web.protocol.expiry import CERTIFICATE_MARGIN
 from identity_web.protocol.imds import (
     ManagedIdentityChoice,
     ManagedIdentityId,
+    body_excerpt,
     imds_v1_flow,
     parse_managed_identity_token,
     resource_from_scope,
@@ -46,21 +54,11 @@ from identity_web.protocol.mi_sources import (
     service_fabric_request,
     source_error,
 )
-from identity_web.protocol.steps import Blocking, FileExists, FileTooLargeError, ReadFile, Step
+from identity_web.protocol.steps import FileExists, FileTooLargeError, ReadFile, Step
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CERTIFICATE_MIN_REMAINING = CERTIFICATE_MARGIN
-
-
-class AttestationProvider(Protocol):
-    """Produces the attestation token (e.g. from Microsoft Azure Attestation) for a key.
-
-    Called once per certificate issuance with the `attestationEndpoint` from
-    `getplatformmetadata` and the key the CSR is signed with.
-    """
-
-    def get_attestation_token(self, endpoint: str, key: rsa.RSAPrivateKey) -> str: ...
 
 
 class ManagedIdentityTokens(Protocol):
@@ -92,14 +90,23 @@ class ManagedIdentityClient:
         certificate_min_remaining: float = DEFAULT_CERTIFICATE_MIN_REMAINING,
         attestation: AttestationProvider | None = None,
         key_factory: Callable[[], rsa.RSAPrivateKey] | None = None,
+        key_provider: KeyProvider | None = None,
         retry_scale: float = 1.0,
         arc_key_directory: str = ARC_KEY_DIRECTORY_LINUX,
         arc_agent_path: str = ARC_AGENT_PATH_LINUX,
     ) -> None:
         self._environ: Mapping[str, str] = os.environ if environ is None else environ
         self._min_remaining = certificate_min_remaining
-        self._attestation = attestation
-        self._key_factory = key_factory or imds_v2.generate_key
+        if key_provider is None:
+            key_provider = (
+                SoftwareKeyProvider(key_factory)
+                if key_factory is not None
+                else key_provider_from(self._environ)
+            )
+        self._keys = key_provider
+        self._attestation = (
+            attestation if attestation is not None else attestation_from(self._environ)
+        )
         self._retry_scale = retry_scale
         self._arc_key_directory = arc_key_directory
         self._arc_agent_path = arc_agent_path
@@ -250,13 +257,13 @@ class ManagedIdentityClient:
             )
             try:
                 return (yield from leg)
-            except ServiceError as error:
-                if error.error != "invalid_client" or attempt == 2:
+            except (ServiceError, NetworkError) as error:
+                if attempt == 2 or not rejects_certificate(error):
                     raise
                 logger.warning(
-                    "mTLS token endpoint rejected the IMDS certificate %s (invalid_client); "
-                    "re-issuing it once",
+                    "mTLS token endpoint refused the IMDS certificate %s (%s); re-issuing it once",
                     credential.binding.x5t_s256,
+                    _reason(error),
                 )
                 self._evict(cache_key)
                 credential = None
@@ -270,14 +277,17 @@ class ManagedIdentityClient:
         cache_key: str,
         now: float,
     ) -> Step[IssuedCredential]:
-        key: rsa.RSAPrivateKey = yield GenerateKey(self._key_factory)
+        key = yield from self._keys.key_step()
         csr = imds_v2.build_csr(key, metadata)
         attestation = ""
         if self._attestation is not None:
-            attestation = yield Attest(self._attestation, metadata.attestation_endpoint, key)
+            attestation = yield from self._attestation.attestation_step(
+                self._attestation_endpoint(metadata), key, csr
+            )
         response = yield imds_v2.issue_credential_request(
             base, identity, csr, attestation, retry.imds_policy(self._retry_scale)
         )
+        check_attestation_answer(response, attested=self._attestation is not None)
         credential = imds_v2.parse_issued_credential(response, key, identity)
         logger.info(
             "IMDS issued binding certificate %s for %s, valid until %s",
@@ -285,12 +295,41 @@ class ManagedIdentityClient:
             identity.describe(),
             credential.binding.not_after.isoformat(),
         )
-        if self._remaining(credential, now) > self._min_remaining:
+        if self._remaining(credential, now) > self._keep_while(credential):
             self._certificates[cache_key] = credential
         return credential
 
+    def _keep_while(self, credential: IssuedCredential) -> float:
+        """Seconds of validity below which a certificate is not reused: the configured minimum
+        (a day), but never more than a fixed fraction of the certificate's own lifetime, so
+        a short-lived certificate is reused too instead of re-minted on every cache miss."""
+        binding = credential.binding
+        lifetime = (binding.not_after - binding.not_before).total_seconds()
+        return min(self._min_remaining, CERTIFICATE_RENEW_FRACTION * max(lifetime, 0.0))
+
     def _certificate_key(self, identity: ManagedIdentityId) -> str:
-        return f"{identity.cache_key}#att={int(self._attestation is not None)}"
+        """Per identity, key kind and attestation mode (as MSAL.NET keys its certificates)."""
+        mode = self._attestation.mode if self._attestation is not None else "none"
+        return f"{identity.cache_key}#key={self._keys.kind}#att={mode}"
+
+    def _attestation_endpoint(self, metadata: PlatformMetadata) -> str:
+        """Only an attesting client needs `attestationEndpoint`; it must be https."""
+        endpoint = metadata.attestation_endpoint
+        if not endpoint or not endpoint.lower().startswith("https://"):
+            raise AttestationError(
+                f"the attestation provider ({self._attestation_mode()}) needs the host's "
+                "attestationEndpoint, but getplatformmetadata named "
+                f"{endpoint or 'none'}: this host offers no attestation; set "
+                f"{ATTESTATION_VARIABLE}=none (or pass attestation=None)"
+            )
+        return endpoint
+
+    def _attestation_mode(self) -> str:
+        return self._attestation.mode if self._attestation is not None else "none"
+
+    def describe_providers(self) -> dict[str, str]:
+        """The key kind and attestation mode in use (for diagnostics)."""
+        return {"key_provider": self._keys.kind, "attestation": self._attestation_mode()}
 
     @staticmethod
     def _remaining(credential: IssuedCredential, now: float) -> float:
@@ -300,7 +339,7 @@ class ManagedIdentityClient:
         credential = self._certificates.get(cache_key)
         if credential is None:
             return None
-        if self._remaining(credential, now) > self._min_remaining:
+        if self._remaining(credential, now) > self._keep_while(credential):
             return credential
         self._certificates.pop(cache_key, None)
         logger.info(
@@ -316,23 +355,44 @@ class ManagedIdentityClient:
         self._certificates.clear()
 
 
-@dataclass(frozen=True, slots=True)
-class GenerateKey(Blocking):
-    """Effect: a new private key for an IMDS v2 certificate (CPU-heavy: off the event loop)."""
+#: A certificate is re-issued when less than this fraction of its lifetime is left (or less
+#: than `certificate_min_remaining`, whichever comes first).
+CERTIFICATE_RENEW_FRACTION = 0.5
+#: AADSTS codes on the mTLS host that mean "this client certificate is not good": the
+#: certificate reload codes (bad key, expired, revoked) and 1000610-1000614 (the attestation
+#: inside an IMDS certificate is invalid, wire-protocol §6): the certificate is re-issued once.
+CERTIFICATE_REJECTED_CODES = (*entra.CERTIFICATE_RELOAD_CODES, *range(1000610, 1000615))
 
-    factory: Callable[[], rsa.RSAPrivateKey] = field(repr=False)
 
-    def run(self) -> rsa.RSAPrivateKey:
-        return self.factory()
+def rejects_certificate(error: ServiceError | NetworkError) -> bool:
+    """The token leg failed because of the certificate: TLS failed, `invalid_client`, or an
+    AADSTS certificate code. One re-issue and retry follow, never more."""
+    if isinstance(error, NetworkError):
+        return True
+    return error.error == "invalid_client" or error.has_code(*CERTIFICATE_REJECTED_CODES)
 
 
-@dataclass(frozen=True, slots=True)
-class Attest(Blocking):
-    """Effect: the attestation token for `key` from the attestation provider."""
+def _reason(error: ServiceError | NetworkError) -> str:
+    if isinstance(error, NetworkError):
+        return "no answer: TLS or connection failure"
+    codes = ",".join(f"AADSTS{code}" for code in error.error_codes)
+    return f"{error.error} {codes}".strip()
 
-    provider: AttestationProvider = field(repr=False)
-    endpoint: str
-    key: rsa.RSAPrivateKey = field(repr=False)
 
-    def run(self) -> str:
-        return self.provider.get_attestation_token(self.endpoint, self.key)
+def check_attestation_answer(response: HttpResponse, *, attested: bool) -> None:
+    """IMDS refused `issuecredential` for want of (valid) attestation: a typed error that says
+    what this host needs (`AttestationError`), instead of a bare HTTP 400."""
+    if response.status != 400 or b"Attestation Token" not in response.body:
+        return
+    excerpt = body_excerpt(response)
+    if attested:
+        raise AttestationError(
+            f"IMDS refused the attestation token of the IMDS v2 certificate request: {excerpt}. "
+            "The attestation provider's token is not accepted by this host's authority."
+        )
+    raise AttestationError(
+        f"IMDS requires an attested key for an mTLS PoP certificate on this host: {excerpt}. "
+        f"Configure an attestation provider ({ATTESTATION_VARIABLE}=software against the "
+        "identity-web emulator; on Azure, a KeyGuard/Azure Attestation provider), or use "
+        "ProtocolScheme Bearer."
+    )

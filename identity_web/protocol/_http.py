@@ -35,7 +35,9 @@ class HttpRequest:
     `tls_identity` is the client certificate to present (None: present none). Only requests
     that must carry a binding certificate set it, so it is never shown to other hosts.
     `pinned_server_sha1` pins the server certificate (Service Fabric) in addition to normal
-    verification being replaced by the pin for that one request.
+    verification being replaced by the pin for that one request. `direct` requests never go
+    through a proxy (managed identity endpoints: IMDS and the hosting platforms' local ones);
+    every other request honours `HTTP(S)_PROXY`, `ALL_PROXY` and `NO_PROXY` as httpx does.
     """
 
     method: str
@@ -48,6 +50,7 @@ class HttpRequest:
     retry: RetryPolicy | None = None
     timeout: float = 30.0
     pinned_server_sha1: str | None = None
+    direct: bool = False
 
     def __repr__(self) -> str:
         fields = sorted(self.form) if self.form else []

@@ -19,8 +19,14 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from identity_web._errors import InvalidRequestError, ServiceError, TokenAcquisitionError
+from identity_web._errors import (
+    InvalidRequestError,
+    NetworkError,
+    ServiceError,
+    TokenAcquisitionError,
+)
 from identity_web.protocol._http import HttpRequest, HttpResponse, RetryPolicy
+from identity_web.protocol.imds import imds_base
 from identity_web.protocol.oauth2 import LIBRARY_HEADERS, STS_RETRY, parse_error_response
 from identity_web.protocol.steps import Step
 
@@ -74,6 +80,32 @@ CREDENTIAL_REJECTION_CODES = CERTIFICATE_RELOAD_CODES | {7000215, 7000222}
 NOT_SUPPORTED_CODE = "mtls_pop_not_supported_for_environment"
 
 _REGION = re.compile(r"[a-z0-9]+")
+
+
+#: What to check when the mTLS token endpoint refuses a request, by AADSTS code.
+MTLS_HINTS: Mapping[int, str] = {
+    51000: (
+        "the app registration is not enabled for mTLS client authentication (MtlsClientAuth); "
+        "enable it for this app or use ProtocolScheme Bearer"
+    ),
+    392196: (
+        "the resource does not accept certificate-bound tokens; ask for Bearer for this API "
+        "(ProtocolScheme Bearer) or use a resource enrolled for token binding"
+    ),
+}
+MTLS_INVALID_CLIENT_HINT = (
+    "the mTLS token endpoint did not accept the client certificate: check that the certificate "
+    "presented on TLS is registered for this app (or trusted by SN/I), is within its validity "
+    "period, and reached the endpoint (no TLS-terminating proxy in between)"
+)
+
+
+def explain_mtls_error(error: ServiceError) -> ServiceError | None:
+    """`error` from the mTLS token endpoint with what to check added, or None (nothing to add)."""
+    hint = next((MTLS_HINTS[code] for code in error.error_codes if code in MTLS_HINTS), None)
+    if hint is None and error.error == "invalid_client":
+        hint = MTLS_INVALID_CLIENT_HINT
+    return error.with_hint(hint) if hint is not None else None
 
 
 def is_certificate_reload_error(error: ServiceError) -> bool:
@@ -134,8 +166,8 @@ def resolve_region(azure_region: str | None, environ: Mapping[str, str]) -> str 
     """The region for the mTLS host prefix, or None for the global endpoint.
 
     An explicit `AzureRegion` is used as given. `TryAutoDetect` reads `REGION_NAME`, then
-    `MSAL_FORCE_REGION`. (Region discovery through IMDS is not implemented: without either
-    variable the global endpoint is used.) Invalid values are ignored.
+    `MSAL_FORCE_REGION`; without either, IMDS is asked once (`region_discovery_base`,
+    `region_discovery_flow`). Invalid values are ignored.
     """
     if not azure_region:
         return None
@@ -146,6 +178,40 @@ def resolve_region(azure_region: str | None, environ: Mapping[str, str]) -> str 
         if region:
             return region
     return None
+
+
+#: How long region discovery may take before the global host is used (MSAL asks IMDS with a
+#: short timeout, once per process).
+REGION_DISCOVERY_TIMEOUT = 2.0
+REGION_DISCOVERY_PATH = "/metadata/instance/compute/location?format=text&api-version=2021-02-01"
+
+
+def region_discovery_base(azure_region: str | None, environ: Mapping[str, str]) -> str | None:
+    """The IMDS base URL to ask for the region: `TryAutoDetect` without `REGION_NAME` or
+    `MSAL_FORCE_REGION`; None otherwise (no discovery)."""
+    if not azure_region or azure_region.strip().lower() != REGION_AUTO_DETECT.lower():
+        return None
+    if resolve_region(azure_region, environ) is not None:
+        return None
+    return imds_base(environ)
+
+
+def region_discovery_flow(imds: str) -> Step[str | None]:
+    """One bounded IMDS request for the VM's region (no retry); None on any failure."""
+    request = HttpRequest(
+        "GET",
+        f"{imds}{REGION_DISCOVERY_PATH}",
+        headers={"Metadata": "true"},
+        timeout=REGION_DISCOVERY_TIMEOUT,
+        direct=True,
+    )
+    try:
+        response = yield request
+    except NetworkError:
+        return None
+    if response.status != 200:
+        return None
+    return normalize_region(response.body.decode("utf-8", "replace").strip().strip('"'))
 
 
 # -- the mTLS endpoint rule -------------------------------------------------------------------

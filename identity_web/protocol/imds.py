@@ -164,6 +164,7 @@ def imds_token_request(
         headers={"Metadata": "true", **request_id_headers()},
         retry=retry,
         timeout=IMDS_TIMEOUT,
+        direct=True,
     )
 
 
@@ -178,6 +179,7 @@ def imds_probe_request(base: str, timeout: float) -> HttpRequest:
         f"{base}{IMDS_TOKEN_PATH}?{urlencode(params)}",
         headers=request_id_headers(),
         timeout=timeout,
+        direct=True,
     )
 
 

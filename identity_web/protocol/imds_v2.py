@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.x509.name import _ASN1Type  # the string type of an RDN (cryptography's name)
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from identity_web._errors import ManagedIdentityError
@@ -101,6 +103,7 @@ def platform_metadata_request(
         headers={"Metadata": "true", **request_id_headers()},
         retry=retry,
         timeout=IMDS_TIMEOUT,
+        direct=True,
     )
 
 
@@ -111,6 +114,7 @@ def platform_metadata_probe_request(base: str, timeout: float) -> HttpRequest:
         _v2_url(base, PLATFORM_METADATA_PATH, ManagedIdentityId()),
         headers=request_id_headers(),
         timeout=timeout,
+        direct=True,
     )
 
 
@@ -175,17 +179,30 @@ def _json_object(response: HttpResponse, step: str) -> dict[str, Any]:
     return body
 
 
+_PRINTABLE = re.compile(r"[A-Za-z0-9 '()+,\-./:=?]*")
+
+
+def _string_type(value: str) -> _ASN1Type:
+    """PrintableString when `value` fits its alphabet (X.680), else UTF8String."""
+    return _ASN1Type.PrintableString if _PRINTABLE.fullmatch(value) else _ASN1Type.UTF8String
+
+
 def build_csr(key: rsa.RSAPrivateKey, metadata: PlatformMetadata) -> str:
     """The PKCS#10 request of §5.4, as single-line standard base64 of the DER.
 
-    Subject `CN=<clientId>, DC=<tenantId>` (CN first; DC as IA5String), attribute
-    1.3.6.1.4.1.311.90.2.10 = compact JSON of `cuId` as a UTF8String, signed RSASSA-PSS
-    SHA-256 / MGF1-SHA-256 / salt 32.
+    Subject `CN=<clientId>, DC=<tenantId>` encoded as MSAL.NET's
+    `X500DistinguishedName("CN=…, DC=…")` encodes it: that constructor reads the string in
+    reverse (RFC 4514) order, so the DER sequence holds the DC RDN first (IA5String) and the CN
+    RDN second (PrintableString when the client id allows it, as a GUID does; else UTF8String).
+    Attribute 1.3.6.1.4.1.311.90.2.10 = compact JSON of `cuId` as a UTF8String, signed
+    RSASSA-PSS SHA-256 / MGF1-SHA-256 / salt 32.
     """
     subject = x509.Name(
         [
-            x509.NameAttribute(NameOID.COMMON_NAME, metadata.client_id),
             x509.NameAttribute(NameOID.DOMAIN_COMPONENT, metadata.tenant_id),
+            x509.NameAttribute(
+                NameOID.COMMON_NAME, metadata.client_id, _type=_string_type(metadata.client_id)
+            ),
         ]
     )
     cu_id = compact_json(dict(metadata.cu_id)).encode("utf-8")
@@ -217,6 +234,7 @@ def issue_credential_request(
         json_body={"csr": csr, "attestation_token": attestation_token},
         retry=retry,
         timeout=IMDS_TIMEOUT,
+        direct=True,
     )
 
 

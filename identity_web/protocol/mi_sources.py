@@ -154,6 +154,7 @@ def app_service_request(
         _with_query(detected.endpoint, params),
         headers={"X-IDENTITY-HEADER": secret},
         retry=retry,
+        direct=True,
     )
 
 
@@ -169,7 +170,9 @@ def arc_request(
     headers = {"Metadata": "true"}
     if authorization is not None:
         headers["Authorization"] = f"Basic {authorization}"
-    return HttpRequest("GET", _with_query(detected.endpoint, params), headers=headers, retry=retry)
+    return HttpRequest(
+        "GET", _with_query(detected.endpoint, params), headers=headers, retry=retry, direct=True
+    )
 
 
 def arc_key_path(response: HttpResponse, allowed_directory: str) -> str:
@@ -204,6 +207,7 @@ def cloud_shell_request(
         headers={"Metadata": "true"},
         form={"resource": resource},
         retry=retry,
+        direct=True,
     )
 
 
@@ -226,6 +230,7 @@ def service_fabric_request(
         headers={"secret": secret},
         retry=retry,
         pinned_server_sha1=thumbprint.replace(":", "").strip().lower(),
+        direct=True,
     )
 
 
@@ -245,6 +250,7 @@ def machine_learning_request(
         _with_query(detected.endpoint, params),
         headers={"secret": secret, "Metadata": "true"},
         retry=retry,
+        direct=True,
     )
 
 

@@ -11,14 +11,31 @@ from dataclasses import replace
 
 from identity_web.protocol._binding import BindingCertificate, x5t_s256
 from identity_web.protocol.oauth2 import TOKEN_TYPE_MTLS_POP, ClientCredentialsRequest
-from identity_web.protocol.rfc7523 import JWT_POP
+from identity_web.protocol.rfc7523 import JWT_POP, unverified_claims
 
 __all__ = [
     "TOKEN_TYPE_MTLS_POP",
+    "cnf_thumbprint",
     "jwt_pop_request",
     "mtls_pop_request",
+    "over_mtls",
     "x5t_s256",
 ]
+
+
+def cnf_thumbprint(access_token: str) -> str | None:
+    """The `cnf.x5t#S256` of a readable JWT access token, `""` when that JWT has none, and
+    None when the token is not a JWT we can read (opaque or encrypted).
+
+    The claims are read without verifying the signature: the result is only ever used to
+    *refuse* a token (fail closed), never to trust one; the resource verifies the binding.
+    """
+    claims = unverified_claims(access_token)
+    if not claims:
+        return None
+    cnf = claims.get("cnf")
+    thumbprint = cnf.get("x5t#S256") if isinstance(cnf, dict) else None
+    return thumbprint if isinstance(thumbprint, str) else ""
 
 
 def mtls_pop_request(
@@ -34,6 +51,14 @@ def mtls_pop_request(
         token_type=TOKEN_TYPE_MTLS_POP,
         tls_identity=certificate,
     )
+
+
+def over_mtls(
+    request: ClientCredentialsRequest, certificate: BindingCertificate
+) -> ClientCredentialsRequest:
+    """`request` (its client authentication kept, no `token_type`) sent with `certificate` on
+    TLS: a Bearer token obtained with a bound credential (`UseBoundCredential`)."""
+    return replace(request, token_type=None, tls_identity=certificate)
 
 
 def jwt_pop_request(

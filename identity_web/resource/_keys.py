@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import ssl
 import threading
 import time
@@ -26,6 +27,7 @@ import jwt
 
 from identity_web._errors import ConfigurationError
 from identity_web.resource._errors import SigningKeysUnavailableError, UnknownSigningKeyError
+from identity_web.transport._connect_to import ConnectTo, RoutedTransport
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +107,7 @@ class OpenIdSigningKeys:
         refresh_interval: float = 300.0,
         automatic_refresh: float = 12 * 3600.0,
         clock: Callable[[], float] = time.monotonic,
+        connect_to: ConnectTo | None = None,
     ) -> None:
         if not metadata_url.startswith("https://"):
             raise ConfigurationError(
@@ -116,6 +119,9 @@ class OpenIdSigningKeys:
         self._automatic_refresh = automatic_refresh
         self._clock = clock
         self._ssl = _trust(ca_bundle)
+        self._connect_to = (
+            connect_to if connect_to is not None else ConnectTo.from_environ(os.environ)
+        )
         self._lock = threading.Lock()
         self._keys: dict[str, PublicKey] = {}
         self._fetched_at: float | None = None
@@ -167,7 +173,10 @@ class OpenIdSigningKeys:
         logger.info("fetched %d signing key(s) from %s", len(keys), self.metadata_url)
 
     def _fetch(self, *, deadline: float) -> dict[str, PublicKey]:
-        with httpx.Client(verify=self._ssl, timeout=self._timeout, follow_redirects=False) as http:
+        transport = RoutedTransport(httpx.HTTPTransport(verify=self._ssl), self._connect_to)
+        with httpx.Client(
+            transport=transport, timeout=self._timeout, follow_redirects=False
+        ) as http:
             metadata = self._get_json(http, self.metadata_url, deadline)
             jwks_uri = metadata.get("jwks_uri")
             if not isinstance(jwks_uri, str) or not jwks_uri.startswith("https://"):

@@ -273,11 +273,31 @@ def _mtls_authority_problems(
     ]
 
 
+#: Sources that cannot present their credential over mTLS, and what to do instead.
+_UNBOUNDABLE = {
+    CredentialSource.ClientSecret: (
+        "a client secret cannot be bound to a certificate; remove UseBoundCredential or use a "
+        "certificate credential"
+    ),
+    CredentialSource.SignedAssertionFilePath: (
+        "IDW10115: a signed assertion read from a file cannot be bound to a certificate; "
+        "remove UseBoundCredential, or use a certificate or SignedAssertionFromManagedIdentity"
+    ),
+}
+
+
 def _credential_problems(
     app: MicrosoftIdentityApplicationOptions, section: str
 ) -> list[ConfigurationProblem]:
     problems: list[ConfigurationProblem] = []
     for index, credential in enumerate(app.client_credentials):
+        refusal = _UNBOUNDABLE.get(credential.source_type)
+        if credential.use_bound_credential and not credential.skip and refusal:
+            problems.append(
+                ConfigurationProblem(
+                    f"{section}.ClientCredentials[{index}].UseBoundCredential", refusal
+                )
+            )
         if credential.skip:
             continue
         where = f"{section}.ClientCredentials[{index}]"

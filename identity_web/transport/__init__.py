@@ -8,6 +8,7 @@ client that presents a binding certificate; `ssl_context_for(binding)` the TLS c
 
 from __future__ import annotations
 
+from identity_web.transport._connect_to import CONNECT_TO_VARIABLE, ConnectTo
 from identity_web.transport._driver import AsyncDriver, Drivers, SyncDriver
 from identity_web.transport._pinning import normalize_thumbprint
 from identity_web.transport._pool import ClientPool
@@ -21,12 +22,14 @@ from identity_web.transport._transport import (
 )
 
 __all__ = [
+    "CONNECT_TO_VARIABLE",
     "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
     "DEFAULT_USER_AGENT",
     "AsyncDriver",
     "ClientKey",
     "ClientPool",
+    "ConnectTo",
     "Drivers",
     "HttpTransport",
     "SslContextCache",

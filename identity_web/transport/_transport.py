@@ -27,6 +27,7 @@ from identity_web._errors import InvalidRequestError, NetworkError
 from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol._http import HttpRequest, HttpResponse, redact_url
 from identity_web.protocol.steps import Step
+from identity_web.transport._connect_to import AsyncRoutedTransport, ConnectTo, RoutedTransport
 from identity_web.transport._driver import Drivers
 from identity_web.transport._pinning import PinnedContexts
 from identity_web.transport._pool import ClientPool, PoolClosedError
@@ -58,6 +59,7 @@ class ClientKey:
 
     thumbprint: str | None
     pin: str | None = None
+    direct: bool = False
 
 
 AsyncKey = tuple[ClientKey, asyncio.AbstractEventLoop]
@@ -79,8 +81,10 @@ class HttpTransport:
         async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         user_agent: str = DEFAULT_USER_AGENT,
+        connect_to: ConnectTo | None = None,
     ) -> None:
         self._ca_bundle = ca_bundle
+        self._connect_to = connect_to or ConnectTo()
         self._sleep = sleep
         self._async_sleep = async_sleep
         self._clock = clock
@@ -112,14 +116,34 @@ class HttpTransport:
             key, lambda: self._new_client(httpx.AsyncClient, binding, None)
         )
 
-    def _new_client(self, kind: type[C], binding: BindingCertificate | None, pin: str | None) -> C:
-        """A new `httpx.Client` or `httpx.AsyncClient`: the one client maker."""
+    def _new_client(
+        self,
+        kind: type[C],
+        binding: BindingCertificate | None,
+        pin: str | None,
+        direct: bool = False,
+    ) -> C:
+        """A new `httpx.Client` or `httpx.AsyncClient`: the one client maker.
+
+        With a resolver seam (`connect_to`), its transport connects the routed names to their
+        addresses and keeps URL, Host and TLS server name (`transport._connect_to`). A
+        `direct` client ignores the proxy variables (managed identity endpoints)."""
+        verify = self._context(binding, pin)
+        routed: dict[str, httpx.BaseTransport | httpx.AsyncBaseTransport] = {}
+        if self._connect_to and kind is httpx.Client:
+            inner = httpx.HTTPTransport(verify=verify, limits=DEFAULT_LIMITS)
+            routed["transport"] = RoutedTransport(inner, self._connect_to)
+        elif self._connect_to:
+            inner_async = httpx.AsyncHTTPTransport(verify=verify, limits=DEFAULT_LIMITS)
+            routed["transport"] = AsyncRoutedTransport(inner_async, self._connect_to)
         return kind(
-            verify=self._context(binding, pin),
+            verify=verify,
             follow_redirects=False,
             timeout=DEFAULT_TIMEOUT,
             limits=DEFAULT_LIMITS,
             headers=self._headers,
+            trust_env=not direct,
+            **routed,  # type: ignore[arg-type]  # the transport matches `kind`, as built above
         )
 
     def _context(self, binding: BindingCertificate | None, pin: str | None) -> ssl.SSLContext:
@@ -140,8 +164,8 @@ class HttpTransport:
         try:
             if pin is not None:
                 self._pinned.context_for(request.url, pin, binding, request.timeout)
-            key = ClientKey(binding.x5t_s256 if binding else None, pin)
-            create = functools.partial(self._new_client, httpx.Client, binding, pin)
+            key = ClientKey(binding.x5t_s256 if binding else None, pin, request.direct)
+            create = functools.partial(self._new_client, httpx.Client, binding, pin, request.direct)
             with self._clients.lease(key, create) as client:
                 response = client.send(_build(client, request))
         except (httpx.HTTPError, httpx.InvalidURL, PoolClosedError) as error:
@@ -154,7 +178,8 @@ class HttpTransport:
         check_request(request)
         started = self._clock()
         binding, pin = request.tls_identity, request.pinned_server_sha1
-        key = (ClientKey(binding.x5t_s256 if binding else None, pin), asyncio.get_running_loop())
+        thumbprint = binding.x5t_s256 if binding else None
+        key = (ClientKey(thumbprint, pin, request.direct), asyncio.get_running_loop())
         try:
             while True:
                 with self._async_clients.lease_existing(key) as client:
@@ -170,7 +195,9 @@ class HttpTransport:
         binding, pin = request.tls_identity, request.pinned_server_sha1
         if pin is not None:
             self._pinned.context_for(request.url, pin, binding, request.timeout)
-        create = functools.partial(self._new_client, httpx.AsyncClient, binding, pin)
+        create = functools.partial(
+            self._new_client, httpx.AsyncClient, binding, pin, request.direct
+        )
         self._async_clients.get(key, create)
 
     # -- the drivers ------------------------------------------------------------------------

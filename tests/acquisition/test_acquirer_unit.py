@@ -197,7 +197,11 @@ def test_region_is_azure_region_or_region_name_when_auto_detecting(
         environ=environ,
     )
     acquirer.acquire_token_for_app(SCOPE, bound=True)
-    assert runner.requests[0].url == MTLS.replace("//mtlsauth.microsoft.com", f"//{host}")
+    assert runner.requests[-1].url == MTLS.replace("//mtlsauth.microsoft.com", f"//{host}")
+    asked_imds = azure_region == "TryAutoDetect" and not environ  # no variable: IMDS first
+    assert len(runner.requests) == (2 if asked_imds else 1)
+    if asked_imds:  # the scripted answer is no region: the global host
+        assert runner.requests[0].url.startswith("http://169.254.169.254/metadata/instance/")
 
 
 # -- fail closed and cache separation ----------------------------------------------------------

@@ -42,6 +42,13 @@ def certificate_config(
     }
 
 
+def managed_identity_config(manifest: EmulatorManifest, **api: Any) -> dict[str, Any]:
+    """No application credential; a `MyApi` section asking the system-assigned identity."""
+    config = certificate_config(manifest, AcquireTokenOptions={"ManagedIdentity": {}}, **api)
+    config["AzureAd"] = {}
+    return config
+
+
 def secret_config(manifest: EmulatorManifest, **api: Any) -> dict[str, Any]:
     """The same, with the app's client secret as its only credential."""
     config = certificate_config(manifest, **api)

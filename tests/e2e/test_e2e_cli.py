@@ -28,6 +28,9 @@ CONTRACT_DEMO_KEYS = (
     "status",
     "ok",
 )
+#: Added by the production-names work (issue 13): extended, never renamed.
+DEMO_ENDPOINT_KEYS = ("token_endpoint",)
+MANAGED_IDENTITY_DEMO_KEYS = ("token_endpoint", "imds_endpoint")
 
 
 def identity_web(
@@ -141,9 +144,18 @@ def test_demo_json_runs_every_available_scenario_ok() -> None:
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert {"cert-bearer", "cert-mtls"} <= {line["scenario"] for line in lines}
+    assert CONTRACT_DEMO_KEYS + MANAGED_IDENTITY_DEMO_KEYS == JSON_KEYS
     for line in lines:
-        assert tuple(line) == CONTRACT_DEMO_KEYS == JSON_KEYS
+        managed = line["credential_source"] != "Path"
+        added = MANAGED_IDENTITY_DEMO_KEYS if managed else DEMO_ENDPOINT_KEYS
+        assert tuple(line) == CONTRACT_DEMO_KEYS + added
         assert line["ok"] is True, line
+        assert line["token_endpoint"].startswith(
+            ("https://login.microsoftonline.com/", "https://mtlsauth.microsoft.com/",
+             "https://westus3.mtlsauth.microsoft.com/", "http://169.254.169.254/")
+        )  # fmt: skip
+        if managed:
+            assert line["imds_endpoint"] == "http://169.254.169.254"
         if line["protocol_scheme"] == "MTLS_POP":
             assert line["cnf_x5t_s256"] == line["binding_thumbprint"] is not None
             assert line["token_type"] == "mtls_pop"
@@ -173,10 +185,10 @@ def _unknown_client(manifest: EmulatorManifest, scheme: str) -> dict[str, Any]:
 
 
 def test_a_failing_scenario_is_reported_not_ok_with_its_reason(
-    manifest: EmulatorManifest, tmp_path: Path
+    manifest: EmulatorManifest, emulator: Emulator, tmp_path: Path
 ) -> None:
     failing = Scenario("failing", "Path", "MTLS_POP", _unknown_client)
-    outcome: Outcome = run_scenario(failing, manifest, tmp_path, manifest.env())
+    outcome: Outcome = run_scenario(failing, emulator, tmp_path, manifest.env())
     assert not outcome.ok
     assert outcome.reason.startswith("ServiceError: ")
     assert "AADSTS700016" in outcome.reason
@@ -197,4 +209,4 @@ def test_demo_exits_1_when_a_scenario_is_not_ok(
         ("cert-bearer", True),
         ("cert-mtls", False),
     ]
-    assert all(tuple(line) == CONTRACT_DEMO_KEYS for line in lines)
+    assert all(tuple(line) == CONTRACT_DEMO_KEYS + DEMO_ENDPOINT_KEYS for line in lines)

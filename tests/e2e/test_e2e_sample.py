@@ -25,8 +25,7 @@ def sample_environment(
     from_env_file = read_dotenv(env_file)
     assert {"SSL_CERT_FILE", "IDENTITY_WEB_EMULATOR_MANIFEST"} <= set(from_env_file)
     return {
-        **from_env_file,
-        "AzureAd__Instance": manifest.instance,
+        **from_env_file,  # IDENTITY_WEB_CONNECT_TO: appsettings' login.microsoftonline.com
         "AzureAd__TenantId": manifest.tenant_id,
         "AzureAd__ClientId": app.client_id,
         "AzureAd__ClientCredentials__0__CertificateDiskPath": app.certificate_pfx_path,
@@ -62,6 +61,8 @@ def test_sample_calls_the_resource_with_a_bound_token(
     (vault_call,) = emulator.requests("resource")
     # The vault answers 200 to a bound token only when cnf matches the TLS client certificate.
     assert token_request["client_cert_x5t_s256"] == thumbprint
+    assert token_request["headers"]["host"] == "mtlsauth.microsoft.com"  # the static rule
+    assert emulator.requests("entra.openid_configuration") == []
     assert vault_call["client_cert_x5t_s256"] == thumbprint
     assert vault_call["status"] == 200
     assert vault_call["headers"]["x-ms-tokenboundauth"] == "true"

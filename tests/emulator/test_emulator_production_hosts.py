@@ -183,8 +183,10 @@ def test_env_file_carries_the_resolve_map(emulator: Emulator, tmp_path: Path) ->
     resolve = manifest["resolve"]
     assert resolve["169.254.169.254:80"] == emulator.manifest.imds_endpoint.removeprefix("http://")
     assert resolve["login.microsoftonline.com:443"] == emulator.manifest.instance[8:-1]
-    pairs = dict(item.split("=") for item in env["IDENTITY_WEB_CONNECT_TO"].split(","))
-    assert pairs == resolve
+    value = env["IDENTITY_WEB_CONNECT_TO"]
+    value = json.loads(value) if value.startswith('"') else value  # '*' makes the writer quote
+    pairs = dict(item.split("=") for item in value.split(","))
+    assert pairs == {**resolve, **manifest["resolve_wildcards"]}  # the wildcards come last
 
 
 def test_mtls_pop_sent_to_a_login_name_names_that_clouds_mtls_endpoint(emulator: Emulator) -> None:

@@ -26,8 +26,7 @@ def sample_environment(manifest: EmulatorManifest) -> dict[str, str]:
         environ.pop(name, None)
     return {
         **environ,
-        **manifest.env(),
-        "AzureAd__Instance": manifest.instance,
+        **production_names(manifest.env()),
         "AzureAd__TenantId": manifest.tenant_id,
         "AzureAd__ClientId": app.client_id,
         "AzureAd__ClientCredentials__0__ManagedIdentityClientId": (
@@ -35,6 +34,14 @@ def sample_environment(manifest: EmulatorManifest) -> dict[str, str]:
         ),
         "AzureKeyVault__BaseUrl": manifest.resource.base_url,
     }
+
+
+def production_names(env: dict[str, str]) -> dict[str, str]:
+    """The env file without the IMDS override: the sample's own login.microsoftonline.com and
+    IMDS at 169.254.169.254 go through the resolver seam."""
+    env.pop("AZURE_POD_IDENTITY_AUTHORITY_HOST")
+    env["IDENTITY_WEB_MI_ATTESTATION"] = "software"  # the README's line
+    return env
 
 
 def run_sample(environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -52,11 +59,15 @@ def run_sample(environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_sample_reads_the_secret_with_a_token_bound_to_the_managed_identity_certificate(
     manifest: EmulatorManifest, emulator: Emulator
 ) -> None:
+    emulator.set_attestation_mode("required")
     done = run_sample(sample_environment(manifest))
     assert done.returncode == 0, done.stderr
     assert "HTTP 200, token type mtls_pop" in done.stdout
+    assert [e["status"] for e in emulator.requests("attestation.attest")] == [200]
     assert "emulated-secret-value-of-mysecret" in done.stdout
     leg1, leg2 = emulator.requests("entra.mtls_token")
+    assert leg1["headers"]["host"] == "westus3.mtlsauth.microsoft.com"  # IMDS v2's endpoint
+    assert leg2["headers"]["host"] == "mtlsauth.microsoft.com"  # the static rule
     assert leg1["form"]["client_id"] == manifest.apps[0].federated_managed_identities[-1]
     assert leg2["form"]["client_id"] == manifest.apps[0].client_id
     assert leg2["client_cert_x5t_s256"] == leg1["client_cert_x5t_s256"]

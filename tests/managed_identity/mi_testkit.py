@@ -23,6 +23,26 @@ T = TypeVar("T")
 Responder = Callable[[HttpRequest], HttpResponse | None]
 
 
+def managed_identity_settings(emulator: Any, api: str = "MyApi", **options: Any) -> Any:
+    """Settings with no application credential and a section `api` that asks the
+    system-assigned identity for the emulator's resource."""
+    from identity_web.settings import IdentityWebSettings  # noqa: PLC0415 - kit stays light
+
+    return IdentityWebSettings.from_mapping(
+        {
+            "AzureAd": {},
+            api: {
+                "BaseUrl": emulator.manifest.resource.base_url,
+                "RelativePath": "whoami",
+                "Scopes": [emulator.manifest.resource.scope],
+                "RequestAppToken": True,
+                "AcquireTokenOptions": {"ManagedIdentity": {}},
+                **options,
+            },
+        }
+    )
+
+
 def response(
     status: int,
     body: Any = b"",

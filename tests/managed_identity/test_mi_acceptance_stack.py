@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from mi_testkit import managed_identity_settings
 from testkit import exchange_token
 
 from identity_web import (
@@ -26,7 +27,7 @@ from identity_web import (
 )
 from identity_web.acquisition import TokenRequestOptions
 from identity_web.cli._probe import probe, render_text
-from identity_web.managed_identity import ManagedIdentityClient
+from identity_web.managed_identity import BlockingAttestationProvider, ManagedIdentityClient
 from identity_web.settings import IdentityWebSettings, ManagedIdentityOptions
 from identity_web.transport import HttpTransport
 
@@ -141,19 +142,8 @@ def test_bearer_answer_to_the_mtls_leg_fails_closed(
 
 
 def mi_settings(emulator: Any, **api: Any) -> IdentityWebSettings:
-    return IdentityWebSettings.from_mapping(
-        {
-            "AzureAd": {},
-            API: {
-                "BaseUrl": emulator.manifest.resource.base_url,
-                "RelativePath": "whoami",
-                "Scopes": [emulator.manifest.resource.scope],
-                "RequestAppToken": True,
-                "AcquireTokenOptions": {"ManagedIdentity": {}},
-                **api,
-            },
-        }
-    )
+    settings: IdentityWebSettings = managed_identity_settings(emulator, API, **api)
+    return settings
 
 
 def test_one_failure_leaves_no_unavailable_state(emulator: Any) -> None:
@@ -184,7 +174,8 @@ def test_attestation_and_certificate_lifetime_are_configurable_through_the_facto
         mi_settings(emulator, ProtocolScheme="MTLS_POP"), environ=emulator.manifest.env()
     )
     factory.container.managed_identity.add_kwargs(
-        attestation=attestation, certificate_min_remaining=8 * 86400.0
+        attestation=BlockingAttestationProvider(attestation.get_attestation_token),
+        certificate_min_remaining=8 * 86400.0,
     )
     with factory.add_downstream_api(API).build() as services:
         assert services.downstream_api.call(API).status == 200
@@ -194,9 +185,10 @@ def test_attestation_and_certificate_lifetime_are_configurable_through_the_facto
             bound=True,
         )
     assert again.token_type == "mtls_pop"
-    assert attestation.calls == [emulator.manifest.attestation_endpoint] * 2
-    # 7-day certificates never have 8 days left: each acquisition issued a new one.
-    assert len(emulator.requests("imds.issuecredential")) == 2
+    assert attestation.calls == [emulator.manifest.attestation_endpoint]
+    # 7-day certificates never have 8 days left, but a certificate is kept until half of its
+    # own lifetime is gone: the second acquisition reused it.
+    assert len(emulator.requests("imds.issuecredential")) == 1
 
 
 # --- AKS workload identity: SignedAssertionFilePath -------------------------------------

@@ -67,9 +67,10 @@ def test_csr_subject_key_and_cuid_attribute(key: rsa.RSAPrivateKey) -> None:
     csr = x509.load_der_x509_csr(der)
     attributes = [(a.oid, a.value, a._type) for a in csr.subject]
     assert attributes == [
-        (NameOID.COMMON_NAME, CLIENT_ID, _ASN1Type.UTF8String),
         (NameOID.DOMAIN_COMPONENT, TENANT_ID, _ASN1Type.IA5String),
+        (NameOID.COMMON_NAME, CLIENT_ID, _ASN1Type.PrintableString),
     ]
+    assert csr.subject.rfc4514_string() == f"CN={CLIENT_ID},DC={TENANT_ID}"
     public = csr.public_key()
     assert isinstance(public, rsa.RSAPublicKey)
     assert public.key_size == 2048
@@ -211,3 +212,15 @@ def test_emulator_refuses_small_keys() -> None:
 def test_emulator_refuses_garbage() -> None:
     with pytest.raises(CsrRejectedError, match="base64 DER"):
         verify_csr("not-base64!", client_id=CLIENT_ID, tenant_id=TENANT_ID, cu_id=CU_ID)
+
+
+def test_csr_subject_der_is_pinned_to_msal_net_order(key: rsa.RSAPrivateKey) -> None:
+    """MSAL.NET's X500DistinguishedName("CN=<client>, DC=<tenant>") reads the string in reverse
+    order: the DER holds DC (IA5String) first, then CN (PrintableString). These are the bytes."""
+    client, tenant = "11111111-2222-3333-4444-555555555555", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+    der = base64.b64decode(build_csr(key, PlatformMetadata(client, tenant, CU_ID, "")))
+    dc = bytes.fromhex("3134 3032 060a0992268993f22c640119 1624") + tenant.encode()
+    cn = bytes.fromhex("312d 302b 0603550403 1324") + client.encode()
+    subject = bytes.fromhex("3065") + dc + cn
+    assert subject in der
+    assert x509.load_der_x509_csr(der).subject.public_bytes() == subject

@@ -218,11 +218,11 @@ def test_cached_certificate_is_reused(
 def test_certificate_near_expiry_is_reissued(
     emulator: Any, transport: HttpTransport, imds_env: dict[str, str]
 ) -> None:
-    mi = ManagedIdentityClient(
-        environ=imds_env, certificate_min_remaining=8 * 86400, retry_scale=0.001
-    )
+    """With less than a day left (of 7), a certificate is issued anew."""
+    mi = ManagedIdentityClient(environ=imds_env, retry_scale=0.001)
     first = acquire(transport, mi, bound=True)
-    second = acquire(transport, mi, bound=True)
+    later = time.time() + 6.5 * 86400
+    second = transport.run(mi.token_flow(SYSTEM, SCOPE, bound=True, now=later))
     assert first.binding_certificate != second.binding_certificate
     assert len(emulator.requests("imds.issuecredential")) == 2
 

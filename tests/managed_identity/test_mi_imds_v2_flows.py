@@ -35,7 +35,7 @@ from identity_web.emulator._pki import name
 from identity_web.emulator._recording import ScriptedResponse
 from identity_web.emulator._state import EmulatorState
 from identity_web.emulator.imds import ImdsService
-from identity_web.managed_identity import ManagedIdentityClient
+from identity_web.managed_identity import BlockingAttestationProvider, ManagedIdentityClient
 from identity_web.protocol import HttpRequest, HttpResponse
 from identity_web.protocol.imds import ManagedIdentityId
 from identity_web.protocol.imds_v2 import parse_platform_metadata
@@ -240,9 +240,14 @@ def test_certificate_partitioned_per_identity(host: FakeHost, fixed_key: rsa.RSA
 def test_certificate_too_close_to_expiry_is_reissued(
     host: FakeHost, fixed_key: rsa.RSAPrivateKey
 ) -> None:
+    """A minimum above the lifetime is capped at half the lifetime: reused at first, issued
+    anew past the half (3.5 of 7 days)."""
     client = mi_client(fixed_key, certificate_min_remaining=8 * 86400.0)
     driver = driver_for(host)
     acquire(driver, client)
+    acquire(driver, client)
+    assert host.issued() == 1
+    driver.clock.now += 3.6 * 86400
     acquire(driver, client)
     assert host.issued() == 2
 
@@ -364,7 +369,8 @@ def test_attestation_token_is_sent_and_partitions_the_certificate_cache(
 
     monkeypatch.setattr(host.state, "attestation_mode", AttestationMode.REQUIRED)
     driver = driver_for(host)
-    acquire(driver, mi_client(fixed_key, attestation=Attestation()))
+    provider = BlockingAttestationProvider(Attestation().get_attestation_token)
+    acquire(driver, mi_client(fixed_key, attestation=provider))
     assert seen == [("https://attestation.emulator.invalid", fixed_key)]
     assert driver.sent[1].json_body["attestation_token"].count(".") == 2
     with pytest.raises(ManagedIdentityError, match="Attestation Token is missing"):

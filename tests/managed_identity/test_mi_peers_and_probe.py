@@ -14,7 +14,7 @@ from azure.identity import ManagedIdentityCredential
 from identity_web.cli import main
 from identity_web.cli._probe import probe, render_text
 from identity_web.emulator import Emulator, EmulatorConfig
-from identity_web.transport import HttpTransport
+from identity_web.transport import ConnectTo, HttpTransport
 
 RESOURCE = "https://vault.azure.net"
 
@@ -76,6 +76,26 @@ def test_probe_finds_imds_v1_and_v2(emulator: Any) -> None:
     assert emulator.requests("imds.issuecredential") == []
     assert all(e["status"] == 400 for e in emulator.requests())  # no token was issued
     assert "v2 (mTLS PoP):   answers" in render_text(report)
+
+
+def test_probe_reaches_169_254_169_254_and_names_region_and_providers(emulator: Any) -> None:
+    """Through the resolver seam, as on a VM; the region, key kind, attestation mode and what a
+    bound token needs here are in the report."""
+    manifest = emulator.manifest
+    environ = {"REGION_NAME": "westus3", "IDENTITY_WEB_MI_ATTESTATION": "software"}
+    seam = ConnectTo.of(manifest.resolve, manifest.resolve_wildcards)
+    with HttpTransport(connect_to=seam) as transport:
+        report = probe(environ, transport, arc_agent_path="/nonexistent")
+    assert report.imds_endpoint == "http://169.254.169.254"
+    assert report.imds_v2.available
+    assert (report.region, report.key_provider, report.attestation) == (
+        "westus3",
+        "software-rsa",
+        "software",
+    )
+    assert report.to_json()["bound_token_needs"] == "IMDS v2 answers; keys are attested (software)"
+    assert {e["headers"]["host"] for e in emulator.requests()} == {"169.254.169.254"}
+    assert "Key provider: software-rsa; attestation: software" in render_text(report)
 
 
 def test_probe_reports_a_v1_only_host() -> None:

@@ -29,6 +29,8 @@ def sample_environment(emulator: Any, user_assigned_client_id: str) -> dict[str,
     ):
         environ.pop(name, None)
     environ.update(manifest.env())
+    environ.pop("AZURE_POD_IDENTITY_AUTHORITY_HOST")  # IMDS as on a VM: 169.254.169.254
+    environ["IDENTITY_WEB_MI_ATTESTATION"] = "software"  # the README's line
     environ["AzureKeyVault__BaseUrl"] = manifest.resource.base_url
     environ["AzureKeyVault__AcquireTokenOptions__ManagedIdentity__UserAssignedClientId"] = (
         user_assigned_client_id
@@ -40,6 +42,7 @@ def sample_environment(emulator: Any, user_assigned_client_id: str) -> dict[str,
     ("sample", "token_type"), [("daemon-app-msi", "Bearer"), ("daemon-app-msi-mtls", "mtls_pop")]
 )
 def test_sample_reads_the_secret(emulator: Any, sample: str, token_type: str) -> None:
+    emulator.set_attestation_mode("required")
     user = next(mi for mi in emulator.state.managed_identities if mi.kind == "UserAssigned")
     directory = SAMPLES / sample
     result = subprocess.run(  # noqa: S603 - our own sample with the test interpreter
@@ -54,8 +57,11 @@ def test_sample_reads_the_secret(emulator: Any, sample: str, token_type: str) ->
     assert result.returncode == 0, result.stderr
     assert f"HTTP 200, token type {token_type}" in result.stdout
     assert "emulated-secret-value-of-mysecret" in result.stdout
+    imds = [e for e in emulator.requests() if e["endpoint"].startswith("imds.")]
+    assert {e["headers"]["host"] for e in imds} == {"169.254.169.254"}
     (leg,) = [e for e in emulator.requests() if e["endpoint"] in ("imds.token", "entra.mtls_token")]
     if token_type == "mtls_pop":
+        assert [e["status"] for e in emulator.requests("attestation.attest")] == [200]
         assert "Bound to certificate x5t#S256 " + leg["client_cert_x5t_s256"] in result.stdout
         assert emulator.requests("resource")[0]["headers"]["x-ms-tokenboundauth"] == "true"
     else:

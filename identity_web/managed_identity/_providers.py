@@ -1,0 +1,152 @@
+"""The two seams of an IMDS v2 certificate: where its key comes from, and who attests it.
+
+`KeyProvider` makes the key the CSR is signed with. The default, `SoftwareKeyProvider`, makes
+an RSA-2048 key in memory (a `GenerateKey` effect, off the event loop); a plug-in may return a
+key whose private half stays in hardware and only signs (a `cryptography` RSA private key
+object whose `sign` calls the device), and names its `kind`.
+
+`AttestationProvider` turns the key (and its CSR) into the attestation token `issuecredential`
+carries. None by default: Azure IMDS asks for a Microsoft Azure Attestation token for
+KeyGuard-protected keys on Windows, which no Python library can produce today.
+`SoftwareAttestationProvider` speaks the emulator's attestation authority protocol
+(`POST {attestationEndpoint}/attest/software` with the CSR), so the demo and tests run the
+`required` attestation path end to end; `BlockingAttestationProvider` wraps a plain function.
+
+Both are steps: a provider's network call is an `HttpRequest` it yields, its blocking work an
+effect, so the drivers run them like everything else. The IMDS v2 certificate cache is keyed by
+`kind` and `mode`, as MSAL.NET's is by key type and attestation.
+
+In settings, both are chosen with environment variables (`IDENTITY_WEB_MI_KEY_PROVIDER`:
+`software`; `IDENTITY_WEB_MI_ATTESTATION`: `none` or `software`), in code with
+`ManagedIdentityClient(key_provider=..., attestation=...)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from identity_web._errors import AttestationError, ConfigurationError, ConfigurationProblem
+from identity_web.protocol import imds_v2
+from identity_web.protocol._http import HttpRequest
+from identity_web.protocol.imds import body_excerpt
+from identity_web.protocol.steps import Blocking, Step
+
+KEY_PROVIDER_VARIABLE = "IDENTITY_WEB_MI_KEY_PROVIDER"
+ATTESTATION_VARIABLE = "IDENTITY_WEB_MI_ATTESTATION"
+ATTESTATION_TIMEOUT = 10.0
+
+
+class KeyProvider(Protocol):
+    """Makes the key of a new IMDS v2 certificate."""
+
+    @property
+    def kind(self) -> str:
+        """What kind of key (`software-rsa`, a hardware name): part of the certificate cache key."""
+        ...
+
+    def key_step(self) -> Step[rsa.RSAPrivateKey]: ...
+
+
+class AttestationProvider(Protocol):
+    """Produces the attestation token for a key, given the host's `attestationEndpoint`."""
+
+    @property
+    def mode(self) -> str:
+        """The attestation mode (`software`, …): part of the certificate cache key."""
+        ...
+
+    def attestation_step(self, endpoint: str, key: rsa.RSAPrivateKey, csr: str) -> Step[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateKey(Blocking):
+    """Effect: a new private key for an IMDS v2 certificate (CPU-heavy: off the event loop)."""
+
+    factory: Callable[[], rsa.RSAPrivateKey] = field(repr=False)
+
+    def run(self) -> rsa.RSAPrivateKey:
+        return self.factory()
+
+
+@dataclass(frozen=True, slots=True)
+class SoftwareKeyProvider:
+    """RSA-2048 in this process's memory (never written anywhere)."""
+
+    factory: Callable[[], rsa.RSAPrivateKey] = field(default=imds_v2.generate_key, repr=False)
+    kind: str = "software-rsa"
+
+    def key_step(self) -> Step[rsa.RSAPrivateKey]:
+        key: rsa.RSAPrivateKey = yield GenerateKey(self.factory)
+        return key
+
+
+@dataclass(frozen=True, slots=True)
+class Attest(Blocking):
+    """Effect: an attestation token from a blocking function (off the event loop)."""
+
+    function: Callable[[str, rsa.RSAPrivateKey], str] = field(repr=False)
+    endpoint: str
+    key: rsa.RSAPrivateKey = field(repr=False)
+
+    def run(self) -> str:
+        return self.function(self.endpoint, self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockingAttestationProvider:
+    """An attestation provider from a plain function `(endpoint, key) -> token` (it may block:
+    it runs in a worker thread on the async side)."""
+
+    function: Callable[[str, rsa.RSAPrivateKey], str] = field(repr=False)
+    mode: str = "custom"
+
+    def attestation_step(self, endpoint: str, key: rsa.RSAPrivateKey, csr: str) -> Step[str]:
+        token: str = yield Attest(self.function, endpoint, key)
+        return token
+
+
+@dataclass(frozen=True, slots=True)
+class SoftwareAttestationProvider:
+    """Attests a software key with the identity-web emulator's attestation authority."""
+
+    mode: str = "software"
+
+    def attestation_step(self, endpoint: str, key: rsa.RSAPrivateKey, csr: str) -> Step[str]:
+        url = f"{endpoint.rstrip('/')}/attest/software"
+        response = yield HttpRequest(
+            "POST", url, json_body={"csr": csr}, timeout=ATTESTATION_TIMEOUT
+        )
+        body = response.json_object() if response.status == 200 else None
+        token = body.get("token") if body is not None else None
+        if not isinstance(token, str) or not token:
+            raise AttestationError(
+                f"the attestation authority {endpoint} did not attest the key (HTTP "
+                f"{response.status}: {body_excerpt(response) or 'no token'})"
+            )
+        return token
+
+
+def key_provider_from(environ: Mapping[str, str]) -> KeyProvider:
+    value = environ.get(KEY_PROVIDER_VARIABLE, "").strip().lower() or "software"
+    if value != "software":
+        raise _unknown(KEY_PROVIDER_VARIABLE, value, "software")
+    return SoftwareKeyProvider()
+
+
+def attestation_from(environ: Mapping[str, str]) -> AttestationProvider | None:
+    value = environ.get(ATTESTATION_VARIABLE, "").strip().lower() or "none"
+    if value == "none":
+        return None
+    if value == "software":
+        return SoftwareAttestationProvider()
+    raise _unknown(ATTESTATION_VARIABLE, value, "none, software")
+
+
+def _unknown(variable: str, value: str, allowed: str) -> ConfigurationError:
+    return ConfigurationError(
+        [ConfigurationProblem(variable, f"found {value!r}; allowed: {allowed}")]
+    )
