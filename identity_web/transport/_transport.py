@@ -167,7 +167,11 @@ class HttpTransport:
             key = ClientKey(binding.x5t_s256 if binding else None, pin, request.direct)
             create = functools.partial(self._new_client, httpx.Client, binding, pin, request.direct)
             with self._clients.lease(key, create) as client:
-                response = client.send(_build(client, request))
+                try:
+                    response = client.send(_build(client, request))
+                except httpx.RemoteProtocolError as dropped:
+                    _resend_or_raise(request, dropped)
+                    response = client.send(_build(client, request))
         except (httpx.HTTPError, httpx.InvalidURL, PoolClosedError) as error:
             raise _network_error(request, error) from error
         return _received(request, response, self._clock() - started)
@@ -184,7 +188,11 @@ class HttpTransport:
             while True:
                 with self._async_clients.lease_existing(key) as client:
                     if client is not None:
-                        response = await client.send(_build(client, request))
+                        try:
+                            response = await client.send(_build(client, request))
+                        except httpx.RemoteProtocolError as dropped:
+                            _resend_or_raise(request, dropped)
+                            response = await client.send(_build(client, request))
                         break
                 await asyncio.to_thread(self._add_async_client, key, request)
         except (httpx.HTTPError, httpx.InvalidURL, PoolClosedError) as error:
@@ -296,6 +304,24 @@ class HttpTransport:
 
 def _close_client(key: ClientKey, client: httpx.Client) -> None:
     client.close()
+
+
+#: Sent once more, on a fresh connection, when the server closed a kept-alive connection before
+#: answering: safe methods only (RFC 9110 §9.2.1). A POST or PATCH is never resent blindly.
+_RESENT_WHEN_DROPPED = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _resend_or_raise(request: HttpRequest, dropped: httpx.RemoteProtocolError) -> None:
+    """Return when `request` may be sent once more after the server dropped the connection
+    without an answer (httpx has discarded that connection, so the next send opens a new one);
+    else re-raise."""
+    if request.method.upper() not in _RESENT_WHEN_DROPPED:
+        raise dropped
+    logger.debug(
+        "%s %s: connection closed without an answer; sent once more",
+        request.method,
+        redact_url(request.url),
+    )
 
 
 def _build(client: httpx.Client | httpx.AsyncClient, request: HttpRequest) -> httpx.Request:
