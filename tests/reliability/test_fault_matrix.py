@@ -236,7 +236,7 @@ def test_post_on_a_connection_the_server_closed_is_not_retried(emulator: Emulato
     strict=True,
     reason="a token answer that trickles (1 byte every 40 ms) is only bounded by the per-read "
     "timeout, so the call takes as long as the server likes; an overall deadline per request "
-    "is missing in the transport (the lead fixes it after merge)",
+    "is missing in the transport (open, issue 18)",
 )
 def test_a_trickling_token_answer_is_cut_by_an_overall_deadline(emulator: Emulator) -> None:
     manifest = emulator.manifest
