@@ -231,6 +231,15 @@ ASSERTION_CNF_MISMATCH = Aadsts(
     "certificate presented is '{actual}'.",
     chosen=True,
 )
+ASSERTION_NOT_FROM_TLS_CERTIFICATE = Aadsts(
+    9900005,
+    401,
+    "invalid_client",
+    "The client assertion is signed with certificate '{signer}' but the TLS client certificate "
+    "presented is '{presented}': on the mTLS token endpoint the assertion must be signed by, and "
+    "name, the certificate presented at TLS.",
+    chosen=True,
+)
 
 ALL = (
     MISSING_PARAMETER,
@@ -262,6 +271,7 @@ ALL = (
     CLIENT_CERTIFICATE_REQUIRED,
     CREDENTIAL_NOT_ALLOWED_FOR_POP,
     ASSERTION_CNF_MISMATCH,
+    ASSERTION_NOT_FROM_TLS_CERTIFICATE,
 )
 
 

@@ -52,8 +52,10 @@ def decode(assertion: str) -> _jwt.DecodedJwt:
 
 def verify_app_assertion(
     state: EmulatorState, app: AppRegistration, decoded: _jwt.DecodedJwt, check: AssertionCheck
-) -> None:
-    """Raise `TokenRequestError` unless the assertion authenticates `app`."""
+) -> x509.Certificate:
+    """The certificate that signed the assertion; raise `TokenRequestError` unless the assertion
+    authenticates `app`, and, sent with a TLS client certificate (`check.tls_thumbprint`),
+    unless it was signed by that very certificate."""
     if decoded.algorithm not in _jwt.SUPPORTED_ALGORITHMS:
         raise codes.ASSERTION_MALFORMED.fail(detail=f"Unsupported alg '{decoded.algorithm}'.")
     certificate = signing_certificate(state, app, decoded.header, check.now)
@@ -70,6 +72,20 @@ def verify_app_assertion(
             audience=str(audience), expected=check.accepted_audiences[0]
         )
     _check_assertion_time(claims, check)
+    _check_signed_by_tls_certificate(certificate, check.tls_thumbprint)
+    return certificate
+
+
+def _check_signed_by_tls_certificate(signer: x509.Certificate, tls_thumbprint: str | None) -> None:
+    """Over mTLS (UseBoundCredential, Bearer over mTLS) the assertion's certificate, named by
+    `x5t#S256` / `x5t` or sent in `x5c`, must be the certificate presented at TLS."""
+    if tls_thumbprint is None:
+        return
+    signed_by = thumbprint_s256(signer)
+    if signed_by != tls_thumbprint:
+        raise codes.ASSERTION_NOT_FROM_TLS_CERTIFICATE.fail(
+            signer=signed_by, presented=tls_thumbprint
+        )
 
 
 def signing_certificate(

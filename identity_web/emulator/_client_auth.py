@@ -5,9 +5,11 @@ Which credentials a request may use depends on the host and the requested token 
 | host | token_type | accepted credentials |
 |---|---|---|
 | login | (Bearer) | client_secret, jwt-bearer assertion (app certificate or federated token) |
-| mtlsauth | (Bearer) | the same, or the TLS client certificate (Bearer over mTLS), or jwt-pop |
+| mtlsauth | (Bearer) | the TLS client certificate alone, or with a secret, a jwt-pop, or a |
+| | | jwt-bearer assertion signed by that very certificate (Bearer over mTLS) |
 | mtlsauth | mtls_pop | the TLS client certificate alone, or a jwt-pop assertion bound to it |
 
+The mtlsauth host answers every request without a TLS client certificate with AADSTS9900002.
 The login host never authenticates by the TLS certificate it may see (it only logs it). An app
 must be enabled for mTLS client authentication (`AppRegistration.mtls_client_auth_enabled`) to
 use the mtlsauth host at all (AADSTS51000); managed identities need no enrolment.
@@ -70,6 +72,9 @@ def authenticate(state: EmulatorState, context: TokenRequestContext) -> ClientId
     identity = None if app else state.find_managed_identity(client_id=client_id)
     if app is None and identity is None:
         raise codes.UNKNOWN_CLIENT.fail(client_id=client_id, tenant=context.tenant)
+    if context.mtls_host and context.client_certificate is None:
+        purpose = "token_type=mtls_pop" if context.pop else "a token request (Bearer over mTLS)"
+        raise codes.CLIENT_CERTIFICATE_REQUIRED.fail(purpose=purpose)
     if context.mtls_host and app is not None and not app.mtls_client_auth_enabled:
         raise codes.MTLS_CLIENT_AUTH_DISABLED.fail(client_id=app.client_id)
     _check_pop_credentials(context)
@@ -83,11 +88,9 @@ def authenticate(state: EmulatorState, context: TokenRequestContext) -> ClientId
 
 
 def _check_pop_credentials(context: TokenRequestContext) -> None:
-    """mtls_pop: a TLS certificate is required, and it is the credential (or a jwt-pop is)."""
+    """mtls_pop: the TLS certificate (checked present) is the credential, or a jwt-pop is."""
     if not context.pop:
         return
-    if context.client_certificate is None:
-        raise codes.CLIENT_CERTIFICATE_REQUIRED.fail(purpose="token_type=mtls_pop")
     if "client_secret" in context.form:
         raise codes.CREDENTIAL_NOT_ALLOWED_FOR_POP.fail(parameter="client_secret")
     assertion_type = context.form.get("client_assertion_type", "")

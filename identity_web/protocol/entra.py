@@ -82,8 +82,27 @@ NOT_SUPPORTED_CODE = "mtls_pop_not_supported_for_environment"
 _REGION = re.compile(r"[a-z0-9]+")
 
 
+#: No TLS client certificate reached the mTLS token endpoint. ESTS's code for this is not known
+#: (wire-protocol.md §10); 9900002 is the emulator's (docs/emulator.md). An answer with another
+#: code is recognised by its words (`_NO_CERTIFICATE_WORDS`).
+MISSING_CERTIFICATE_CODE = 9900002
+MTLS_MISSING_CERTIFICATE_HINT = (
+    "the mTLS token endpoint received no TLS client certificate although this client presented "
+    "one: something between here and the endpoint ends TLS and opens its own connection (an "
+    "HTTPS proxy that terminates TLS, a load balancer, a TLS-inspecting firewall); let this "
+    "traffic through untouched (e.g. NO_PROXY for the mTLS host), and check that the request "
+    "went to the mTLS host itself (Instance, AzureRegion, IDENTITY_WEB_CONNECT_TO)"
+)
+_NO_CERTIFICATE_WORDS = re.compile(
+    r"client certificate\b.{0,80}\b"
+    r"(?:is required|missing|not (?:been )?(?:provided|presented|sent))"
+    r"|no (?:TLS )?client certificate",
+    re.IGNORECASE,
+)
+
 #: What to check when the mTLS token endpoint refuses a request, by AADSTS code.
 MTLS_HINTS: Mapping[int, str] = {
+    MISSING_CERTIFICATE_CODE: MTLS_MISSING_CERTIFICATE_HINT,
     51000: (
         "the app registration is not enabled for mTLS client authentication (MtlsClientAuth); "
         "enable it for this app or use ProtocolScheme Bearer"
@@ -103,6 +122,8 @@ MTLS_INVALID_CLIENT_HINT = (
 def explain_mtls_error(error: ServiceError) -> ServiceError | None:
     """`error` from the mTLS token endpoint with what to check added, or None (nothing to add)."""
     hint = next((MTLS_HINTS[code] for code in error.error_codes if code in MTLS_HINTS), None)
+    if hint is None and _NO_CERTIFICATE_WORDS.search(error.error_description):
+        hint = MTLS_MISSING_CERTIFICATE_HINT
     if hint is None and error.error == "invalid_client":
         hint = MTLS_INVALID_CLIENT_HINT
     return error.with_hint(hint) if hint is not None else None

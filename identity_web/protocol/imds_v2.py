@@ -191,9 +191,10 @@ def build_csr(key: rsa.RSAPrivateKey, metadata: PlatformMetadata) -> str:
     """The PKCS#10 request of §5.4, as single-line standard base64 of the DER.
 
     Subject `CN=<clientId>, DC=<tenantId>` encoded as MSAL.NET's
-    `X500DistinguishedName("CN=…, DC=…")` encodes it: that constructor reads the string in
-    reverse (RFC 4514) order, so the DER sequence holds the DC RDN first (IA5String) and the CN
-    RDN second (PrintableString when the client id allows it, as a GUID does; else UTF8String).
+    `X500DistinguishedName("CN=…, DC=…")` encodes it on Windows: the constructor's default
+    `Reversed` flag puts the DC RDN first, and CertStrToName types it IA5String; the CN RDN
+    second, PrintableString when the client id allows it (a GUID does), else UTF8String.
+    docs/managed-identity.md ("CSR layout") names the .NET source lines.
     Attribute 1.3.6.1.4.1.311.90.2.10 = compact JSON of `cuId` as a UTF8String, signed
     RSASSA-PSS SHA-256 / MGF1-SHA-256 / salt 32.
     """

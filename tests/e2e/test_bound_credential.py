@@ -1,24 +1,36 @@
 """`UseBoundCredential` (a Bearer token whose credential went over mTLS), per credential:
 a certificate asks the mTLS host with its signed assertion and no token_type; FIC runs leg 1
 with the IMDS v2 certificate and leg 2 over mTLS; a token file is IDW10115; a secret is a
-configuration error. All against the emulator by the production names."""
+configuration error. The emulator holds a bound request to the certificate presented at TLS: a
+jwt-bearer assertion from another certificate (even one registered for the app) and a jwt-pop
+whose cnf names another certificate are refused. All against the emulator by the production
+names over real TLS."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import testkit
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from e2e_helpers import API, certificate_config, secret_config
 
 from identity_web import ConfigurationError, TokenAcquirerFactory
 from identity_web.acquisition._plan import Planner
 from identity_web.credentials import CertificateCredential
 from identity_web.emulator import Emulator, EmulatorManifest
+from identity_web.protocol import BindingCertificate, HttpRequest, HttpResponse, rfc7523
 from identity_web.settings import IdentityWebSettings, MicrosoftIdentityApplicationOptions
+from identity_web.transport import ConnectTo, HttpTransport
 
 PUBLIC = "https://login.microsoftonline.com/"
 MTLS = "entra.mtls_token"
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+JWT_POP = "urn:ietf:params:oauth:client-assertion-type:jwt-pop"
 
 
 def build(config: dict[str, Any], manifest: EmulatorManifest) -> Any:
@@ -122,3 +134,96 @@ def test_bound_credential_tokens_have_their_own_cache_key() -> None:
     assert not plain_key.credential_bound
     assert bound_key != plain_key
     assert bound_key.as_string() != plain_key.as_string()
+
+
+# -- the emulator checks the certificate behind a bound request ---------------------------------
+
+
+@pytest.fixture
+def second_certificate(emulator: Emulator) -> Iterator[BindingCertificate]:
+    """Another certificate registered for the demo app (its own key and subject)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "second app certificate")])
+    issued = emulator.state.ca.issue(key.public_key(), subject, days=1)
+    second = BindingCertificate.create(issued, key, (emulator.state.ca.certificate,))
+    emulator.demo_app.certificates.append(issued)
+    try:
+        yield second
+    finally:
+        emulator.demo_app.certificates.remove(issued)
+
+
+def mtls_token_url(manifest: EmulatorManifest) -> str:
+    return f"https://mtlsauth.microsoft.com/{manifest.tenant_id}/oauth2/v2.0/token"
+
+
+def post_over_mtls(
+    manifest: EmulatorManifest, presented: BindingCertificate, **fields: str
+) -> HttpResponse:
+    """A token request by hand to mtlsauth.microsoft.com (routed to the emulator by the
+    resolver seam), presenting `presented` at TLS."""
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": manifest.apps[0].client_id,
+        "scope": manifest.resource.scope,
+        **fields,
+    }
+    connect_to = ConnectTo.from_environ(manifest.env())
+    request = HttpRequest("POST", mtls_token_url(manifest), form=form, tls_identity=presented)
+    with HttpTransport(ca_bundle=manifest.ca_bundle, connect_to=connect_to) as transport:
+        return transport.send(request)
+
+
+@pytest.mark.parametrize("send_x5c", [False, True], ids=["x5t#S256", "x5c"])
+def test_an_assertion_from_another_certificate_than_the_tls_one_is_refused(
+    emulator: Emulator, second_certificate: BindingCertificate, send_x5c: bool
+) -> None:
+    """UseBoundCredential's request shape with the assertion signed by a second registered
+    certificate while the first is presented: 9900005; the second one on both sides works."""
+    manifest = emulator.manifest
+    assertion = rfc7523.client_assertion(
+        second_certificate,
+        client_id=manifest.apps[0].client_id,
+        audience=mtls_token_url(manifest),
+        now=time.time(),
+        send_x5c=send_x5c,
+    )
+    fields = {"client_assertion_type": JWT_BEARER, "client_assertion": assertion}
+    refused = post_over_mtls(manifest, emulator.demo_credential, **fields)
+    body = refused.json_object()
+    assert (refused.status, body["error"], body["error_codes"]) == (
+        401,
+        "invalid_client",
+        [9900005],
+    )
+    assert second_certificate.x5t_s256 in body["error_description"]
+    accepted = post_over_mtls(manifest, second_certificate, **fields)
+    assert accepted.status == 200
+    assert accepted.json_object()["token_type"] == "Bearer"
+    hosts = {entry["headers"]["host"] for entry in emulator.requests(MTLS)}
+    assert hosts == {"mtlsauth.microsoft.com"}
+
+
+def test_a_jwt_pop_whose_cnf_names_another_certificate_is_refused(
+    emulator: Emulator, second_certificate: BindingCertificate
+) -> None:
+    """A federated token bound to one certificate, presented with another: 9900004; with the
+    certificate its cnf names, it is accepted."""
+    state = emulator.state
+    trusted = emulator.demo_app.federated_managed_identities[0]
+    identity = state.find_managed_identity(client_id=trusted)
+    assert identity is not None
+    bound = state.mint_access_token(
+        client_id=identity.client_id,
+        object_id=identity.object_id,
+        audience="api://AzureADTokenExchange",
+        appidacr="2",
+        cnf_x5t_s256=second_certificate.x5t_s256,
+    )
+    fields = {"client_assertion_type": JWT_POP, "client_assertion": bound}
+    manifest = emulator.manifest
+    refused = post_over_mtls(manifest, emulator.demo_credential, **fields)
+    assert (refused.status, refused.json_object()["error_codes"]) == (401, [9900004])
+    accepted = post_over_mtls(manifest, second_certificate, token_type="mtls_pop", **fields)
+    assert accepted.status == 200
+    assert accepted.json_object()["token_type"] == "mtls_pop"

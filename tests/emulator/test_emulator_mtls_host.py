@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import uuid
+from collections.abc import Iterator
 
 import emulator_testkit as kit
 import httpx
@@ -79,6 +80,59 @@ def test_jwt_bearer_assertion_over_mtls_gets_bearer(emulator: Emulator) -> None:
     )
     assert response.status_code == 200, response.text
     assert response.json()["token_type"] == "Bearer"
+
+
+@pytest.fixture
+def second_certificate(emulator: Emulator) -> Iterator[BindingCertificate]:
+    """A second certificate registered for the demo app, with a subject of its own."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "second app certificate")])
+    second = kit.issue(emulator.state.ca, name)
+    emulator.demo_app.certificates.append(second.certificate)
+    try:
+        yield second
+    finally:
+        emulator.demo_app.certificates.remove(second.certificate)
+
+
+def _bearer_form(emulator: Emulator, signer: BindingCertificate, key_id: str) -> dict[str, str]:
+    signed = kit.assertion(
+        signer, emulator.demo_app.client_id, kit.mtls_url(emulator), key_id=key_id
+    )
+    return kit.form(emulator, client_assertion_type=kit.JWT_BEARER, client_assertion=signed)
+
+
+@pytest.mark.parametrize("key_id", ["x5t#S256", "x5t", "x5c"])
+def test_jwt_bearer_signed_by_another_certificate_than_the_tls_one_is_refused(
+    emulator: Emulator, second_certificate: BindingCertificate, key_id: str
+) -> None:
+    """Both certificates are registered; over mTLS the assertion must come from the TLS one."""
+    form = _bearer_form(emulator, second_certificate, key_id)
+    response = _post(emulator, emulator.demo_credential, form)
+    body = kit.assert_ests_error(response, status=401, code=9900005, error="invalid_client")
+    assert second_certificate.x5t_s256 in body["error_description"]
+    assert emulator.demo_credential.x5t_s256 in body["error_description"]
+    accepted = _post(
+        emulator, second_certificate, _bearer_form(emulator, second_certificate, key_id)
+    )
+    assert accepted.status_code == 200, accepted.text
+
+
+def test_jwt_bearer_on_the_mtls_host_without_a_client_certificate_is_refused(
+    emulator: Emulator,
+) -> None:
+    form = _bearer_form(emulator, emulator.demo_credential, "x5t#S256")
+    body = kit.assert_ests_error(
+        _post(emulator, None, form), status=401, code=9900002, error="invalid_client"
+    )
+    assert "Bearer over mTLS" in body["error_description"]
+
+
+def test_client_secret_on_the_mtls_host_without_a_client_certificate_is_refused(
+    emulator: Emulator,
+) -> None:
+    form = kit.form(emulator, client_secret=emulator.demo_app.client_secret or "")
+    response = _post(emulator, None, form)
+    kit.assert_ests_error(response, status=401, code=9900002, error="invalid_client")
 
 
 def test_mtls_pop_without_client_certificate_is_refused(emulator: Emulator) -> None:

@@ -215,8 +215,10 @@ def test_emulator_refuses_garbage() -> None:
 
 
 def test_csr_subject_der_is_pinned_to_msal_net_order(key: rsa.RSAPrivateKey) -> None:
-    """MSAL.NET's X500DistinguishedName("CN=<client>, DC=<tenant>") reads the string in reverse
-    order: the DER holds DC (IA5String) first, then CN (PrintableString). These are the bytes."""
+    """MSAL.NET's X500DistinguishedName("CN=<client>, DC=<tenant>") on Windows: the default
+    `Reversed` flag becomes CERT_NAME_STR_REVERSE_FLAG, so the DER holds DC first, then CN, and
+    CertStrToName types DC as IA5String and a GUID CN as PrintableString. These are the bytes
+    (docs/managed-identity.md, "CSR layout", names the source lines)."""
     client, tenant = "11111111-2222-3333-4444-555555555555", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
     der = base64.b64decode(build_csr(key, PlatformMetadata(client, tenant, CU_ID, "")))
     dc = bytes.fromhex("3134 3032 060a0992268993f22c640119 1624") + tenant.encode()
@@ -224,3 +226,17 @@ def test_csr_subject_der_is_pinned_to_msal_net_order(key: rsa.RSAPrivateKey) -> 
     subject = bytes.fromhex("3065") + dc + cn
     assert subject in der
     assert x509.load_der_x509_csr(der).subject.public_bytes() == subject
+
+
+def test_emulator_accepts_the_subject_dotnet_writes_on_linux(key: rsa.RSAPrivateKey) -> None:
+    """.NET's managed X500NameEncoder (Linux, macOS) keeps the reversed order but writes DC as
+    PrintableString (IA5String only for emailAddress): IMDS must take both spellings."""
+    client, tenant = "11111111-2222-3333-4444-555555555555", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+    names = [
+        x509.NameAttribute(NameOID.DOMAIN_COMPONENT, tenant, _type=_ASN1Type.PrintableString),
+        x509.NameAttribute(NameOID.COMMON_NAME, client, _type=_ASN1Type.PrintableString),
+    ]
+    der = _sign(key, names)
+    dc = bytes.fromhex("3134 3032 060a0992268993f22c640119 1324") + tenant.encode()
+    assert bytes.fromhex("3065") + dc in der
+    verify_csr(_b64(der), client_id=client, tenant_id=tenant, cu_id=CU_ID)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from identity_web import InvalidRequestError, ServiceError, TokenAcquisitionError
-from identity_web.protocol import HttpResponse
+from identity_web.protocol import HttpResponse, entra
 from identity_web.protocol.entra import (
     check_app_tenant,
     is_certificate_reload_error,
@@ -220,3 +220,38 @@ def test_discovery_error_answer_is_a_service_error() -> None:
     with pytest.raises(ServiceError) as caught:
         flow.send(HttpResponse(400, {}, json.dumps(body).encode()))
     assert caught.value.error_codes == (90002,)
+
+
+# -- what to check after an mTLS refusal -------------------------------------------------------
+
+
+def _refusal(description: str, *codes: int) -> ServiceError:
+    return ServiceError(
+        status=401, error="invalid_client", error_description=description, error_codes=codes
+    )
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        _refusal("AADSTS9900002: A TLS client certificate is required …", 9900002),
+        _refusal("AADSTS7000999: The client certificate was not provided.", 7000999),
+        _refusal("AADSTS7000998: No client certificate in the request.", 7000998),
+    ],
+    ids=["emulator code", "words: not provided", "words: no client certificate"],
+)
+def test_a_missing_client_certificate_gets_its_own_hint(refusal: ServiceError) -> None:
+    explained = entra.explain_mtls_error(refusal)
+    assert explained is not None
+    assert "[what to check: the mTLS token endpoint received no TLS client certificate" in str(
+        explained
+    )
+    assert entra.MTLS_INVALID_CLIENT_HINT not in str(explained)
+
+
+def test_an_unregistered_certificate_keeps_the_generic_invalid_client_hint() -> None:
+    refusal = _refusal("AADSTS700027: The TLS client certificate 'x' is not registered.", 700027)
+    explained = entra.explain_mtls_error(refusal)
+    assert explained is not None
+    assert entra.MTLS_INVALID_CLIENT_HINT in str(explained)
+    assert entra.MTLS_MISSING_CERTIFICATE_HINT not in str(explained)
