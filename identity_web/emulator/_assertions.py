@@ -53,9 +53,9 @@ def decode(assertion: str) -> _jwt.DecodedJwt:
 def verify_app_assertion(
     state: EmulatorState, app: AppRegistration, decoded: _jwt.DecodedJwt, check: AssertionCheck
 ) -> x509.Certificate:
-    """The certificate that signed the assertion; raise `TokenRequestError` unless the assertion
-    authenticates `app`, and, sent with a TLS client certificate (`check.tls_thumbprint`),
-    unless it was signed by that very certificate."""
+    """The certificate that signed the assertion. Raise `TokenRequestError` unless the assertion
+    authenticates `app` and, when it came with a TLS client certificate (`check.tls_thumbprint`),
+    was signed by that very certificate."""
     if decoded.algorithm not in _jwt.SUPPORTED_ALGORITHMS:
         raise codes.ASSERTION_MALFORMED.fail(detail=f"Unsupported alg '{decoded.algorithm}'.")
     certificate = signing_certificate(state, app, decoded.header, check.now)
