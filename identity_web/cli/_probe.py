@@ -75,7 +75,8 @@ class ProbeReport:
         if self.attestation == "none":
             return (
                 "IMDS v2 answers; a host that requires attestation refuses issuecredential "
-                "without a provider (IDENTITY_WEB_MI_ATTESTATION)"
+                "without a provider (AzureAd.ManagedIdentity.Attestation, or "
+                "IDENTITY_WEB_MI_ATTESTATION)"
             )
         return f"IMDS v2 answers; keys are attested ({self.attestation})"
 
