@@ -127,7 +127,9 @@ class IdentityWebContainer(containers.DeclarativeContainer):
     ca_bundle = providers.Callable(resolve_ca_bundle, environ)
     connect_to = providers.Callable(ConnectTo.from_environ, environ)
     transport = providers.Resource(_transport, ca_bundle=ca_bundle, connect_to=connect_to)
-    managed_identity = providers.ThreadSafeSingleton(ManagedIdentityClient, environ=environ)
+    managed_identity = providers.ThreadSafeSingleton(
+        ManagedIdentityClient, environ=environ, options=settings.provided.azure_ad.managed_identity
+    )
 
     credential_loaders = providers.Dict(
         {

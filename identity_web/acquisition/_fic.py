@@ -1,16 +1,24 @@
-"""Explaining a refused federated identity credential (leg 2 of FIC).
+"""Leg 2 of FIC refused: explaining a trust mismatch, renewing a rejected binding.
 
 When the token endpoint answers that no federated identity credential matches the assertion
 (AADSTS70021, 700211, 700212, 700213), the useful facts are what the assertion claimed: its
 issuer, subject and audience. They are read here without verifying anything (the assertion is
 ours, and only these three claims are shown, never the assertion).
+
+When a bound leg 2 (`MTLS_POP`, or `UseBoundCredential`) is refused because of the binding
+certificate — the managed identity client's own rule, `rejects_certificate`: TLS failed,
+`invalid_client`, a certificate AADSTS code — `renewable_binding` names the assertion provider
+that can start over with a new IMDS v2 certificate (and a new leg 1 over it). The acquisition
+flow does that once, and sends leg 2 once more.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from identity_web._errors import FederatedCredentialError, ServiceError
+from identity_web._errors import FederatedCredentialError, NetworkError, ServiceError
+from identity_web.credentials import AssertionCredential, LoadedCredential
+from identity_web.managed_identity._client import rejects_certificate
 from identity_web.protocol.oauth2 import ClientCredentialsRequest
 from identity_web.protocol.rfc7523 import unverified_claims
 
@@ -40,3 +48,28 @@ def _claim(claims: dict[str, Any], name: str) -> str:
     if isinstance(value, list):
         return ", ".join(str(item) for item in value) or _UNKNOWN
     return str(value) if value not in (None, "") else _UNKNOWN
+
+
+@runtime_checkable
+class RenewableBinding(Protocol):
+    """An assertion provider whose binding certificate can be replaced (the managed identity
+    FIC provider: a new IMDS v2 certificate, then a new leg 1 over it)."""
+
+    def renew_binding(self) -> None: ...
+
+
+def renewable_binding(
+    credential: LoadedCredential | None,
+    request: ClientCredentialsRequest,
+    error: ServiceError | NetworkError,
+) -> RenewableBinding | None:
+    """The provider to renew when `error` refused a bound leg 2 because of its certificate,
+    else None (not FIC, not bound, a trust mismatch, or another refusal)."""
+    if not isinstance(credential, AssertionCredential) or request.tls_identity is None:
+        return None
+    provider = credential.provider
+    if not isinstance(provider, RenewableBinding):
+        return None
+    if isinstance(error, ServiceError) and error.has_code(*FEDERATION_CODES):
+        return None
+    return provider if rejects_certificate(error) else None

@@ -2,7 +2,9 @@
 
 `FlowBuilder.acquisition_flow(plan, now)` picks the path (managed identity; secret,
 certificate or assertion; Bearer or mTLS PoP), and on the certificate AADSTS codes resets the
-credentials and tries once more with the reloaded one. Sync and async drivers run the same flow.
+credentials and tries once more with the reloaded one; a bound FIC leg 2 refused because of its
+certificate gets a new IMDS certificate and one more try instead. Sync and async drivers run
+the same flow.
 """
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ from dataclasses import dataclass, replace
 
 from identity_web._errors import (
     InvalidRequestError,
+    NetworkError,
     ServiceError,
     TokenAcquisitionError,
     TokenBindingMismatchError,
     TokenTypeMismatchError,
 )
-from identity_web.acquisition._fic import explain_federation_failure
+from identity_web.acquisition._fic import (
+    RenewableBinding,
+    explain_federation_failure,
+    renewable_binding,
+)
 from identity_web.acquisition._plan import AcquisitionPlan, Planner
 from identity_web.credentials import AssertionCredential, CertificateCredential, SecretCredential
 from identity_web.protocol import entra, oauth2, rfc7523, rfc8705
@@ -59,7 +66,7 @@ class FlowBuilder:
         codes = _codes(rejected)
         moved = credentials.reject_selected(codes, bound=plan.bound)
         if not moved:
-            if not entra.is_certificate_reload_error(rejected):
+            if not entra.is_certificate_reload_error(rejected) or _binding_renewed(plan):
                 raise rejected
             logger.warning(
                 "token endpoint %s rejected credential %s with %s; reloading the credential "
@@ -85,18 +92,42 @@ class FlowBuilder:
         if plan.managed_identity is not None:
             token = yield from self._managed_identity_flow(plan, now)
         else:
-            request = yield from self._client_request(plan, now)
-            try:
-                token = yield from oauth2.client_credentials_flow(
-                    request, now=now, retry=self._retry
-                )
-            except ServiceError as error:
-                explained = _explained(plan, request, error)
-                if explained is None:
-                    raise
-                raise explained from error
+            token = yield from self._client_token(plan, now)
         check_binding(plan, token)
         return token
+
+    def _client_token(self, plan: AcquisitionPlan, now: float) -> Step[TokenResponse]:
+        """The token request of the app; a bound FIC leg 2 refused because of its certificate
+        gets a new certificate and a new leg 1 once, then leg 2 once more (`_fic`)."""
+        request = yield from self._client_request(plan, now)
+        try:
+            return (yield from self._send(plan, request, now))
+        except (ServiceError, NetworkError) as error:
+            renewable = renewable_binding(plan.credential, request, error)
+            if renewable is None:
+                raise
+            logger.warning(
+                "token endpoint %s refused the binding certificate %s of %s (%s); issuing a "
+                "new IMDS certificate and retrying once",
+                request.token_endpoint,
+                request.tls_identity.x5t_s256 if request.tls_identity else "",
+                _credential_id(plan),
+                type(error).__name__,
+            )
+            renewable.renew_binding()
+        request = yield from self._client_request(plan, now)
+        return (yield from self._send(plan, request, now))
+
+    def _send(
+        self, plan: AcquisitionPlan, request: ClientCredentialsRequest, now: float
+    ) -> Step[TokenResponse]:
+        try:
+            return (yield from oauth2.client_credentials_flow(request, now=now, retry=self._retry))
+        except ServiceError as error:
+            explained = _explained(plan, request, error)
+            if explained is None:
+                raise
+            raise explained from error
 
     def _managed_identity_flow(self, plan: AcquisitionPlan, now: float) -> Step[TokenResponse]:
         client, identity = self._planner.managed_identity, plan.managed_identity
@@ -235,6 +266,17 @@ def _explained(
     if request.tls_identity is not None:
         return entra.explain_mtls_error(error)
     return None
+
+
+def _binding_renewed(plan: AcquisitionPlan) -> bool:
+    """A bound FIC plan renews its certificate in `_client_token`: no credential reload on top
+    (a reload would keep the certificate and send leg 2 a third time)."""
+    credential = plan.credential
+    return (
+        (plan.bound or plan.credential_bound)
+        and isinstance(credential, AssertionCredential)
+        and isinstance(credential.provider, RenewableBinding)
+    )
 
 
 def _correlation_id(plan: AcquisitionPlan) -> str:

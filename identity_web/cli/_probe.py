@@ -1,9 +1,12 @@
-"""`identity-web probe-mi [--json]`: which managed identity source this process would use.
+"""`identity-web probe-mi [--json] [--config-dir DIR]`: which managed identity source this
+process would use.
 
-Reports the source chosen from the environment (and the variables that chose it) and whether
-IMDS v1 and v2 answer. A probe is the normal GET *without* `Metadata: true`: IMDS answers it
-with 400, so 400 means "present"; anything else (or no answer within `--timeout`) means
-absent. No token is acquired. Exit 0 when a source is usable, 1 when none is.
+Reports the source chosen from the environment (and the variables that chose it), whether
+IMDS v1 and v2 answer, and the key and attestation providers (`AzureAd.ManagedIdentity` in the
+settings of DIR, default the current directory, else the `IDENTITY_WEB_MI_*` variables). A
+probe is the normal GET *without* `Metadata: true`: IMDS answers it with 400, so 400 means
+"present"; anything else (or no answer within `--timeout`) means absent. No token is acquired.
+Exit 0 when a source is usable, 1 when none is.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from identity_web.protocol.mi_sources import (
     ManagedIdentitySource,
     detect_source,
 )
+from identity_web.settings import ManagedIdentityProviderOptions, load_settings
 from identity_web.transport import ConnectTo, HttpTransport
 
 DEFAULT_TIMEOUT = 1.0
@@ -75,7 +79,8 @@ class ProbeReport:
         if self.attestation == "none":
             return (
                 "IMDS v2 answers; a host that requires attestation refuses issuecredential "
-                "without a provider (IDENTITY_WEB_MI_ATTESTATION)"
+                "without a provider (AzureAd.ManagedIdentity.Attestation, or "
+                "IDENTITY_WEB_MI_ATTESTATION)"
             )
         return f"IMDS v2 answers; keys are attested ({self.attestation})"
 
@@ -101,6 +106,12 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--config-dir",
+        default=None,
+        metavar="DIR",
+        help="settings whose AzureAd.ManagedIdentity names the providers (default: current)",
+    )
     parser.add_argument(
         "--timeout",
         type=timeout_seconds,
@@ -144,8 +155,10 @@ def probe(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     arc_agent_path: str = ARC_AGENT_PATH_LINUX,
+    options: ManagedIdentityProviderOptions | ConfigurationError | None = None,
 ) -> ProbeReport:
-    """Detect the source and probe IMDS v1 and v2 (no token is requested)."""
+    """Detect the source and probe IMDS v1 and v2 (no token is requested). `options`: the
+    settings' `AzureAd.ManagedIdentity` (or why they could not be read)."""
     detected: DetectedSource = detect_source(
         environ, arc_agent_installed=Path(arc_agent_path).exists()
     )
@@ -161,17 +174,33 @@ def probe(
         imds_v2=_probe(transport, platform_metadata_probe_request(base, timeout)),
         workload_identity=_shown(environ, present),
         region=resolve_region(REGION_AUTO_DETECT, environ),
-        **_providers(environ),
+        **_providers(environ, options),
     )
 
 
-def _providers(environ: Mapping[str, str]) -> dict[str, str]:
-    """The key kind and attestation mode the environment selects (an unknown name says so)."""
+def _providers(
+    environ: Mapping[str, str], options: ManagedIdentityProviderOptions | ConfigurationError | None
+) -> dict[str, str]:
+    """The key kind and attestation mode the settings and the environment select (an unknown
+    name, or settings that cannot be read, say so)."""
     try:
-        client = ManagedIdentityClient(environ=environ)
+        if isinstance(options, ConfigurationError):
+            raise options
+        client = ManagedIdentityClient(environ=environ, options=options)
     except ConfigurationError as error:
         return {"key_provider": "invalid", "attestation": f"invalid ({error.problems[0]})"}
     return client.describe_providers()
+
+
+def configured_providers(
+    config_dir: str | None, environ: Mapping[str, str]
+) -> ManagedIdentityProviderOptions | ConfigurationError:
+    """`AzureAd.ManagedIdentity` of the settings in `config_dir`, or why they cannot be read."""
+    try:
+        loaded = load_settings(config_dir, environ=environ)
+        return loaded.settings.azure_ad.managed_identity
+    except ConfigurationError as error:
+        return error
 
 
 def _describe(result: EndpointProbe) -> str:
@@ -206,7 +235,8 @@ def render_text(report: ProbeReport) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     with HttpTransport(connect_to=ConnectTo.from_environ(os.environ)) as transport:
-        report = probe(os.environ, transport, timeout=args.timeout)
+        options = configured_providers(args.config_dir, os.environ)
+        report = probe(os.environ, transport, timeout=args.timeout, options=options)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:

@@ -97,6 +97,12 @@ class ManagedIdentityAssertionProvider:
         )
         return signed
 
+    def renew_binding(self) -> None:
+        """Leg 2 refused the binding certificate: forget the bound assertion and its
+        certificate, so the next bound assertion comes from a new IMDS v2 certificate."""
+        self._cached.pop(True, None)
+        self._client.forget_certificate(self.identity)
+
     def cached(self, *, bound: bool, now: float) -> SignedAssertion | None:
         """The kept assertion (with its certificate when bound) if usable at `now`, else None."""
         signed = self._cached.get(bound)

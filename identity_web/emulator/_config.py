@@ -53,7 +53,7 @@ class EmulatorConfig:
     pfx_password: str | None = dataclasses.field(default="emulator-pfx-password", repr=False)
     loopback_mtls_alias: bool = True
     demo_mtls_client_auth: bool = True
-    attestation_mode: str = "optional"
+    attestation_mode: str = "required"
 
     @classmethod
     def from_file(cls, path: Path, overrides: Mapping[str, Any] | None = None) -> EmulatorConfig:

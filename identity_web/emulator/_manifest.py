@@ -17,6 +17,9 @@ from identity_web.emulator._hosts import CONNECT_TO_VARIABLE, connect_to
 from identity_web.emulator._pki import pem
 from identity_web.protocol._binding import BindingCertificate
 
+#: Read by `identity_web.managed_identity` (`software`: attest with the emulator's authority).
+ATTESTATION_VARIABLE = "IDENTITY_WEB_MI_ATTESTATION"
+
 
 @dataclass(frozen=True, slots=True)
 class ResourceManifest:
@@ -61,7 +64,7 @@ class EmulatorManifest:
     resolve: dict[str, str] = field(default_factory=dict)
     resolve_wildcards: dict[str, str] = field(default_factory=dict)
     attestation_endpoint: str = ""
-    attestation_mode: str = "optional"
+    attestation_mode: str = "required"
     key_vault_url: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -78,6 +81,8 @@ class EmulatorManifest:
             "SSL_CERT_FILE": self.ca_bundle,
             "REQUESTS_CA_BUNDLE": self.ca_bundle,
             "AZURE_POD_IDENTITY_AUTHORITY_HOST": self.imds_endpoint,
+            # IMDS v2 keys are attested by the emulator's authority (mode `required` by default)
+            ATTESTATION_VARIABLE: "software",
         }
         if self.resolve:
             variables[CONNECT_TO_VARIABLE] = connect_to({**self.resolve, **self.resolve_wildcards})

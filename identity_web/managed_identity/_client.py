@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from identity_web._errors import AttestationError, ManagedIdentityError, NetworkError, ServiceError
 from identity_web.managed_identity._providers import (
+    ATTESTATION_KEY,
     ATTESTATION_VARIABLE,
     AttestationProvider,
     KeyProvider,
@@ -55,6 +56,7 @@ from identity_web.protocol.mi_sources import (
     source_error,
 )
 from identity_web.protocol.steps import FileExists, FileTooLargeError, ReadFile, Step
+from identity_web.settings import ManagedIdentityProviderOptions
 
 logger = logging.getLogger(__name__)
 
@@ -75,12 +77,19 @@ class ManagedIdentityTokens(Protocol):
         claims: str | None = None,
     ) -> Step[TokenResponse]: ...
 
+    def forget_certificate(self, identity: ManagedIdentityId) -> None:
+        """The next bound token of `identity` comes over a newly issued certificate."""
+        ...
+
 
 class ManagedIdentityClient:
     """Managed identity tokens for the token acquirer; one instance per application.
 
-    `retry_scale` multiplies every retry delay (tests use a tiny value); `arc_key_directory`
-    and `arc_agent_path` are where the Azure Arc agent keeps its key files and binary.
+    The key and attestation providers: `key_provider` / `key_factory` / `attestation` in code,
+    else `options` (the settings' `AzureAd.ManagedIdentity`), else the `IDENTITY_WEB_MI_*`
+    variables of `environ`, else a software key without attestation. `retry_scale`
+    multiplies every retry delay (tests use a tiny value); `arc_key_directory` and
+    `arc_agent_path` are where the Azure Arc agent keeps its key files and binary.
     """
 
     def __init__(
@@ -91,21 +100,25 @@ class ManagedIdentityClient:
         attestation: AttestationProvider | None = None,
         key_factory: Callable[[], rsa.RSAPrivateKey] | None = None,
         key_provider: KeyProvider | None = None,
+        options: ManagedIdentityProviderOptions | None = None,
         retry_scale: float = 1.0,
         arc_key_directory: str = ARC_KEY_DIRECTORY_LINUX,
         arc_agent_path: str = ARC_AGENT_PATH_LINUX,
     ) -> None:
         self._environ: Mapping[str, str] = os.environ if environ is None else environ
         self._min_remaining = certificate_min_remaining
+        chosen = options or ManagedIdentityProviderOptions()
         if key_provider is None:
             key_provider = (
                 SoftwareKeyProvider(key_factory)
                 if key_factory is not None
-                else key_provider_from(self._environ)
+                else key_provider_from(self._environ, chosen.key_provider)
             )
         self._keys = key_provider
         self._attestation = (
-            attestation if attestation is not None else attestation_from(self._environ)
+            attestation
+            if attestation is not None
+            else attestation_from(self._environ, chosen.attestation)
         )
         self._retry_scale = retry_scale
         self._arc_key_directory = arc_key_directory
@@ -240,7 +253,7 @@ class ManagedIdentityClient:
                 "Bearer here."
             )
         base = detected.endpoint
-        policy = retry.imds_v2_metadata_policy(self._retry_scale)
+        policy = retry.imds_policy(self._retry_scale)
         response = yield imds_v2.platform_metadata_request(base, identity, policy)
         metadata = imds_v2.parse_platform_metadata(response, identity)
         cache_key = self._certificate_key(identity)
@@ -320,7 +333,7 @@ class ManagedIdentityClient:
                 f"the attestation provider ({self._attestation_mode()}) needs the host's "
                 "attestationEndpoint, but getplatformmetadata named "
                 f"{endpoint or 'none'}: this host offers no attestation; set "
-                f"{ATTESTATION_VARIABLE}=none (or pass attestation=None)"
+                f"AzureAd.{ATTESTATION_KEY} to None (and no {ATTESTATION_VARIABLE})"
             )
         return endpoint
 
@@ -349,6 +362,11 @@ class ManagedIdentityClient:
 
     def _evict(self, cache_key: str) -> None:
         self._certificates.pop(cache_key, None)
+
+    def forget_certificate(self, identity: ManagedIdentityId) -> None:
+        """Drop `identity`'s cached IMDS v2 certificate: its next bound token is issued over a
+        new one (the FIC leg 2 refused the certificate)."""
+        self._evict(self._certificate_key(identity))
 
     def clear_certificates(self) -> None:
         """Forget every cached IMDS certificate (the next bound request issues a new one)."""
@@ -392,7 +410,7 @@ def check_attestation_answer(response: HttpResponse, *, attested: bool) -> None:
         )
     raise AttestationError(
         f"IMDS requires an attested key for an mTLS PoP certificate on this host: {excerpt}. "
-        f"Configure an attestation provider ({ATTESTATION_VARIABLE}=software against the "
-        "identity-web emulator; on Azure, a KeyGuard/Azure Attestation provider), or use "
-        "ProtocolScheme Bearer."
+        f"Configure an attestation provider (AzureAd.{ATTESTATION_KEY}: Software, or "
+        f"{ATTESTATION_VARIABLE}=software, against the identity-web emulator; on Azure, a "
+        "KeyGuard/Azure Attestation plug-in), or use ProtocolScheme Bearer."
     )

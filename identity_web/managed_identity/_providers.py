@@ -16,16 +16,20 @@ Both are steps: a provider's network call is an `HttpRequest` it yields, its blo
 effect, so the drivers run them like everything else. The IMDS v2 certificate cache is keyed by
 `kind` and `mode`, as MSAL.NET's is by key type and attestation.
 
-In settings, both are chosen with environment variables (`IDENTITY_WEB_MI_KEY_PROVIDER`:
-`software`; `IDENTITY_WEB_MI_ATTESTATION`: `none` or `software`), in code with
-`ManagedIdentityClient(key_provider=..., attestation=...)`.
+Chosen, strongest first: in code (`ManagedIdentityClient(key_provider=..., attestation=...)`);
+by the settings keys `AzureAd.ManagedIdentity.KeyProvider` / `.Attestation`; by the variables
+`IDENTITY_WEB_MI_KEY_PROVIDER` / `IDENTITY_WEB_MI_ATTESTATION`, a layer below every setting, as
+the variables Azure sets are (the emulator's env file sets `IDENTITY_WEB_MI_ATTESTATION=software`,
+so a process started with it attests against the emulator's authority); else a software key
+without attestation. Values: `Software` (key), `None` or `Software` (attestation), any case, or
+a plug-in `package.module:factory` whose factory (no argument) returns the provider.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -34,6 +38,7 @@ from identity_web.protocol import imds_v2
 from identity_web.protocol._http import HttpRequest
 from identity_web.protocol.imds import body_excerpt
 from identity_web.protocol.steps import Blocking, Step
+from identity_web.settings._plugins import is_plugin_name, plugin_factory
 
 KEY_PROVIDER_VARIABLE = "IDENTITY_WEB_MI_KEY_PROVIDER"
 ATTESTATION_VARIABLE = "IDENTITY_WEB_MI_ATTESTATION"
@@ -130,23 +135,54 @@ class SoftwareAttestationProvider:
         return token
 
 
-def key_provider_from(environ: Mapping[str, str]) -> KeyProvider:
-    value = environ.get(KEY_PROVIDER_VARIABLE, "").strip().lower() or "software"
-    if value != "software":
-        raise _unknown(KEY_PROVIDER_VARIABLE, value, "software")
-    return SoftwareKeyProvider()
+KEY_PROVIDER_KEY = "ManagedIdentity.KeyProvider"
+ATTESTATION_KEY = "ManagedIdentity.Attestation"
 
 
-def attestation_from(environ: Mapping[str, str]) -> AttestationProvider | None:
-    value = environ.get(ATTESTATION_VARIABLE, "").strip().lower() or "none"
-    if value == "none":
+def key_provider_from(environ: Mapping[str, str], configured: str | None = None) -> KeyProvider:
+    """The key provider the setting `configured`, else the variable, names (default software)."""
+    name, where = _chosen(environ, KEY_PROVIDER_VARIABLE, configured, KEY_PROVIDER_KEY)
+    if name.casefold() in ("", "software"):
+        return SoftwareKeyProvider()
+    return cast(KeyProvider, _plugin(name, where, "software", ("kind", "key_step")))
+
+
+def attestation_from(
+    environ: Mapping[str, str], configured: str | None = None
+) -> AttestationProvider | None:
+    """The attestation provider the setting `configured`, else the variable, names (default
+    none)."""
+    name, where = _chosen(environ, ATTESTATION_VARIABLE, configured, ATTESTATION_KEY)
+    if name.casefold() in ("", "none"):
         return None
-    if value == "software":
+    if name.casefold() == "software":
         return SoftwareAttestationProvider()
-    raise _unknown(ATTESTATION_VARIABLE, value, "none, software")
+    members = ("mode", "attestation_step")
+    return cast(AttestationProvider, _plugin(name, where, "none, software", members))
 
 
-def _unknown(variable: str, value: str, allowed: str) -> ConfigurationError:
-    return ConfigurationError(
-        [ConfigurationProblem(variable, f"found {value!r}; allowed: {allowed}")]
-    )
+def _chosen(
+    environ: Mapping[str, str], variable: str, configured: str | None, key: str
+) -> tuple[str, str]:
+    """(the name, where it came from): a setting wins over the variable."""
+    if configured is not None and configured.strip():
+        return configured.strip(), key
+    return environ.get(variable, "").strip(), variable
+
+
+def _plugin(name: str, where: str, builtin: str, members: tuple[str, ...]) -> object:
+    """The provider a plug-in factory makes; a `ConfigurationError` naming `where` otherwise."""
+    if not is_plugin_name(name):
+        raise _unknown(where, f"found {name!r}; allowed: {builtin} or 'package.module:factory'")
+    try:
+        provider = plugin_factory(name)()
+    except ValueError as error:
+        raise _unknown(where, str(error)) from error
+    missing = [member for member in members if not hasattr(provider, member)]
+    if missing:
+        raise _unknown(where, f"{name} made {type(provider).__name__}, without {missing}")
+    return provider
+
+
+def _unknown(where: str, message: str) -> ConfigurationError:
+    return ConfigurationError([ConfigurationProblem(where, message)])

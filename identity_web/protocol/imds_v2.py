@@ -134,7 +134,8 @@ def _field(body: Mapping[str, Any], camel: str, snake: str) -> Any:
 def parse_platform_metadata(
     response: HttpResponse, identity: ManagedIdentityId
 ) -> PlatformMetadata:
-    """Validate and read `getplatformmetadata`; 404 means the host only has IMDS v1."""
+    """Validate and read `getplatformmetadata`; a 404 (still there after the IMDS retries)
+    means the host only has IMDS v1."""
     if response.status == 404:
         raise ManagedIdentityError(
             "mTLS PoP for managed identity needs IMDS v2, but this host only has IMDS v1 "

@@ -20,7 +20,12 @@ from identity_web.protocol._http import HttpResponse
 logger = logging.getLogger(__name__)
 
 IMDS_RETRY_STATUSES = frozenset({404, 408, 410, 429, *range(500, 600)})
-"""IMDS: 404 and 410 mean "IMDS is updating", 429 throttled, 5xx transient (§4.2, §4.3)."""
+"""IMDS: 404 and 410 mean "IMDS is updating", 429 throttled, 5xx transient (§4.2, §4.3).
+
+MSAL.NET's `HttpRetryConditions.Imds`, which its `ImdsRetryPolicy` applies to the IMDS v1 token
+and to both IMDS v2 credential endpoints (`getplatformmetadata`, `issuecredential`) alike: a 404
+from `getplatformmetadata` is retried too, and only the 404 left after the retries means "this
+host has IMDS v1 only". Its probes (no `Metadata` header) leave 404 out; ours are not retried."""
 
 MANAGED_IDENTITY_DEFAULT_STATUSES = frozenset({404, 408, 429, 500, 503, 504})
 """MSAL.NET `DefaultRetryPolicy(ManagedIdentityDefault)`: App Service, Arc, Cloud Shell, ML."""
@@ -136,13 +141,8 @@ class LinearRetryPolicy:
 
 
 def imds_policy(scale: float = 1.0) -> ImdsRetryPolicy:
-    """The IMDS token / v2 policy."""
+    """IMDS v1 token, `getplatformmetadata`, `issuecredential` (one policy, as MSAL.NET's)."""
     return ImdsRetryPolicy(scale=scale)
-
-
-def imds_v2_metadata_policy(scale: float = 1.0) -> ImdsRetryPolicy:
-    """`getplatformmetadata`: as IMDS, but a 404 is final (it means "this host is v1 only")."""
-    return ImdsRetryPolicy(statuses=IMDS_RETRY_STATUSES - {404}, scale=scale)
 
 
 def managed_identity_default_policy(scale: float = 1.0) -> LinearRetryPolicy:

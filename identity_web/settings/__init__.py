@@ -15,6 +15,7 @@ from identity_web.settings._models import (
     CredentialDescription,
     DownstreamApiOptions,
     ManagedIdentityOptions,
+    ManagedIdentityProviderOptions,
     MicrosoftIdentityApplicationOptions,
     TokenValidationParameters,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "IdentityWebSettings",
     "LoadedSettings",
     "ManagedIdentityOptions",
+    "ManagedIdentityProviderOptions",
     "MicrosoftIdentityApplicationOptions",
     "ProtocolScheme",
     "TokenValidationParameters",

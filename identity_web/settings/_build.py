@@ -17,6 +17,8 @@ What is checked, for the application section and for each downstream API section
   an Entra ID workforce authority (B2C and External ID (CIAM) have no mTLS token endpoint).
 * Each `ClientCredentials` entry (unless `Skip`) has the keys its SourceType needs, and a
   `KeyVaultUrl` is https.
+* A plug-in named in `ManagedIdentity.KeyProvider` or `ManagedIdentity.Attestation`
+  (`package.module:factory`) imports and is callable.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from urllib.parse import urlsplit
 from identity_web._errors import ConfigurationError, ConfigurationProblem
 from identity_web.settings._enums import CredentialSource
 from identity_web.settings._models import DownstreamApiOptions, MicrosoftIdentityApplicationOptions
+from identity_web.settings._plugins import is_plugin_name, plugin_factory
 from identity_web.settings._problems import format_path
 from identity_web.settings._root import IdentityWebSettings
 
@@ -76,6 +79,7 @@ def application_problems(
                 )
             )
     problems += _credential_problems(app, section)
+    problems += _provider_problems(app, section)
     if app.client_credentials and not any(_uses_application(o) for o in _valid(settings, apis)):
         # Used on its own (a scope given per call): the sections that use it check it otherwise.
         problems += _tenant_problems(app.effective_tenant_id(), f"{section}.TenantId", "")
@@ -317,6 +321,23 @@ def _credential_problems(
                     "private key never travels over plain HTTP",
                 )
             )
+    return problems
+
+
+def _provider_problems(
+    app: MicrosoftIdentityApplicationOptions, section: str
+) -> list[ConfigurationProblem]:
+    """A plug-in named in `ManagedIdentity.KeyProvider` / `.Attestation` must be importable
+    (built-in names were checked when the settings were read)."""
+    chosen = app.managed_identity
+    problems: list[ConfigurationProblem] = []
+    for key, value in (("KeyProvider", chosen.key_provider), ("Attestation", chosen.attestation)):
+        if value is None or not is_plugin_name(value):
+            continue
+        try:
+            plugin_factory(value)
+        except ValueError as error:
+            problems.append(ConfigurationProblem(f"{section}.ManagedIdentity.{key}", str(error)))
     return problems
 
 

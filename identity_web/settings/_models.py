@@ -34,6 +34,7 @@ from identity_web.settings._authority import (
     split_authority,
 )
 from identity_web.settings._enums import CredentialSource, ProtocolScheme
+from identity_web.settings._plugins import is_plugin_name
 from identity_web.settings._types import (
     AnyMap,
     Guid,
@@ -53,6 +54,7 @@ __all__ = [
     "CredentialSource",
     "DownstreamApiOptions",
     "ManagedIdentityOptions",
+    "ManagedIdentityProviderOptions",
     "MicrosoftIdentityApplicationOptions",
     "ProtocolScheme",
     "TokenValidationParameters",
@@ -207,6 +209,46 @@ class TokenValidationParameters(SettingsModel):
     """Further accepted `iss` values; `{tenantid}` stands for the token's `tid`."""
 
 
+KEY_PROVIDERS = ("Software",)
+ATTESTATION_PROVIDERS = ("None", "Software")
+
+
+def _provider_choice(builtin: tuple[str, ...]) -> Any:
+    """A built-in name (any case; given back as spelled in `builtin`) or a plug-in name."""
+
+    def check(value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        text = value.strip()
+        for name in builtin:
+            if text.casefold() == name.casefold():
+                return name
+        if is_plugin_name(text):
+            return text
+        raise PydanticCustomError(
+            "provider_choice",
+            "allowed: {allowed} or a plug-in 'package.module:factory'",
+            {"allowed": ", ".join(builtin)},
+        )
+
+    return AfterValidator(check)
+
+
+class ManagedIdentityProviderOptions(SettingsModel):
+    """`AzureAd.ManagedIdentity` (identity-web only): where the key of the IMDS v2 binding
+    certificate comes from and who attests it, for every managed identity mTLS PoP request of
+    the application (pure managed identity and `SignedAssertionFromManagedIdentity` alike:
+    they share one certificate cache). docs/managed-identity.md says what each Azure host
+    needs."""
+
+    key_provider: Annotated[OptStr, _provider_choice(KEY_PROVIDERS)] = None
+    """Software (the default: RSA-2048 in memory), or a plug-in 'package.module:factory'
+    returning a KeyProvider (e.g. a key that never leaves hardware)."""
+    attestation: Annotated[OptStr, _provider_choice(ATTESTATION_PROVIDERS)] = None
+    """None (the default), Software (the identity-web emulator's attestation authority), or a
+    plug-in 'package.module:factory' returning an AttestationProvider."""
+
+
 class MicrosoftIdentityApplicationOptions(SettingsModel):
     """The `AzureAd` section (section name configurable). See `effective_authority()`."""
 
@@ -235,6 +277,10 @@ class MicrosoftIdentityApplicationOptions(SettingsModel):
     """Query parameters added to every token request."""
     app_home_tenant_id: OptStr = None
     """Home tenant used when TenantId is a meta-tenant."""
+    managed_identity: ManagedIdentityProviderOptions = Field(
+        default_factory=ManagedIdentityProviderOptions
+    )
+    """identity-web only: the key and attestation providers of IMDS v2 binding certificates."""
 
     # -- protecting a web API (identity_web.resource) --
     audience: OptStr = None

@@ -16,7 +16,7 @@ from identity_web.credentials.managed_identity_assertion import (
     SignedAssertionFromManagedIdentityLoader,
 )
 from identity_web.emulator import Emulator
-from identity_web.managed_identity import ManagedIdentityClient
+from identity_web.managed_identity import ManagedIdentityClient, SoftwareAttestationProvider
 from identity_web.protocol.steps import Step
 from identity_web.settings import (
     CredentialDescription,
@@ -30,7 +30,10 @@ from identity_web.transport import HttpTransport
 @pytest.fixture
 def mi_client(identity_web_emulator: Emulator) -> ManagedIdentityClient:
     environ = {"AZURE_POD_IDENTITY_AUTHORITY_HOST": identity_web_emulator.manifest.imds_endpoint}
-    return ManagedIdentityClient(environ=environ, retry_scale=0.01)
+    # the emulator requires attested IMDS v2 keys (its default `required` mode)
+    return ManagedIdentityClient(
+        environ=environ, retry_scale=0.01, attestation=SoftwareAttestationProvider()
+    )
 
 
 def fic_credential(

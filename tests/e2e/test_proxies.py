@@ -57,9 +57,13 @@ def test_imds_v2_goes_direct_and_its_entra_leg_through_the_proxy(
     emulator: Emulator, dead_proxy: pytest.MonkeyPatch
 ) -> None:
     """IMDS v2 answers directly; the mTLS token leg (an Entra host) takes the dead proxy."""
+    # no attestation: the attestation authority is an Azure service, reached through the proxy
+    emulator.set_attestation_mode("optional")
     manifest = emulator.manifest
+    config = certificate_config(manifest)
+    config["AzureAd"]["ManagedIdentity"] = {"Attestation": "None"}
     options = TokenRequestOptions(managed_identity=ManagedIdentityOptions())
-    with build(emulator, certificate_config(manifest)) as services, pytest.raises(NetworkError):
+    with build(emulator, config) as services, pytest.raises(NetworkError):
         services.token_acquirer.acquire_token_for_app(manifest.resource.scope, options, bound=True)
     assert [e["status"] for e in emulator.requests("imds.issuecredential")] == [200, 200]
     assert emulator.requests("entra.mtls_token") == []

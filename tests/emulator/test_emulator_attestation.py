@@ -52,7 +52,7 @@ def test_platform_metadata_names_the_authority(emulator: Emulator) -> None:
     endpoint = emulator.manifest.attestation_endpoint
     assert endpoint.startswith("https://127.0.0.1:")
     assert kit.platform_metadata(emulator)["attestationEndpoint"] == endpoint
-    assert emulator.manifest.attestation_mode == "optional"
+    assert emulator.manifest.attestation_mode == "required"  # the default for mTLS PoP
 
 
 def test_authority_signs_a_token_for_the_csr_key_verifiable_with_its_jwks(
@@ -142,6 +142,7 @@ def test_required_refuses_an_expired_token(emulator: Emulator) -> None:
 
 
 def test_optional_accepts_none_and_checks_one_that_is_sent(emulator: Emulator) -> None:
+    emulator.set_attestation_mode("optional")
     assert issue(emulator, kit.issue_credential_body(emulator)).status_code == 200
     assert issue(emulator, kit.issue_credential_body(emulator, None, "")).status_code == 200
     assert issue(emulator, attested_body(emulator)).status_code == 200
@@ -158,9 +159,10 @@ def test_off_ignores_the_token(emulator: Emulator) -> None:
 
 
 def test_reset_restores_the_configured_mode(emulator: Emulator) -> None:
-    emulator.set_attestation_mode("required")
+    emulator.set_attestation_mode("off")
     emulator.reset()
-    assert issue(emulator, kit.issue_credential_body(emulator)).status_code == 200
+    response = issue(emulator, kit.issue_credential_body(emulator))
+    assert response.json()["error_description"] == MISSING  # `required`, as configured
 
 
 # --- settings: config, admin API ---------------------------------------------------------------
@@ -169,14 +171,14 @@ def test_reset_restores_the_configured_mode(emulator: Emulator) -> None:
 def test_admin_api_sets_the_mode_and_refuses_unknown_values(emulator: Emulator) -> None:
     url = emulator.manifest.admin_url + "settings"
     with kit.client(emulator) as http:
-        assert http.get(url).json()["attestation_mode"] == "optional"
+        assert http.get(url).json()["attestation_mode"] == "required"
         bad = http.patch(url, json={"attestation_mode": "strict"})
         assert bad.status_code == 400
-        assert http.get(url).json()["attestation_mode"] == "optional"
-        changed = http.patch(url, json={"attestation_mode": "required"})
-        assert changed.json()["attestation_mode"] == "required"
+        assert http.get(url).json()["attestation_mode"] == "required"
+        changed = http.patch(url, json={"attestation_mode": "optional"})
+        assert changed.json()["attestation_mode"] == "optional"
     response = issue(emulator, kit.issue_credential_body(emulator))
-    assert response.json()["error_description"] == MISSING
+    assert response.status_code == 200
 
 
 def test_admin_api_switches_an_apps_mtls_enrolment(emulator: Emulator) -> None:

@@ -138,6 +138,7 @@ def test_loopback_mtls_alias_can_be_switched_off() -> None:
 
 
 def test_imds_by_its_address_hands_out_the_regional_public_mtls_host(emulator: Emulator) -> None:
+    emulator.set_attestation_mode("off")  # the host names alone
     imds = route(emulator, "169.254.169.254", 80)
     body = kit.issue_credential_body(emulator)
     with httpx.Client(timeout=10) as http:

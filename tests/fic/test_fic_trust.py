@@ -174,20 +174,26 @@ def test_a_jwt_pop_assertion_bound_to_another_certificate_is_refused_at_leg_2(
     emulator: Emulator, manifest: EmulatorManifest
 ) -> None:
     """Leg 1 answers an mtls_pop token whose cnf is not the IMDS certificate: leg 2 goes out with
-    the IMDS certificate, the emulator compares it with cnf and refuses; nothing reaches the API."""
+    the IMDS certificate, the emulator compares it with cnf and refuses (`invalid_client`); the
+    one renewal (a new certificate, leg 1 again, forged again) is refused too; nothing reaches
+    the API."""
     other = emulator.demo_credential.x5t_s256
     forged = leg1_token(emulator, cnf={"x5t#S256": other}, xms_tbflags=2)
     body = {"token_type": "mtls_pop", "access_token": forged, "expires_in": 3600}
-    emulator.inject_faults("entra.mtls_token", [{"status": 200, "body": body, "headers": JSON}])
+    leg1_forged = {"status": 200, "body": body, "headers": JSON}
+    emulator.inject_faults("entra.mtls_token", [leg1_forged, {"status": None}] * 2)
     with build(fic_config(manifest), manifest) as services, pytest.raises(ServiceError) as caught:
         services.downstream_api.call(API)
     assert not isinstance(caught.value, FederatedCredentialError)
     assert caught.value.error_codes == (9900004,)
     assert other in str(caught.value)
-    leg1, leg2 = emulator.requests("entra.mtls_token")
-    assert leg2["form"]["client_id"] == manifest.apps[0].client_id
-    assert leg2["client_cert_x5t_s256"] == leg1["client_cert_x5t_s256"] != other
-    assert leg2["status"] == 401
+    posts = emulator.requests("entra.mtls_token")
+    assert len(posts) == 4
+    for leg1, leg2 in (posts[:2], posts[2:]):
+        assert leg2["form"]["client_id"] == manifest.apps[0].client_id
+        assert leg2["client_cert_x5t_s256"] == leg1["client_cert_x5t_s256"] != other
+        assert leg2["status"] == 401
+    assert len(emulator.requests("imds.issuecredential")) == 2
     assert emulator.requests("resource") == []
 
 

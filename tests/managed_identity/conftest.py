@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from identity_web.managed_identity import ManagedIdentityClient
+from identity_web.managed_identity import ManagedIdentityClient, SoftwareAttestationProvider
 
 MI_VARIABLES = (
     "IDENTITY_ENDPOINT",
@@ -28,9 +28,13 @@ def imds_env(emulator: Any) -> dict[str, str]:
 
 @pytest.fixture
 def mi(imds_env: dict[str, str]) -> ManagedIdentityClient:
-    """A client aimed at the emulator's IMDS, with retry delays scaled down to milliseconds."""
+    """A client aimed at the emulator's IMDS, with retry delays scaled down to milliseconds,
+    attesting its IMDS v2 keys (the emulator's default `required` mode)."""
     return ManagedIdentityClient(
-        environ=imds_env, retry_scale=0.001, arc_agent_path="/nonexistent/himds"
+        environ=imds_env,
+        retry_scale=0.001,
+        arc_agent_path="/nonexistent/himds",
+        attestation=SoftwareAttestationProvider(),
     )
 
 

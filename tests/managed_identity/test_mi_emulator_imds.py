@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from identity_web.emulator._attestation import AttestationMode
 from identity_web.emulator._demo_tenant import build_default_state
 from identity_web.emulator._recording import ScriptedResponse
 from identity_web.emulator._state import EmulatorState
@@ -152,7 +153,10 @@ def test_platform_metadata_shape(imds: ImdsService, state: EmulatorState) -> Non
     assert payload["cuId"] == {"vmId": imds.vm_id}
 
 
-def test_issuecredential_refuses_a_bad_csr(imds: ImdsService) -> None:
+def test_issuecredential_refuses_a_bad_csr(
+    imds: ImdsService, state: EmulatorState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state, "attestation_mode", AttestationMode.OFF)  # the CSR check alone
     request = EmulatorRequest(
         "POST",
         "/metadata/identity/issuecredential",

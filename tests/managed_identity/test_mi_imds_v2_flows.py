@@ -29,6 +29,7 @@ from mi_testkit import (
 )
 
 from identity_web import ManagedIdentityError, ServiceError, TokenTypeMismatchError
+from identity_web.emulator import EmulatorConfig
 from identity_web.emulator._attestation import AttestationMode
 from identity_web.emulator._demo_tenant import build_default_state
 from identity_web.emulator._pki import name
@@ -75,7 +76,7 @@ class FakeHost:
 
 @pytest.fixture(scope="module")
 def shared_state() -> EmulatorState:
-    state = build_default_state()
+    state = build_default_state(EmulatorConfig(attestation_mode="optional"))  # the mode tested
     state.urls.mtls_base = MTLS + "/"
     return state
 
@@ -333,7 +334,7 @@ def test_v1_only_host_gives_a_clear_error(host: FakeHost, fixed_key: rsa.RSAPriv
     driver = driver_for(host)
     with pytest.raises(ManagedIdentityError, match="only has IMDS v1"):
         acquire(driver, mi_client(fixed_key))
-    assert len(driver.sent) == 1  # 404 is final for getplatformmetadata
+    assert len(driver.sent) == 4  # the IMDS policy's 3 retries, then the v1-only verdict
 
 
 def test_imds_v2_transient_failures_are_retried(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -148,3 +149,22 @@ def test_probe_mi_cli_text_exit_code(
     out = capsys.readouterr().out
     assert "Managed identity source: IMDS" in out
     assert "Usable: no" in out
+
+
+@pytest.mark.parametrize(
+    ("attestation", "reported"),
+    [("Software", "software"), ("KeyGuard", "invalid (AzureAd.ManagedIdentity.Attestation")],
+)
+def test_probe_mi_reports_the_providers_the_settings_name(
+    clean_mi_environment: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    attestation: str,
+    reported: str,
+) -> None:
+    clean_mi_environment.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9")
+    clean_mi_environment.delenv("IDENTITY_WEB_MI_ATTESTATION", raising=False)
+    settings = {"AzureAd": {"ManagedIdentity": {"Attestation": attestation}}}
+    (tmp_path / "appsettings.json").write_text(json.dumps(settings), encoding="utf-8")
+    main(["probe-mi", "--json", "--timeout", "0.2", "--config-dir", str(tmp_path)])
+    assert json.loads(capsys.readouterr().out)["attestation"].startswith(reported)

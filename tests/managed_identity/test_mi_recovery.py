@@ -14,7 +14,8 @@ from mi_testkit import managed_identity_settings
 from identity_web import NetworkError, ServiceError, TokenAcquirerFactory
 from identity_web.acquisition._options import TokenRequestOptions
 from identity_web.emulator import Emulator, EmulatorConfig
-from identity_web.settings import ManagedIdentityOptions
+from identity_web.managed_identity import SoftwareAttestationProvider
+from identity_web.settings import IdentityWebSettings, ManagedIdentityOptions
 
 API = "MyApi"
 SYSTEM = ManagedIdentityOptions()
@@ -29,7 +30,9 @@ def services(emulator: Emulator, environ: dict[str, str] | None = None) -> Any:
     settings = managed_identity_settings(emulator, API, ProtocolScheme="MTLS_POP")
     env = environ if environ is not None else emulator.manifest.env()
     factory = TokenAcquirerFactory(settings, environ=env)
-    factory.container.managed_identity.add_kwargs(retry_scale=0.001)
+    factory.container.managed_identity.add_kwargs(
+        retry_scale=0.001, attestation=SoftwareAttestationProvider()
+    )
     return factory.add_downstream_api(API).build()
 
 
@@ -86,3 +89,108 @@ def test_a_short_lived_certificate_is_reused_until_half_its_lifetime() -> None:
                 )
         assert len(emulator.requests("imds.issuecredential")) == 1
         assert len(emulator.requests("entra.mtls_token")) == 2
+
+
+# --- FIC: leg 2 refused because of the IMDS v2 certificate ---------------------------------
+#
+# Leg 1 (the managed identity's token) and leg 2 (the app's) both go to the mtlsauth host
+# (`entra.mtls_token`); `PASS` serves one request normally, so each refusal lands on leg 2.
+
+PASS: dict[str, Any] = {"status": None}
+TLS_FAILURE: dict[str, Any] = {"status": None, "kind": "tls_alert"}
+
+
+def fic_services(emulator: Emulator, *, scheme: str, use_bound_credential: bool) -> Any:
+    manifest = emulator.manifest
+    entry: dict[str, Any] = {"SourceType": "SignedAssertionFromManagedIdentity"}
+    if use_bound_credential:
+        entry["UseBoundCredential"] = True
+    config = {
+        "AzureAd": {
+            "Instance": manifest.instance,
+            "TenantId": manifest.tenant_id,
+            "ClientId": manifest.apps[0].client_id,
+            "ClientCredentials": [entry],
+            "ManagedIdentity": {"Attestation": "Software"},
+        },
+        API: {
+            "BaseUrl": manifest.resource.base_url,
+            "RelativePath": "whoami",
+            "Scopes": [manifest.resource.scope],
+            "RequestAppToken": True,
+            "ProtocolScheme": scheme,
+        },
+    }
+    factory = TokenAcquirerFactory(IdentityWebSettings.from_mapping(config), environ=manifest.env())
+    factory.container.managed_identity.add_kwargs(retry_scale=0.001)
+    return factory.add_downstream_api(API).build()
+
+
+BOUND_FIC = [("MTLS_POP", False), ("Bearer", True)]
+BOUND_FIC_IDS = ["mtls-pop", "use-bound-credential"]
+
+
+@pytest.mark.parametrize(("scheme", "use_bound_credential"), BOUND_FIC, ids=BOUND_FIC_IDS)
+@pytest.mark.parametrize(
+    "rejection",
+    [refusal(7000218), refusal(1000502, "invalid_request"), TLS_FAILURE],
+    ids=["invalid_client", "aadsts-certificate-code", "tls-failure"],
+)
+def test_a_leg_2_rejection_of_the_certificate_reissues_it_once_and_succeeds(
+    emulator: Emulator, scheme: str, use_bound_credential: bool, rejection: dict[str, Any]
+) -> None:
+    emulator.inject_faults("entra.mtls_token", [PASS, rejection])
+    with fic_services(emulator, scheme=scheme, use_bound_credential=use_bound_credential) as built:
+        response = built.downstream_api.call(API)
+    assert response.status == 200
+    issued = emulator.requests("imds.issuecredential")
+    assert len(issued) == 2
+    posts = emulator.requests("entra.mtls_token")
+    assert len(posts) == 4  # leg 1, leg 2 (refused), leg 1 again, leg 2 again
+    assert posts[0]["client_cert_x5t_s256"] == posts[1]["client_cert_x5t_s256"]
+    assert posts[2]["client_cert_x5t_s256"] == posts[3]["client_cert_x5t_s256"]
+    assert posts[1]["client_cert_x5t_s256"] != posts[3]["client_cert_x5t_s256"]
+    assert len(emulator.requests("attestation.attest")) == 2  # the new key is attested too
+
+
+@pytest.mark.parametrize(("scheme", "use_bound_credential"), BOUND_FIC, ids=BOUND_FIC_IDS)
+@pytest.mark.parametrize(
+    ("rejection", "error"),
+    [(refusal(7000218), ServiceError), (refusal(700027), ServiceError), (TLS_FAILURE, None)],
+    ids=["invalid_client", "reload-code", "tls-failure"],
+)
+def test_repeated_leg_2_rejections_issue_two_certificates_then_a_typed_error(
+    emulator: Emulator,
+    scheme: str,
+    use_bound_credential: bool,
+    rejection: dict[str, Any],
+    error: type[Exception] | None,
+) -> None:
+    emulator.inject_faults("entra.mtls_token", [PASS, rejection, PASS, rejection, rejection])
+    expected = error or NetworkError
+    with (
+        fic_services(emulator, scheme=scheme, use_bound_credential=use_bound_credential) as built,
+        pytest.raises(expected),
+    ):
+        built.downstream_api.call(API)
+    assert len(emulator.requests("imds.issuecredential")) == 2
+    assert len(emulator.requests("entra.mtls_token")) == 4
+
+
+async def test_the_async_driver_runs_the_same_recovery(emulator: Emulator) -> None:
+    emulator.inject_faults("entra.mtls_token", [PASS, refusal(7000218)])
+    with fic_services(emulator, scheme="MTLS_POP", use_bound_credential=False) as built:
+        response = await built.downstream_api.call_async(API)
+    assert (response.status, response.token_type) == (200, "mtls_pop")
+    assert len(emulator.requests("imds.issuecredential")) == 2
+
+
+def test_a_federation_mismatch_on_leg_2_is_not_a_certificate_problem(emulator: Emulator) -> None:
+    mismatch = refusal(70021, "invalid_request")
+    emulator.inject_faults("entra.mtls_token", [PASS, mismatch])
+    with (
+        fic_services(emulator, scheme="MTLS_POP", use_bound_credential=False) as built,
+        pytest.raises(ServiceError, match="AADSTS70021"),
+    ):
+        built.downstream_api.call(API)
+    assert len(emulator.requests("imds.issuecredential")) == 1

@@ -12,7 +12,6 @@ from identity_web.protocol.retry import (
     ImdsRetryPolicy,
     LinearRetryPolicy,
     imds_policy,
-    imds_v2_metadata_policy,
     managed_identity_default_policy,
     retry_after_seconds,
     service_fabric_policy,
@@ -134,6 +133,10 @@ def test_driver_gives_up_on_silence() -> None:
     assert driver.clock.sleeps == [1.0]
 
 
-def test_platform_metadata_policy_treats_404_as_final() -> None:
-    assert delays(imds_v2_metadata_policy(), [404]) == []
-    assert delays(imds_v2_metadata_policy(), [500] * 5) == [1.0, 2.0, 4.0]
+def test_gone_first_then_other_statuses_each_keep_their_own_limit() -> None:
+    """A deliberate difference from MSAL.NET, which fixes the retry count by the first answer:
+    here each answer's own limit applies (a 500 after a 410 gets the exponential three)."""
+    policy = imds_policy()
+    assert policy.next_delay(1, response(410), 0.0) == 10.0
+    assert policy.next_delay(2, response(500), 10.0) == 2.0
+    assert policy.next_delay(4, response(500), 16.0) is None

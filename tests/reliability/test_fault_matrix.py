@@ -129,8 +129,8 @@ CASES = [
          {"imds.token": [{"status": None, "kind": "truncated_body"}]}, OK, 5, {"imds.token": 2}),
     Case("imds-slow-3s", msi_bearer, {"imds.token": [{"status": None, "delay_ms": 3000}]}, OK, 7),
     # -- IMDS v2 (managed identity, MTLS_POP) -------------------------------------------------
-    Case("imdsv2-metadata-404", msi_mtls, {"imds.getplatformmetadata": [{"status": 404}]},
-         ManagedIdentityError, 3),
+    Case("imdsv2-metadata-404-once", msi_mtls, {"imds.getplatformmetadata": [{"status": 404}]},
+         OK, 4, {"imds.getplatformmetadata": 2}),
     Case("imdsv2-metadata-not-imds", msi_mtls, {"imds.getplatformmetadata": [{"status": 200,
          "body": {"clientId": "x"}, "headers": {"Server": "nginx"}}]}, ManagedIdentityError, 3),
     Case("imdsv2-issue-500-once", msi_mtls, {"imds.issuecredential": [{"status": 500}]}, OK, 6),
