@@ -272,7 +272,12 @@ class ManagedIdentityClient:
                 return (yield from leg)
             except (ServiceError, NetworkError) as error:
                 if attempt == 2 or not rejects_certificate(error):
-                    raise
+                    explained = (
+                        entra.explain_mtls_error(error) if isinstance(error, ServiceError) else None
+                    )
+                    if explained is None:
+                        raise
+                    raise explained from error
                 logger.warning(
                     "mTLS token endpoint refused the IMDS certificate %s (%s); re-issuing it once",
                     credential.binding.x5t_s256,

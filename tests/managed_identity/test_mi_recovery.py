@@ -57,8 +57,11 @@ def test_a_certificate_rejection_reissues_once_and_retries_once(
 
 def test_the_retry_is_bounded_a_second_rejection_is_raised(emulator: Emulator) -> None:
     emulator.inject_faults("entra.mtls_token", [refusal(7000218)] * 3)
-    with services(emulator) as built, pytest.raises(ServiceError, match="AADSTS7000218"):
+    with services(emulator) as built, pytest.raises(ServiceError, match="AADSTS7000218") as raised:
         built.downstream_api.call(API)
+    assert "[what to check:" in str(raised.value), (
+        "the managed identity's mTLS leg says what to check"
+    )
     assert len(emulator.requests("imds.issuecredential")) == 2
     assert len(emulator.requests("entra.mtls_token")) == 2
 
