@@ -24,6 +24,7 @@ In settings, both are chosen with environment variables (`IDENTITY_WEB_MI_KEY_PR
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future
@@ -94,12 +95,15 @@ class SpareKey:
     The thread makes one key and ends (it holds nothing once the key is made, so closing the
     services leaves no thread behind, and being a daemon it never holds up the interpreter's
     exit). cryptography releases the GIL while OpenSSL makes an RSA key (pyca/cryptography
-    #14370), so other threads and the event loop run meanwhile.
+    #14370), so other threads and the event loop run meanwhile. A process forked after `start`
+    (a pre-forking server) does not take it: the thread did not follow the fork, and the
+    children must not share one key.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._started = False
+        self._pid = 0
         self._pending: list[Future[rsa.RSAPrivateKey]] = []
 
     def start(self, factory: Callable[[], rsa.RSAPrivateKey]) -> None:
@@ -108,6 +112,7 @@ class SpareKey:
             if self._started:
                 return
             self._started = True
+            self._pid = os.getpid()
         pending: Future[rsa.RSAPrivateKey] = Future()
         self._pending.append(pending)
         threading.Thread(
@@ -115,8 +120,10 @@ class SpareKey:
         ).start()
 
     def take(self) -> Future[rsa.RSAPrivateKey] | None:
-        """The spare key (done, or being made), once; None when there is none (no lock: a step
-        calls it)."""
+        """The spare key (done, or being made), once; None when there is none, or in a process
+        forked after `start` (no lock: a step calls it)."""
+        if self._pid != os.getpid():
+            return None
         try:
             return self._pending.pop()
         except IndexError:

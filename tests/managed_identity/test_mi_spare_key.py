@@ -6,6 +6,8 @@ first call (sync and asyncio), and no thread is left behind.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -83,6 +85,34 @@ def test_a_spare_that_failed_raises_in_the_step_that_takes_it() -> None:
     provider.prepare()
     with pytest.raises(ValueError, match="no entropy today"):
         SyncDriver(_no_network).run(provider.key_step())
+
+
+def test_a_process_forked_while_the_spare_is_made_makes_its_own_key() -> None:
+    """A pre-forking server builds, then forks: the child must not wait for a thread that did
+    not follow it, nor share the parent's key."""
+    release = threading.Event()
+
+    def keys() -> rsa.RSAPrivateKey:
+        if threading.current_thread().name == SPARE_THREAD:
+            assert release.wait(10)
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    provider = SoftwareKeyProvider(keys)
+    provider.prepare()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through its exit code
+        key = SyncDriver(_no_network).run(provider.key_step())
+        os._exit(0 if isinstance(key, rsa.RSAPrivateKey) else 1)
+    release.set()
+    deadline = time.monotonic() + 20
+    while (done := os.waitpid(child, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            pytest.fail("the forked child waited for the parent's spare key")
+        time.sleep(0.01)
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+    assert isinstance(SyncDriver(_no_network).run(provider.key_step()), rsa.RSAPrivateKey)
 
 
 # -- which configurations make their key early ------------------------------------------------
