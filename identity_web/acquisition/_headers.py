@@ -116,9 +116,10 @@ class AuthorizationHeaderProvider:
         held = self._acquirer.held_header(scope, token_options, bound, options)
         if held is None:
             return None
-        if len(self._held) >= self._limit:
-            self._held.clear()
-        self._held[id(options)] = held  # keeps `options` alive, so its id stays unique
+        if held.generation == held.level.generation:  # else stale already (or not ours)
+            if len(self._held) >= self._limit:
+                self._held.clear()
+            self._held[id(options)] = held  # keeps `options` alive, so its id stays unique
         return held.header
 
     def header_step(self, options: HeaderRequest) -> Step[AuthorizationHeaderInformation]:
