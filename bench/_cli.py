@@ -16,6 +16,7 @@ from typing import Any
 from bench import (
     cache_hit,
     cold,
+    cold_mi_key,
     cold_paths,
     concurrency,
     distributed_cache,
@@ -39,6 +40,7 @@ BENCHMARKS: dict[str, Runner] = {
     downstream.NAME: downstream.run,
     memory.NAME: memory.run,
     cold_paths.NAME: cold_paths.run,
+    cold_mi_key.NAME: cold_mi_key.run,
     distributed_cache.NAME: distributed_cache.run,
     fleet.NAME: fleet.run,
     resource_validation.NAME: resource_validation.run,

@@ -21,7 +21,7 @@ from typing import Any
 
 from bench._servers import servers
 from bench._setup import API, BenchEnv, our_cache
-from bench.cold_paths import _fic, _managed_identity
+from bench.cold_paths import _fic, managed_identity_config
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = BenchEnv(emulator, resource, manifest)
         sources = {
             "certificate": stack.enter_context(env.ours(mtls=True)),
-            "managed identity": stack.enter_context(env.build(_managed_identity(env))),
+            "managed identity": stack.enter_context(env.build(managed_identity_config(env))),
             "FIC": stack.enter_context(env.build(_fic(env))),
         }
         print(f"soak: {args.minutes:g} min, resource = {resource.server}", flush=True)

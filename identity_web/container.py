@@ -17,7 +17,9 @@ Providers, in the order data flows:
 * `transport` — a resource: the HTTP transport and its client pool, closed on shutdown;
 * `token_caches` — a resource: the `TokenCache` section's cache and its cross-process
   coordinator (`token_cache`, `cache_coordinator`), closed on shutdown;
-* `managed_identity`, `token_acquirer`, `authorization_header_provider`;
+* `managed_identity` (it starts making its first IMDS v2 key at build time when
+  `prepare_managed_identity_key`: the configuration asks a managed identity for bound tokens),
+  `token_acquirer`, `authorization_header_provider`;
 * `downstream_apis` (name → options, validated) and `downstream_api`.
 """
 
@@ -89,6 +91,28 @@ def registered_apis(
     return {name: settings.downstream_api(name) for name in names}
 
 
+def asks_bound_managed_identity(
+    settings: IdentityWebSettings, apis: Mapping[str, DownstreamApiOptions]
+) -> bool:
+    """Whether the configuration asks a managed identity for bound tokens, so the first call
+    needs an IMDS v2 key: an MTLS_POP API with `AcquireTokenOptions.ManagedIdentity`, or a
+    `SignedAssertionFromManagedIdentity` credential used for MTLS_POP or `UseBoundCredential`."""
+    bound = [api for api in apis.values() if api.is_mtls_pop]
+    if any(
+        api.acquire_token_options is not None
+        and api.acquire_token_options.managed_identity is not None
+        for api in bound
+    ):
+        return True
+    federated = [
+        credential
+        for credential in settings.azure_ad.client_credentials
+        if credential.source_type is CredentialSource.SignedAssertionFromManagedIdentity
+        and not credential.skip
+    ]
+    return bool(federated) and (bool(bound) or any(c.use_bound_credential for c in federated))
+
+
 def _transport(ca_bundle: str | None, connect_to: ConnectTo) -> Iterator[HttpTransport]:
     transport = HttpTransport(ca_bundle=ca_bundle, connect_to=connect_to)
     try:
@@ -127,8 +151,15 @@ class IdentityWebContainer(containers.DeclarativeContainer):
     ca_bundle = providers.Callable(resolve_ca_bundle, environ)
     connect_to = providers.Callable(ConnectTo.from_environ, environ)
     transport = providers.Resource(_transport, ca_bundle=ca_bundle, connect_to=connect_to)
+    downstream_apis = providers.Callable(registered_apis, settings, downstream_api_names)
+    prepare_managed_identity_key = providers.Callable(
+        asks_bound_managed_identity, settings, downstream_apis
+    )
     managed_identity = providers.ThreadSafeSingleton(
-        ManagedIdentityClient, environ=environ, options=settings.provided.azure_ad.managed_identity
+        ManagedIdentityClient,
+        environ=environ,
+        options=settings.provided.azure_ad.managed_identity,
+        prepare_key=prepare_managed_identity_key,
     )
 
     credential_loaders = providers.Dict(
@@ -199,7 +230,6 @@ class IdentityWebContainer(containers.DeclarativeContainer):
         AuthorizationHeaderProvider, acquirer=token_acquirer
     )
 
-    downstream_apis = providers.Callable(registered_apis, settings, downstream_api_names)
     downstream_api = providers.ThreadSafeSingleton(
         DownstreamApi,
         apis=downstream_apis,

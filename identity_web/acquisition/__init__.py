@@ -2,7 +2,7 @@
 
 `TokenAcquirer.token_step` is the one acquisition step (cache, single-flight, the plan's flow);
 `AuthorizationHeaderProvider.header_step` builds on it. Modules: `_acquirer` (the acquirer),
-`_plan` (request → `AcquisitionPlan`), `_memo` (plans and cache hits remembered), `_flows`
+`_plan` (request → `AcquisitionPlan`, plans and cache hits remembered, `HeldHeader`), `_flows`
 (the network part per plan), `_fic` (explaining a refused federated credential), `_headers`
 (the header provider), `_options` (what a request may carry).
 """
@@ -16,13 +16,17 @@ from identity_web.acquisition._headers import (
     prepare,
 )
 from identity_web.acquisition._options import AcquireOptions, CredentialSource, TokenRequestOptions
+from identity_web.acquisition._plan import CacheLevel, CredentialSelection, HeldHeader
 
 __all__ = [
     "AcquireOptions",
     "AppTokenAcquirer",
     "AuthorizationHeaderProvider",
+    "CacheLevel",
+    "CredentialSelection",
     "CredentialSource",
     "HeaderRequest",
+    "HeldHeader",
     "TokenAcquirer",
     "TokenRequestOptions",
     "header_information",

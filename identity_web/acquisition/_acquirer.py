@@ -32,7 +32,11 @@ from identity_web._results import (
 from identity_web.acquisition._flows import FlowBuilder, Outcome
 from identity_web.acquisition._options import AcquireOptions, CredentialSource
 from identity_web.acquisition._plan import (
+    NOTHING_SELECTED,
+    UNVERSIONED,
     AcquisitionPlan,
+    CacheLevel,
+    HeldHeader,
     Hit,
     PlanMemo,
     Planner,
@@ -51,6 +55,7 @@ from identity_web.cache import (
     StoreToken,
     TokenCache,
     Turn,
+    in_process_level,
 )
 from identity_web.credentials import LoadedCredential
 from identity_web.managed_identity._client import ManagedIdentityTokens
@@ -97,6 +102,8 @@ class TokenAcquirer:
         self._flows = FlowBuilder(self._planner, retry=sts_policy(retry_scale))
         self._runner = transport
         self._cache = cache
+        level = in_process_level(cache)
+        self._level: CacheLevel = level if level is not None else UNVERSIONED
         self._coordinator = coordinator or LocalCoordinator()
         self._refresh = refresh_backoff or RefreshBackoff()
         self._clock = clock
@@ -143,6 +150,33 @@ class TokenAcquirer:
         `cached_token`; None: run `token_step`."""
         hit = self._hit(scope, options, bound)
         return hit.header if hit is not None else None
+
+    def held_header(
+        self, scope: str, options: AcquireOptions | None, bound: bool, request: object
+    ) -> HeldHeader | None:
+        """`cached_header` for `request` (the caller's frozen options object, which asked for
+        scope, options and bound), with what the header provider checks to give it out again
+        without asking (`HeldHeader`). None: run `header_step`."""
+        level = self._level
+        # Read before the entry, so that a write after it shows. A cache that is not ours has
+        # no generation: the held header is stale from the start (every call asks again).
+        generation = level.generation if level is not UNVERSIONED else UNVERSIONED.generation - 1
+        hit = self._hit(scope, options, bound)
+        if hit is None:
+            return None
+        selection = NOTHING_SELECTED if hit.credential is None else self._credentials
+        assert selection is not None  # a plan with a client credential has a source
+        return HeldHeader(
+            request,
+            hit.header,
+            hit.fresh_until,
+            self._clock,
+            level,
+            generation,
+            selection,
+            bound,
+            hit.credential,
+        )
 
     def _hit(self, scope: str, options: AcquireOptions | None, bound: bool) -> Hit | None:
         """The lock-free hit (its result and its header, built once per entry), or None: the

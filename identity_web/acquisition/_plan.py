@@ -8,8 +8,9 @@ selected here, once, and the same object is used for the request, the key and th
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from identity_web._errors import (
     ConfigurationError,
@@ -338,12 +339,78 @@ IMMUTABLE_OPTIONS = (TokenRequestOptions, AcquireTokenOptions)
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """What one cache entry gives out: its result and its header, built once per entry."""
+    """What one cache entry gives out: its result and its header, built once per entry.
+
+    `fresh_until`: before it, the token is usable and not due for refresh; `credential`: the
+    client credential the plan was made with (None: a managed identity plan).
+    """
 
     entry: CacheEntry
     result: AcquireTokenResult
     header: AuthorizationHeaderInformation
     usable_until: float
+    fresh_until: float
+    credential: LoadedCredential | None = None
+
+
+class CredentialSelection(Protocol):
+    """The selected client credentials a `HeldHeader` watches (`CredentialSource` has them)."""
+
+    @property
+    def current(self) -> LoadedCredential | None: ...
+    @property
+    def current_bound(self) -> LoadedCredential | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NothingSelected:
+    """The selection of a plan that needs no client credential (managed identity)."""
+
+    current: None = None
+    current_bound: None = None
+
+
+NOTHING_SELECTED = NothingSelected()
+
+
+class CacheLevel(Protocol):
+    """A cache level whose `generation` changes with every write (`InMemoryTokenCache`)."""
+
+    @property
+    def generation(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Unversioned:
+    """The level of a `TokenCache` that is not ours: no generation to watch, so a header held
+    for it never holds (its generation is never the held one); every call asks again."""
+
+    generation: int = -1
+
+
+UNVERSIONED = Unversioned()
+
+
+@dataclass(frozen=True, slots=True)
+class HeldHeader:
+    """A cached token's header for one request object, and what says it may be handed out again.
+
+    The header provider gives `header` out again without asking the acquirer while: `request`
+    is the very object asked with (options are frozen), the cache level's `generation` is still
+    the one read before the entry (every write and removal changes it), the credential selected
+    for the request is still `credential`, and `clock()` is before `fresh_until` (usable, not
+    due for refresh). Any of them changed: the acquirer is asked again (`held_header`).
+    """
+
+    request: object
+    header: AuthorizationHeaderInformation
+    fresh_until: float
+    clock: Callable[[], float]
+    level: CacheLevel
+    generation: int
+    selection: CredentialSelection
+    bound: bool
+    credential: LoadedCredential | None
 
 
 @dataclass(slots=True)
@@ -376,15 +443,12 @@ class Prepared:
 
     def fresh(self, entry: CacheEntry | None, now: float) -> Hit | None:
         """The hit to hand out now for `entry` (not due for refresh), else None; the hot path:
-        when `entry` is the one of the remembered hit, two comparisons and no allocation."""
+        when `entry` is the one of the remembered hit, one comparison and no allocation."""
         hit = self.hit
         if hit is None or hit.entry is not entry:
             found = self.cached(entry, now)
             return found[0] if found is not None and not found[1] else None
-        if now >= hit.usable_until:
-            return None
-        refresh_on = hit.entry.refresh_on
-        return None if refresh_on is not None and now >= refresh_on else hit
+        return hit if now < hit.fresh_until else None
 
 
 class PlanMemo:
@@ -428,7 +492,10 @@ def hit_for(plan: AcquisitionPlan, entry: CacheEntry) -> Hit | None:
             return None
         usable_until = min(usable_until, binding.not_after.timestamp())
     result = make_result(plan, entry, TokenSource.CACHE, binding)
-    return Hit(entry, result, header_information(result), usable_until)
+    refresh_on = entry.refresh_on
+    fresh_until = usable_until if refresh_on is None else min(usable_until, refresh_on)
+    header = header_information(result)
+    return Hit(entry, result, header, usable_until, fresh_until, plan.credential)
 
 
 def make_result(

@@ -26,7 +26,7 @@ from identity_web.cache._coordinator import (
     Turn,
 )
 from identity_web.cache._effects import Held, HoldTurn, LeaveTurn, ReadCache
-from identity_web.cache._layered import DistributedTokenCache
+from identity_web.cache._layered import DistributedTokenCache, in_process_level
 from identity_web.cache._memory import InMemoryTokenCache
 from identity_web.cache._setup import CacheSetup, build_token_cache
 
@@ -56,6 +56,7 @@ __all__ = [
     "TokenCache",
     "Turn",
     "build_token_cache",
+    "in_process_level",
     "variant_digest",
 ]
 

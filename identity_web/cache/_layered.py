@@ -36,6 +36,11 @@ class DistributedTokenCache:
         self._l1 = l1
         self._clock = clock
 
+    @property
+    def local_level(self) -> InMemoryTokenCache | None:
+        """The in-process level (L1) that `peek` reads; None when DisableL1Cache."""
+        return self._l1
+
     def peek(self, key: CacheKey) -> CacheEntry | None:
         return self._l1.get(key) if self._l1 is not None else None
 
@@ -92,3 +97,13 @@ class DistributedTokenCache:
             return False
         now = self._clock()
         return local.usable(now) and not local.wants_refresh(now)
+
+
+def in_process_level(cache: object) -> InMemoryTokenCache | None:
+    """The level `cache.peek` reads when it is one of ours, whose `generation` tells whether an
+    entry read from it may have changed since; None for any other `TokenCache`."""
+    if isinstance(cache, InMemoryTokenCache):
+        return cache
+    if isinstance(cache, DistributedTokenCache):
+        return cache.local_level
+    return None

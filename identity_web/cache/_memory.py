@@ -15,6 +15,10 @@ class InMemoryTokenCache:
     Reads are one `dict.get` (atomic under the GIL, no lock). Writes take a lock; when the cache
     grows past `max_entries`, expired entries are dropped first, then the least recently
     written ones.
+
+    `generation` changes after every write and removal: an entry read at a generation read
+    before it is still the cache's entry while the generation has not changed, which the
+    header provider's hit path checks instead of looking the key up again.
     """
 
     def __init__(
@@ -26,6 +30,7 @@ class InMemoryTokenCache:
         self._max_entries = max_entries
         self._clock = clock
         self._lock = threading.Lock()
+        self.generation = 0
 
     def get(self, key: CacheKey) -> CacheEntry | None:
         return self._entries.get(key)
@@ -47,14 +52,17 @@ class InMemoryTokenCache:
             self._entries[key] = entry
             if len(self._entries) > self._max_entries:
                 self._shrink()
+            self.generation += 1
 
     def remove(self, key: CacheKey) -> None:
         with self._lock:
             self._entries.pop(key, None)
+            self.generation += 1
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.generation += 1
 
     def __len__(self) -> int:
         return len(self._entries)

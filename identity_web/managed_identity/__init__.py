@@ -2,7 +2,7 @@
 
 `ManagedIdentityClient.token_flow(identity, scope, bound=, now=)` is a step (IMDS v1/v2, App
 Service, Azure Arc, Cloud Shell, Service Fabric, Azure ML); its file, key and attestation work
-are effects (`GenerateKey`, `Attest`, `ReadFile`, `FileExists`). The wire rules are in
+are effects (`GenerateKey`, `TakeKey`, `Attest`, `ReadFile`, `FileExists`). The wire rules are in
 `identity_web.protocol` (`imds`, `imds_v2`, `mi_sources`).
 """
 
@@ -20,6 +20,7 @@ from identity_web.managed_identity._providers import (
     KeyProvider,
     SoftwareAttestationProvider,
     SoftwareKeyProvider,
+    TakeKey,
 )
 from identity_web.protocol.imds import ManagedIdentityChoice, ManagedIdentityId
 
@@ -37,4 +38,5 @@ __all__ = [
     "ManagedIdentityTokens",
     "SoftwareAttestationProvider",
     "SoftwareKeyProvider",
+    "TakeKey",
 ]

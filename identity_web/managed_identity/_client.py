@@ -89,7 +89,8 @@ class ManagedIdentityClient:
     else `options` (the settings' `AzureAd.ManagedIdentity`), else the `IDENTITY_WEB_MI_*`
     variables of `environ`, else a software key without attestation. `retry_scale`
     multiplies every retry delay (tests use a tiny value); `arc_key_directory` and
-    `arc_agent_path` are where the Azure Arc agent keeps its key files and binary.
+    `arc_agent_path` are where the Azure Arc agent keeps its key files and binary;
+    `prepare_key` starts making the first IMDS v2 key now, in the background (software keys).
     """
 
     def __init__(
@@ -104,6 +105,7 @@ class ManagedIdentityClient:
         retry_scale: float = 1.0,
         arc_key_directory: str = ARC_KEY_DIRECTORY_LINUX,
         arc_agent_path: str = ARC_AGENT_PATH_LINUX,
+        prepare_key: bool = False,
     ) -> None:
         self._environ: Mapping[str, str] = os.environ if environ is None else environ
         self._min_remaining = certificate_min_remaining
@@ -115,6 +117,8 @@ class ManagedIdentityClient:
                 else key_provider_from(self._environ, chosen.key_provider)
             )
         self._keys = key_provider
+        if prepare_key and isinstance(key_provider, SoftwareKeyProvider):
+            key_provider.prepare()  # the first IMDS v2 key, made while the services are built
         self._attestation = (
             attestation
             if attestation is not None

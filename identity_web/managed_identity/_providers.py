@@ -27,7 +27,11 @@ a plug-in `package.module:factory` whose factory (no argument) returns the provi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+import os
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
@@ -78,14 +82,86 @@ class GenerateKey(Blocking):
 
 
 @dataclass(frozen=True, slots=True)
+class TakeKey(Blocking):
+    """Effect: the key made ahead of need (`SpareKey`), waited for off the event loop."""
+
+    pending: Future[rsa.RSAPrivateKey] = field(repr=False)
+
+    def run(self) -> rsa.RSAPrivateKey:
+        return self.pending.result()
+
+    def run_async(self) -> Awaitable[rsa.RSAPrivateKey]:
+        return asyncio.wrap_future(self.pending)
+
+
+class SpareKey:
+    """One key made ahead of need: `start` makes it in a daemon thread, the first `take` gets it.
+
+    The thread makes one key and ends (it holds nothing once the key is made, so closing the
+    services leaves no thread behind, and being a daemon it never holds up the interpreter's
+    exit). cryptography releases the GIL while OpenSSL makes an RSA key (pyca/cryptography
+    #14370), so other threads and the event loop run meanwhile. A process forked after `start`
+    (a pre-forking server) does not take it: the thread did not follow the fork, and the
+    children must not share one key.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started = False
+        self._pid = 0
+        self._pending: list[Future[rsa.RSAPrivateKey]] = []
+
+    def start(self, factory: Callable[[], rsa.RSAPrivateKey]) -> None:
+        """Start making the key (once; later calls do nothing)."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            self._pid = os.getpid()
+        pending: Future[rsa.RSAPrivateKey] = Future()
+        self._pending.append(pending)
+        threading.Thread(
+            target=_make_key, args=(pending, factory), name="identity-web-spare-key", daemon=True
+        ).start()
+
+    def take(self) -> Future[rsa.RSAPrivateKey] | None:
+        """The spare key (done, or being made), once; None when there is none, or in a process
+        forked after `start` (no lock: a step calls it)."""
+        if self._pid != os.getpid():
+            return None
+        try:
+            return self._pending.pop()
+        except IndexError:
+            return None
+
+
+def _make_key(pending: Future[rsa.RSAPrivateKey], factory: Callable[[], rsa.RSAPrivateKey]) -> None:
+    try:
+        pending.set_result(factory())
+    except Exception as error:  # raised to the step that takes the key
+        pending.set_exception(error)
+
+
+@dataclass(frozen=True, slots=True)
 class SoftwareKeyProvider:
-    """RSA-2048 in this process's memory (never written anywhere)."""
+    """RSA-2048 in this process's memory (never written anywhere).
+
+    `prepare()` starts making the first key in the background (when the services are built and
+    the settings ask a managed identity for bound tokens), so the first IMDS v2 certificate does
+    not wait the whole key generation; later keys are made when needed.
+    """
 
     factory: Callable[[], rsa.RSAPrivateKey] = field(default=imds_v2.generate_key, repr=False)
     kind: str = "software-rsa"
+    _spare: SpareKey = field(default_factory=SpareKey, init=False, repr=False, compare=False)
+
+    def prepare(self) -> None:
+        self._spare.start(self.factory)
 
     def key_step(self) -> Step[rsa.RSAPrivateKey]:
-        key: rsa.RSAPrivateKey = yield GenerateKey(self.factory)
+        pending = self._spare.take()
+        effect = GenerateKey(self.factory) if pending is None else TakeKey(pending)
+        key: rsa.RSAPrivateKey = yield effect
         return key
 
 

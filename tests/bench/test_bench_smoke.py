@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {
     "cache_hit",
     "cold",
+    "cold_mi_key",
     "cold_paths",
     "concurrency",
     "distributed_cache",
@@ -130,6 +131,21 @@ def test_cold_paths_time_each_step(results: dict[str, Any]) -> None:
     assert any("token" in row["impl"] for row in fic)
     for row in rows:
         assert row["median_ms"] >= 0
+
+
+def test_cold_mi_key_compares_the_background_key_with_none(results: dict[str, Any]) -> None:
+    rows = _benchmarks(results)["cold_mi_key"]["rows"]
+    cases = {row["case"] for row in rows}
+    assert len(cases) == 3
+    assert any("asyncio" in case for case in cases)
+    for case in cases:
+        impls = {row["impl"] for row in rows if row["case"] == case}
+        assert any("background at build" in impl for impl in impls), impls
+        assert any("background off" in impl for impl in impls), impls
+    for row in rows:
+        assert row["n"] >= 2
+        if row["role"] == "peer":
+            assert len(row["round_ratios"]) == row["n"]
 
 
 def test_json_file_output(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""The cache-hit path stays short: at most 8 Python-level calls per hit, Bearer and mTLS PoP,
-sync and asyncio, and no object kept per call (the same header object every time).
+"""The cache-hit path stays short: 2 Python-level calls per hit (the public method, sync or
+asyncio, and `cached_header`), Bearer and mTLS PoP, and no object kept per call (the same header
+object every time). Issue 17 allows at most 8.
 
 Counted with `sys.setprofile` (every Python function entered, ours or not), against the real
 stack built by `TokenAcquirerFactory` over the emulator, after one call filled the cache.
@@ -22,7 +23,7 @@ from identity_web.emulator import EmulatorManifest
 from identity_web.settings import IdentityWebSettings
 
 API = "MyApi"
-MAX_CALLS = 8
+MAX_CALLS = 2
 
 
 def _config(manifest: EmulatorManifest, scheme: str) -> dict[str, Any]:
@@ -89,7 +90,7 @@ def _run_coroutine(coroutine: Any) -> object:
     raise AssertionError("a cache hit suspended: it awaited something")
 
 
-def test_a_sync_hit_makes_at_most_eight_python_calls(services: ServiceProvider) -> None:
+def test_a_sync_hit_makes_at_most_two_python_calls(services: ServiceProvider) -> None:
     provider = services.authorization_header_provider
     options = services.downstream_api.options(API)
     provider.create_authorization_header(options)
@@ -98,7 +99,7 @@ def test_a_sync_hit_makes_at_most_eight_python_calls(services: ServiceProvider) 
     assert len(calls) <= MAX_CALLS, calls
 
 
-def test_an_asyncio_hit_makes_at_most_eight_python_calls(services: ServiceProvider) -> None:
+def test_an_asyncio_hit_makes_at_most_two_python_calls(services: ServiceProvider) -> None:
     provider = services.authorization_header_provider
     options = services.downstream_api.options(API)
     asyncio.run(provider.create_authorization_header_async(options))
