@@ -19,9 +19,10 @@ pooled by the address it was opened to, so two names routed to one port may shar
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import httpx
 
@@ -138,8 +139,9 @@ class AsyncRoutedTransport(httpx.AsyncBaseTransport):
         self._inner = inner
         self._connect_to = connect_to
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self._inner.handle_async_request(self._connect_to.routed(request))
+    def handle_async_request(self, request: httpx.Request) -> Coroutine[Any, Any, httpx.Response]:
+        """The inner transport's coroutine itself: no frame of ours for suspensions to cross."""
+        return self._inner.handle_async_request(self._connect_to.routed(request))
 
     async def aclose(self) -> None:
         await self._inner.aclose()
