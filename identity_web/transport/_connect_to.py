@@ -74,17 +74,16 @@ class ConnectTo:
         exact = self.routes.get((host, port))
         if exact is not None:
             return exact
-        matches = [
-            (len(suffix), address)
-            for (suffix, wildcard_port), address in self.wildcards.items()
-            if wildcard_port == port and host.endswith("." + suffix)
-        ]
-        return max(matches)[1] if matches else None
+        longest: tuple[int, Address] | None = None
+        for (suffix, wildcard_port), address in self.wildcards.items():
+            if wildcard_port == port and host.endswith("." + suffix):
+                longest = max(longest or (0, address), (len(suffix), address))
+        return longest[1] if longest else None
 
     def routed(self, request: httpx.Request) -> httpx.Request:
         """`request` itself, or a copy sent to the routed address under the same names."""
         url = request.url
-        if not self:
+        if not (self.routes or self.wildcards):
             return request
         port = url.port or _DEFAULT_PORTS.get(url.scheme, 0)
         address = self.target(url.host, port)

@@ -86,8 +86,13 @@ class ClientPool(Generic[K, C]):
         if entry is None:
             return None
         entry.leases.append(None)  # counted first: an eviction from now on sees this lease
-        if not entry.evicted and self._touch(key):
-            return entry
+        if not entry.evicted:
+            try:
+                self._entries.move_to_end(key)  # `_touch`, inline on the hot path
+            except KeyError:  # evicted meanwhile
+                pass
+            else:
+                return entry
         self.release(key, entry)
         return None
 

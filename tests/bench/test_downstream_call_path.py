@@ -24,9 +24,9 @@ from identity_web.settings import IdentityWebSettings
 API = "MyApi"
 #: Functions of `identity_web` entered per warm sync call, telemetry aside (32 before the
 #: request was remembered per header object and the lease lost its context manager): 6 for the
-#: cached header, 5 for the emulator's routing of names (`IDENTITY_WEB_CONNECT_TO`, absent in
-#: production), 16 for the call, the driver, the pool's lease and the response.
-MAX_OURS = 27
+#: cached header, 3 for the emulator's routing of names (`IDENTITY_WEB_CONNECT_TO`, absent in
+#: production), 15 for the call step, the driver, the pool's lease and the request and response.
+MAX_OURS = 24
 
 
 @pytest.fixture
