@@ -13,15 +13,13 @@ import asyncio
 import sys
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import Any
 
 import pytest
+from e2e_helpers import API, build, certificate_config
 
-from identity_web import ServiceProvider, TokenAcquirerFactory
+from identity_web import ServiceProvider
 from identity_web.emulator import EmulatorManifest
-from identity_web.settings import IdentityWebSettings
 
-API = "MyApi"
 #: Functions of `identity_web` entered per warm sync call, telemetry aside (32 before the
 #: request was remembered per header object and the lease lost its context manager): 6 for the
 #: cached header, 3 for the emulator's routing of names (`IDENTITY_WEB_CONNECT_TO`, absent in
@@ -31,31 +29,7 @@ MAX_OURS = 24
 
 @pytest.fixture
 def services(manifest: EmulatorManifest) -> Iterator[ServiceProvider]:
-    app = manifest.apps[0]
-    config: dict[str, Any] = {
-        "AzureAd": {
-            "Instance": manifest.instance,
-            "TenantId": manifest.tenant_id,
-            "ClientId": app.client_id,
-            "ClientCredentials": [
-                {
-                    "SourceType": "Path",
-                    "CertificateDiskPath": app.certificate_pfx_path,
-                    "CertificatePassword": app.certificate_pfx_password,
-                }
-            ],
-        },
-        API: {
-            "BaseUrl": manifest.resource.base_url,
-            "RelativePath": "whoami",
-            "Scopes": [manifest.resource.scope],
-            "RequestAppToken": True,
-            "ProtocolScheme": "MTLS_POP",
-        },
-    }
-    factory = TokenAcquirerFactory(IdentityWebSettings.from_mapping(config), environ=manifest.env())
-    factory.add_downstream_api(API)
-    with factory.build() as built:
+    with build(certificate_config(manifest, ProtocolScheme="MTLS_POP"), manifest) as built:
         yield built
 
 
