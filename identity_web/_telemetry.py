@@ -13,7 +13,10 @@ Three kinds of span, each opened by one hook where the work runs:
 
 Attributes are names, types, hosts and statuses: never a token, an assertion, a secret, a
 header value, a request body or a query string. Without the package every hook returns what it
-was given after one module-level check, so the cost is a global read and a branch.
+was given after one module-level check, so the cost is a global read and a branch. With the
+package but no tracer provider set (the API alone, or its no-op provider), every span would be a
+non-recording one that still costs context switches on each call: the hooks then run the work
+bare, deciding per call (a provider may be set after the services are built).
 """
 
 from __future__ import annotations
@@ -36,10 +39,13 @@ try:
     from opentelemetry import trace
 except ImportError:  # the `otel` extra is not installed: every hook is a no-op
     _tracer: Any = None
+    _NO_PROVIDER: tuple[type, ...] = ()
 else:
     from identity_web._version import __version__
 
     _tracer = trace.get_tracer("identity_web", __version__)
+    #: What `get_tracer_provider()` returns while no provider has been set, or a no-op one.
+    _NO_PROVIDER = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
 
 T = TypeVar("T")
 
@@ -60,8 +66,13 @@ _CREDENTIAL_SOURCES = {
 
 
 def enabled() -> bool:
-    """Whether spans are made (`opentelemetry-api` is importable)."""
+    """Whether spans can be made (`opentelemetry-api` is importable)."""
     return _tracer is not None
+
+
+def recording() -> bool:
+    """Whether spans are made now: the package is importable and a tracer provider is set."""
+    return _tracer is not None and not isinstance(trace.get_tracer_provider(), _NO_PROVIDER)
 
 
 # -- token acquisition ------------------------------------------------------------------------
@@ -69,7 +80,7 @@ def enabled() -> bool:
 
 def acquisition(step: Step[AcquireTokenResult], plan: AcquisitionPlan) -> Step[AcquireTokenResult]:
     """`step` (a network acquisition for `plan`) inside an `identity_web.acquire_token` span."""
-    if _tracer is None:
+    if not recording():
         return step
     return _spanned(step, "identity_web.acquire_token", _plan_attributes(plan), _acquired)
 
@@ -96,7 +107,7 @@ def downstream(
     step: Step[DownstreamResponse], options: DownstreamApiOptions, *, api: str
 ) -> Step[DownstreamResponse]:
     """`step` (one call of downstream API `api`) inside an `identity_web.downstream` span."""
-    if _tracer is None:
+    if not recording():
         return step
     attributes = {
         DOWNSTREAM_API: api,
@@ -122,6 +133,8 @@ def traced_send(
         return send
 
     def traced(request: HttpRequest) -> HttpResponse:
+        if not recording():
+            return send(request)
         with _request_span(request) as record:
             return record(send(request))
 
@@ -135,11 +148,17 @@ def traced_send_async(
     if _tracer is None:
         return send
 
-    async def traced(request: HttpRequest) -> HttpResponse:
-        with _request_span(request) as record:
-            return record(await send(request))
+    def traced(request: HttpRequest) -> Awaitable[HttpResponse]:
+        return _traced_async(send, request) if recording() else send(request)
 
     return traced
+
+
+async def _traced_async(
+    send: Callable[[HttpRequest], Awaitable[HttpResponse]], request: HttpRequest
+) -> HttpResponse:
+    with _request_span(request) as record:
+        return record(await send(request))
 
 
 @contextmanager

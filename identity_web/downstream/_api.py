@@ -287,7 +287,7 @@ class DownstreamApi:
         content: Content = None,
         json: Any = None,
     ) -> DownstreamResponse:
-        return await self.request_async(None, name, overrides=overrides, content=content, json=json)
+        return await self._runner.run_async(self.request_step(None, name, overrides, content, json))
 
     get = _Verb("GET")
     post = _Verb("POST")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import quote, urlsplit
 
@@ -101,7 +101,11 @@ def require_https_for_token(
 class CallTarget:
     """What a call's options fix before any token or body: the URL (and whether it is https),
     the method, and the headers besides Authorization — Accept, the allowed extras, and
-    Content-Type for a body of `content_type`. Made once per configured options object."""
+    Content-Type for a body of `content_type`. Made once per configured options object.
+
+    `last` remembers the bodiless request last built with an authorization header (the header
+    object and the request, both immutable): a cached token hands out one header object, so a
+    warm call sends the request it sent before, checked when it was built."""
 
     url: str
     method: str
@@ -109,6 +113,9 @@ class CallTarget:
     headers: Mapping[str, str]
     content_type: str
     body_headers: Mapping[str, str]
+    last: list[tuple[AuthorizationHeaderInformation, HttpRequest] | None] = field(
+        default_factory=lambda: [None], compare=False, repr=False
+    )
 
 
 def call_target(options: DownstreamApiOptions, *, api: str, url: str | None = None) -> CallTarget:
@@ -153,7 +160,11 @@ def request_for(
     *,
     api: str,
 ) -> HttpRequest:
-    """`build_request` from a `CallTarget`: one header dict per call, no URL parsing."""
+    """`build_request` from a `CallTarget`: one header dict per call, no URL parsing; for the
+    header of the last bodiless request, that request again."""
+    last = target.last[0]
+    if body is None and last is not None and last[0] is header:
+        return last[1]
     if body is None:
         headers: Mapping[str, str] = target.headers
     elif body.content_type == target.content_type:
@@ -164,13 +175,16 @@ def request_for(
     if header is not None:
         _check_binding(target, header, api=api, allow_http=options.allow_http_to_loopback)
         headers = {**headers, "Authorization": header.header_value}
-    return HttpRequest(
+    request = HttpRequest(
         method=target.method,
         url=target.url,
         headers=headers,
         content=body.data if body is not None else None,
         tls_identity=header.binding_certificate if header is not None else None,
     )
+    if body is None and header is not None:
+        target.last[0] = (header, request)  # one reference swapped: safe across threads
+    return request
 
 
 def _check_binding(

@@ -44,7 +44,7 @@ class DownstreamResponse:
     ) -> DownstreamResponse:
         return cls(
             status=response.status,
-            headers=response.headers,  # lower-cased already (HttpResponse), not copied
+            headers=response.headers,  # lower-cased names already (HttpResponse), not copied
             body=response.body,
             url=response.url or url,
             token_type=token_type,

@@ -59,7 +59,8 @@ class HttpRequest:
 
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
-    """An HTTP answer. Header names are lower-cased."""
+    """An HTTP answer. Header names are lower-cased (the transport hands over httpx's `Headers`,
+    a Mapping that also looks names up case-insensitively)."""
 
     status: int
     headers: Mapping[str, str]

@@ -19,9 +19,10 @@ pooled by the address it was opened to, so two names routed to one port may shar
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import httpx
 
@@ -73,17 +74,16 @@ class ConnectTo:
         exact = self.routes.get((host, port))
         if exact is not None:
             return exact
-        matches = [
-            (len(suffix), address)
-            for (suffix, wildcard_port), address in self.wildcards.items()
-            if wildcard_port == port and host.endswith("." + suffix)
-        ]
-        return max(matches)[1] if matches else None
+        longest: tuple[int, Address] | None = None
+        for (suffix, wildcard_port), address in self.wildcards.items():
+            if wildcard_port == port and host.endswith("." + suffix):
+                longest = max(longest or (0, address), (len(suffix), address))
+        return longest[1] if longest else None
 
     def routed(self, request: httpx.Request) -> httpx.Request:
         """`request` itself, or a copy sent to the routed address under the same names."""
         url = request.url
-        if not self:
+        if not (self.routes or self.wildcards):
             return request
         port = url.port or _DEFAULT_PORTS.get(url.scheme, 0)
         address = self.target(url.host, port)
@@ -138,8 +138,9 @@ class AsyncRoutedTransport(httpx.AsyncBaseTransport):
         self._inner = inner
         self._connect_to = connect_to
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self._inner.handle_async_request(self._connect_to.routed(request))
+    def handle_async_request(self, request: httpx.Request) -> Coroutine[Any, Any, httpx.Response]:
+        """The inner transport's coroutine itself: no frame of ours for suspensions to cross."""
+        return self._inner.handle_async_request(self._connect_to.routed(request))
 
     async def aclose(self) -> None:
         await self._inner.aclose()

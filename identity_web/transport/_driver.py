@@ -63,7 +63,10 @@ class SyncDriver:
             effect = next(step)
             while True:
                 try:
-                    answer = self._perform(effect)
+                    if type(effect) is HttpRequest and effect.retry is None:
+                        answer = self._send(effect)  # the common effect, without the dispatch
+                    else:
+                        answer = self._perform(effect)
                 except _FAILURES as error:
                     effect = step.throw(error)
                 else:
@@ -117,7 +120,10 @@ class AsyncDriver:
             effect = next(step)
             while True:
                 try:
-                    answer = await self._perform(effect)
+                    if type(effect) is HttpRequest and effect.retry is None:
+                        answer = await self._send(effect)  # the common effect, undispatched
+                    else:
+                        answer = await self._perform(effect)
                 except _FAILURES as error:
                     effect = step.throw(error)
                 else:

@@ -72,28 +72,44 @@ class ClientPool(Generic[K, C]):
             return entry.client
         return self._locked_entry(key, create, lease=False).client
 
-    @contextmanager
-    def lease(self, key: K, create: Callable[[], C]) -> Iterator[C]:
-        """Like `get`, but an eviction during the lease waits for it to end before closing."""
-        entry = self._lease_existing(key)
+    def acquire(self, key: K, create: Callable[[], C]) -> _Entry[C]:
+        """A lease on the client of `key` (`.client`), created with `create()` on first use;
+        lock-free when the client is pooled. Give it back with `release(key, entry)`: an
+        eviction during the lease waits for it to end before closing the client."""
+        entry = self.acquire_existing(key)
+        return entry if entry is not None else self._locked_entry(key, create, lease=True)
+
+    def acquire_existing(self, key: K) -> _Entry[C] | None:
+        """A lock-free lease on the live entry of `key`, or None when it must be created (or
+        re-created) under the lock first."""
+        entry = self._entries.get(key)
         if entry is None:
-            entry = self._locked_entry(key, create, lease=True)
-        try:
-            yield entry.client
-        finally:
-            self._release(key, entry)
+            return None
+        entry.leases.append(None)  # counted first: an eviction from now on sees this lease
+        if not entry.evicted:
+            try:
+                self._entries.move_to_end(key)  # `_touch`, inline on the hot path
+            except KeyError:  # evicted meanwhile
+                pass
+            else:
+                return entry
+        self.release(key, entry)
+        return None
+
+    def release(self, key: K, entry: _Entry[C]) -> None:
+        """End a lease of `acquire`/`acquire_existing`; the client closes if it was evicted."""
+        entry.leases.pop()
+        if entry.evicted and not entry.leases and entry.claim_closing():
+            self._dispose_all([(key, entry.client)])
 
     @contextmanager
-    def lease_existing(self, key: K) -> Iterator[C | None]:
-        """A lock-free lease on the client of `key`, or None when it must be created first."""
-        entry = self._lease_existing(key)
-        if entry is None:
-            yield None
-            return
+    def lease(self, key: K, create: Callable[[], C]) -> Iterator[C]:
+        """`acquire` … `release` as a context manager."""
+        entry = self.acquire(key, create)
         try:
             yield entry.client
         finally:
-            self._release(key, entry)
+            self.release(key, entry)
 
     def close(self) -> list[tuple[K, C]]:
         """`clear()` for good: no client is made from now on."""
@@ -112,17 +128,6 @@ class ClientPool(Generic[K, C]):
                     cleared.append((key, entry.client))
         return cleared
 
-    def _lease_existing(self, key: K) -> _Entry[C] | None:
-        """Lock-free: a lease on the live entry of `key`, or None for the locked path."""
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        entry.leases.append(None)  # counted first: an eviction from now on sees this lease
-        if not entry.evicted and self._touch(key):
-            return entry
-        self._release(key, entry)
-        return None
-
     def _touch(self, key: K) -> bool:
         """Make `key` the most recently used; False when it was evicted meanwhile."""
         try:
@@ -130,11 +135,6 @@ class ClientPool(Generic[K, C]):
         except KeyError:
             return False
         return True
-
-    def _release(self, key: K, entry: _Entry[C]) -> None:
-        entry.leases.pop()
-        if entry.evicted and not entry.leases and entry.claim_closing():
-            self._dispose_all([(key, entry.client)])
 
     def _locked_entry(self, key: K, create: Callable[[], C], *, lease: bool) -> _Entry[C]:
         """The slow path: find or create the entry under the lock, evicting the LRU ones."""

@@ -14,11 +14,10 @@ import functools
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Generator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from importlib import metadata
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -53,9 +52,9 @@ DEFAULT_LIMITS = httpx.Limits(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ClientKey:
-    """What makes two requests need different connections."""
+class ClientKey(NamedTuple):
+    """What makes two requests need different connections (a tuple: hashed and compared in C,
+    as the pool does on every request)."""
 
     thumbprint: str | None
     pin: str | None = None
@@ -166,12 +165,16 @@ class HttpTransport:
                 self._pinned.context_for(request.url, pin, binding, request.timeout)
             key = ClientKey(binding.x5t_s256 if binding else None, pin, request.direct)
             create = functools.partial(self._new_client, httpx.Client, binding, pin, request.direct)
-            with self._clients.lease(key, create) as client:
+            entry = self._clients.acquire(key, create)  # a lease; lock-free when pooled
+            try:
+                client = entry.client
                 try:
                     response = client.send(_build(client, request))
                 except httpx.RemoteProtocolError as dropped:
                     _resend_or_raise(request, dropped)
                     response = client.send(_build(client, request))
+            finally:
+                self._clients.release(key, entry)
         except (httpx.HTTPError, httpx.InvalidURL, PoolClosedError) as error:
             raise _network_error(request, error) from error
         return _received(request, response, self._clock() - started)
@@ -185,16 +188,19 @@ class HttpTransport:
         thumbprint = binding.x5t_s256 if binding else None
         key = (ClientKey(thumbprint, pin, request.direct), asyncio.get_running_loop())
         try:
-            while True:
-                with self._async_clients.lease_existing(key) as client:
-                    if client is not None:
-                        try:
-                            response = await client.send(_build(client, request))
-                        except httpx.RemoteProtocolError as dropped:
-                            _resend_or_raise(request, dropped)
-                            response = await client.send(_build(client, request))
-                        break
+            entry = self._async_clients.acquire_existing(key)
+            while entry is None:
                 await asyncio.to_thread(self._add_async_client, key, request)
+                entry = self._async_clients.acquire_existing(key)
+            try:
+                client = entry.client
+                try:
+                    response = await client.send(_build(client, request))
+                except httpx.RemoteProtocolError as dropped:
+                    _resend_or_raise(request, dropped)
+                    response = await client.send(_build(client, request))
+            finally:
+                self._async_clients.release(key, entry)
         except (httpx.HTTPError, httpx.InvalidURL, PoolClosedError) as error:
             raise _network_error(request, error) from error
         return _received(request, response, self._clock() - started)
@@ -220,11 +226,12 @@ class HttpTransport:
 
     def run(self, step: Step[T]) -> T:
         """Run a step (`identity_web.protocol.steps`) with the sync driver."""
-        return self._drivers.run(step)
+        return self._drivers.sync.run(step)
 
-    async def run_async(self, step: Step[T]) -> T:
-        """Run a step with the async driver, on the running event loop."""
-        return await self._drivers.run_async(step)
+    def run_async(self, step: Step[T]) -> Coroutine[Any, Any, T]:
+        """Run a step with the async driver, on the running event loop (await it). The driver's
+        own coroutine: no frame of ours in between, which every suspension would cross."""
+        return self._drivers.asynchronous.run(step)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -353,9 +360,11 @@ def _received(request: HttpRequest, response: httpx.Response, seconds: float) ->
         )
     return HttpResponse(
         status=response.status_code,
-        headers=dict(response.headers.items()),  # httpx's items(): names lower-cased, joined
+        # httpx's `Headers` as they are, not copied: a Mapping whose names iterate lower-cased,
+        # repeated fields joined with ", ", looked up case-insensitively
+        headers=response.headers,
         body=response.content,
-        url=str(response.url),
+        url=request.url,  # redirects are never followed: the URL asked is the one that answered
     )
 
 

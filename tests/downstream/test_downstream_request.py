@@ -14,11 +14,14 @@ from cryptography.x509.oid import NameOID
 
 from identity_web import AuthorizationHeaderInformation, ConfigurationError, InvalidRequestError
 from identity_web.downstream._request import (
+    RequestBody,
     api_url,
     build_request,
+    call_target,
     encode_body,
     is_reserved_header,
     merge_extra_headers,
+    request_for,
 )
 from identity_web.protocol import BindingCertificate, TokenType
 from identity_web.settings import DownstreamApiOptions
@@ -204,3 +207,35 @@ def test_request_repr_and_errors_never_show_the_token() -> None:
     request = build_request(options(), secret, None, api="A")
     assert "sekrit-token" not in repr(request)
     assert "sekrit-token" not in repr(secret)
+
+
+def test_a_warm_call_sends_the_request_it_built_for_the_same_header_object() -> None:
+    """One cached token hands out one header object: its bodiless request is built once."""
+    configured = options(ProtocolScheme="MTLS_POP")
+    target = call_target(configured, api="A")
+    header = AuthorizationHeaderInformation(
+        "mtls_pop tok", make_binding(), token_type=TokenType.MTLS_POP
+    )
+    first = request_for(target, header, None, configured, api="A")
+    assert request_for(target, header, None, configured, api="A") is first
+    body = RequestBody(b"{}", "application/json")
+    assert request_for(target, header, body, configured, api="A").content == b"{}"
+    renewed = AuthorizationHeaderInformation(
+        "mtls_pop new", header.binding_certificate, token_type=TokenType.MTLS_POP
+    )
+    second = request_for(target, renewed, None, configured, api="A")
+    assert second is not first
+    assert second.headers["Authorization"] == "mtls_pop new"
+    assert request_for(target, None, None, configured, api="A").headers.get("Authorization") is None
+
+
+def test_a_remembered_request_never_lets_a_bound_token_through_without_its_certificate() -> None:
+    configured = options(ProtocolScheme="MTLS_POP")
+    target = call_target(configured, api="A")
+    bound = AuthorizationHeaderInformation(
+        "mtls_pop tok", make_binding(), token_type=TokenType.MTLS_POP
+    )
+    request_for(target, bound, None, configured, api="A")
+    stripped = AuthorizationHeaderInformation("mtls_pop tok", token_type=TokenType.MTLS_POP)
+    with pytest.raises(InvalidRequestError, match="without its binding certificate"):
+        request_for(target, stripped, None, configured, api="A")

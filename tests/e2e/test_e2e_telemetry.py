@@ -145,6 +145,25 @@ def test_without_opentelemetry_every_hook_returns_what_it_was_given() -> None:
     subprocess.run([sys.executable, "-c", probe], check=True, timeout=60)  # noqa: S603 - fixed code
 
 
+def test_with_the_api_but_no_tracer_provider_the_hooks_make_no_span_until_one_is_set() -> None:
+    """The API alone would make non-recording spans at a cost on every call: the hooks skip them,
+    and make real ones as soon as a provider is set (after the services were built, too)."""
+    probe = (
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from identity_web import _telemetry as t\n"
+        "from identity_web.settings import DownstreamApiOptions\n"
+        "options = DownstreamApiOptions.model_validate({'BaseUrl': 'https://api.example/'})\n"
+        "step = iter(())\n"
+        "assert t.enabled() and not t.recording()\n"
+        "assert t.downstream(step, options, api='a') is step\n"
+        "assert t.acquisition(step, None) is step\n"
+        "trace.set_tracer_provider(TracerProvider())\n"
+        "assert t.recording() and t.downstream(step, options, api='a') is not step\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, timeout=60)  # noqa: S603 - fixed code
+
+
 def _kind(exporter: InMemorySpanExporter, kind: str) -> list[ReadableSpan]:
     return [
         span

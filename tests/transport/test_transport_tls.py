@@ -82,7 +82,9 @@ def test_response_headers_are_lower_cased(tls_server: TlsTestServer, transport: 
     assert response.status == 201
     assert response.header("X-Request-Id") == "abc"
     assert response.headers["x-request-id"] == "abc"
+    assert "x-request-id" in list(response.headers)  # names iterate lower-cased
     assert response.body == b"ok"
+    assert response.url == tls_server.url + "/"
 
 
 def test_redirects_are_not_followed(pki: Pki, tls_server: TlsTestServer, transport: HttpTransport):
