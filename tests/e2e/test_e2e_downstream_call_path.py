@@ -24,7 +24,7 @@ from identity_web.emulator import EmulatorManifest
 #: request was remembered per header object and the lease lost its context manager): 6 for the
 #: cached header, 3 for the emulator's routing of names (`IDENTITY_WEB_CONNECT_TO`, absent in
 #: production), 15 for the call step, the driver, the pool's lease and the request and response.
-MAX_OURS = 24
+MAX_OURS = 20
 
 
 @pytest.fixture
