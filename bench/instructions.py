@@ -7,9 +7,7 @@ does not move (times on it swing by ±10 % and more).
 
 `ours` is `DownstreamApi.call` (MTLS_POP, cached token), `raw` the floor of `bench.downstream`
 (httpx, the same SSLContext, one client, a static header); `--async` awaits `call_async` and the
-floor's `httpx.AsyncClient` on one warmed event loop; `--steady` first waits out the keep-alive
-expiry of the token endpoint's connection, which shares our pooled client for the certificate
-(`transport.DEFAULT_LIMITS`). Only the calls inside `functools.reduce`
+floor's `httpx.AsyncClient` on one warmed event loop. Only the calls inside `functools.reduce`
 are counted: the servers run in their own processes, which valgrind does not follow, and the
 setup and warm-up are outside the toggle.
 """
@@ -19,12 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import time
 from collections.abc import Awaitable, Callable
 
 from bench._setup import API, bench_env
 from bench.downstream import RawClient
-from identity_web.transport import DEFAULT_LIMITS, ssl_context_for
+from identity_web.transport import ssl_context_for
 
 WARM_UP = 20
 
@@ -34,7 +31,6 @@ def main() -> None:
     parser.add_argument("which", choices=("ours", "raw"))
     parser.add_argument("calls", type=int)
     parser.add_argument("--async", dest="asynchronous", action="store_true")
-    parser.add_argument("--steady", action="store_true")
     args = parser.parse_args()
     with bench_env() as env, env.ours(mtls=True) as services:
         downstream = services.downstream_api
@@ -43,8 +39,6 @@ def main() -> None:
         )
         context = ssl_context_for(info.binding_certificate, ca_bundle=env.manifest.ca_bundle)
         raw = RawClient(env, info.header_value, context)
-        if args.steady:  # the token endpoint's idle connection expires, as between refreshes
-            time.sleep((DEFAULT_LIMITS.keepalive_expiry or 0) + 1)
         try:
             if args.asynchronous:
                 _count_async(raw, lambda: downstream.call_async(API), args.which, args.calls)

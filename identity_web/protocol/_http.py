@@ -38,6 +38,9 @@ class HttpRequest:
     verification being replaced by the pin for that one request. `direct` requests never go
     through a proxy (managed identity endpoints: IMDS and the hosting platforms' local ones);
     every other request honours `HTTP(S)_PROXY`, `ALL_PROXY` and `NO_PROXY` as httpx does.
+    `downstream` requests (the application's API calls) go through clients of their own, apart
+    from the identity traffic (token endpoints, IMDS): a call never walks past the token
+    endpoint's idle connection, and a busy API never holds the connections a refresh needs.
     """
 
     method: str
@@ -51,6 +54,7 @@ class HttpRequest:
     timeout: float = 30.0
     pinned_server_sha1: str | None = None
     direct: bool = False
+    downstream: bool = False
 
     def __repr__(self) -> str:
         fields = sorted(self.form) if self.form else []

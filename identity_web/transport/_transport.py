@@ -54,11 +54,13 @@ DEFAULT_LIMITS = httpx.Limits(
 
 class ClientKey(NamedTuple):
     """What makes two requests need different connections (a tuple: hashed and compared in C,
-    as the pool does on every request)."""
+    as the pool does on every request). Downstream API calls and identity traffic never share a
+    client (`HttpRequest.downstream`)."""
 
     thumbprint: str | None
     pin: str | None = None
     direct: bool = False
+    downstream: bool = False
 
 
 AsyncKey = tuple[ClientKey, asyncio.AbstractEventLoop]
@@ -101,16 +103,17 @@ class HttpTransport:
     # -- clients ---------------------------------------------------------------------------
 
     def client_for(self, binding: BindingCertificate | None) -> httpx.Client:
-        """The pooled client presenting `binding` (None: no client certificate).
-
-        Callers must not close it, and must send bound requests only to https URLs.
+        """The pooled client presenting `binding` (None: no client certificate), for API calls
+        (the one downstream requests use). Callers must not close it, and must send bound
+        requests only to https URLs.
         """
-        key = ClientKey(binding.x5t_s256 if binding else None)
+        key = ClientKey(binding.x5t_s256 if binding else None, downstream=True)
         return self._clients.get(key, lambda: self._new_client(httpx.Client, binding, None))
 
     def async_client_for(self, binding: BindingCertificate | None) -> httpx.AsyncClient:
         """The pooled async client for `binding` on the running event loop (call it from one)."""
-        key = (ClientKey(binding.x5t_s256 if binding else None), asyncio.get_running_loop())
+        thumbprint = binding.x5t_s256 if binding else None
+        key = (ClientKey(thumbprint, downstream=True), asyncio.get_running_loop())
         return self._async_clients.get(
             key, lambda: self._new_client(httpx.AsyncClient, binding, None)
         )
@@ -163,7 +166,9 @@ class HttpTransport:
         try:
             if pin is not None:
                 self._pinned.context_for(request.url, pin, binding, request.timeout)
-            key = ClientKey(binding.x5t_s256 if binding else None, pin, request.direct)
+            key = ClientKey(
+                binding.x5t_s256 if binding else None, pin, request.direct, request.downstream
+            )
             create = functools.partial(self._new_client, httpx.Client, binding, pin, request.direct)
             entry = self._clients.acquire(key, create)  # a lease; lock-free when pooled
             try:
@@ -186,7 +191,10 @@ class HttpTransport:
         started = self._clock()
         binding, pin = request.tls_identity, request.pinned_server_sha1
         thumbprint = binding.x5t_s256 if binding else None
-        key = (ClientKey(thumbprint, pin, request.direct), asyncio.get_running_loop())
+        key = (
+            ClientKey(thumbprint, pin, request.direct, request.downstream),
+            asyncio.get_running_loop(),
+        )
         try:
             entry = self._async_clients.acquire_existing(key)
             while entry is None:

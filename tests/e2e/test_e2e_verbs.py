@@ -98,11 +98,11 @@ def test_bound_calls_go_through_the_pooled_client_of_the_certificate(
         responses = [services.downstream_api.call(API) for _ in range(3)]
         binding = responses[0].binding_certificate
         assert binding is not None
-        # one client without certificate (OpenID discovery), one for the binding certificate:
-        # the mTLS token request and all three resource calls shared the latter.
-        assert len(created_clients) == 2
+        # one client without certificate (OpenID discovery), one for the mTLS token request and
+        # one for the API calls with the binding certificate: all three calls shared the last.
+        assert len(created_clients) == 3
         pooled = services.container.transport().client_for(binding)
-        assert len(created_clients) == 2
+        assert len(created_clients) == 3
         assert not pooled.is_closed
     assert pooled.is_closed  # closed with the services
     assert {r.binding_certificate for r in responses} == {binding}

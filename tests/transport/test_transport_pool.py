@@ -61,7 +61,9 @@ def test_one_client_per_key_under_32_threads(
             binding = pki.binding_a if index % 2 else None
             barrier.wait()
             clients.add(id(transport.client_for(binding)))
-            request = HttpRequest("GET", tls_server.url + "/", tls_identity=binding)
+            request = HttpRequest(
+                "GET", tls_server.url + "/", tls_identity=binding, downstream=True
+            )
             seen.append(transport.send(request).json()["client_x5t_s256"])
 
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(32)]
@@ -82,7 +84,9 @@ async def test_one_async_client_per_key_under_32_tasks(
         async def task(index: int) -> str | None:
             binding = pki.binding_b if index % 2 else None
             await asyncio.sleep(0)
-            request = HttpRequest("GET", tls_server.url + "/", tls_identity=binding)
+            request = HttpRequest(
+                "GET", tls_server.url + "/", tls_identity=binding, downstream=True
+            )
             response = await transport.send_async(request)
             return response.json()["client_x5t_s256"]
 
@@ -91,6 +95,22 @@ async def test_one_async_client_per_key_under_32_tasks(
     assert counting.async_ == 2
     assert len(same) == 1
     assert Counter(seen) == {pki.binding_b.x5t_s256: 16, None: 16}
+
+
+def test_api_calls_and_identity_traffic_never_share_a_client(
+    pki: Pki, tls_server: TlsTestServer, counting: Counting
+):
+    """One certificate, two clients: a downstream call's pool never holds the token endpoint's
+    idle connection, and an API's load never takes the connections a refresh needs."""
+    with HttpTransport(ca_bundle=pki.ca_bundle) as transport:
+        for downstream in (False, True, False, True):
+            request = HttpRequest(
+                "GET", tls_server.url + "/", tls_identity=pki.binding_a, downstream=downstream
+            )
+            assert transport.send(request).json()["client_x5t_s256"] == pki.binding_a.x5t_s256
+        assert counting.sync == 2
+        transport.client_for(pki.binding_a)  # the downstream one, already there
+        assert counting.sync == 2
 
 
 def test_lru_eviction_closes_the_least_recently_used_client(pki: Pki):
