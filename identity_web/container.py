@@ -14,7 +14,8 @@ Providers, in the order data flows:
   for a managed identity token); `credentials` — the provider that selects the first
   `ClientCredentials` entry that loads;
 * `connect_to` — the resolver seam (`IDENTITY_WEB_CONNECT_TO`, see `transport._connect_to`);
-* `transport` — a resource: the HTTP transport and its client pool, closed on shutdown;
+* `transport` — a resource: the HTTP transport and its client pool, closed on shutdown; the
+  overall deadline of identity requests from `IDENTITY_WEB_REQUEST_DEADLINE` (`request_deadline`);
 * `token_caches` — a resource: the `TokenCache` section's cache and its cross-process
   coordinator (`token_cache`, `cache_coordinator`), closed on shutdown;
 * `managed_identity`, `token_acquirer`, `authorization_header_provider`;
@@ -54,6 +55,7 @@ from identity_web.downstream import DownstreamApi
 from identity_web.managed_identity._client import ManagedIdentityClient
 from identity_web.settings import CredentialSource, DownstreamApiOptions, IdentityWebSettings
 from identity_web.transport import ConnectTo, HttpTransport
+from identity_web.transport._deadline import deadline_from_environ
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +91,10 @@ def registered_apis(
     return {name: settings.downstream_api(name) for name in names}
 
 
-def _transport(ca_bundle: str | None, connect_to: ConnectTo) -> Iterator[HttpTransport]:
-    transport = HttpTransport(ca_bundle=ca_bundle, connect_to=connect_to)
+def _transport(
+    ca_bundle: str | None, connect_to: ConnectTo, deadline: float | None
+) -> Iterator[HttpTransport]:
+    transport = HttpTransport(ca_bundle=ca_bundle, connect_to=connect_to, deadline=deadline)
     try:
         yield transport
     finally:
@@ -126,7 +130,10 @@ class IdentityWebContainer(containers.DeclarativeContainer):
 
     ca_bundle = providers.Callable(resolve_ca_bundle, environ)
     connect_to = providers.Callable(ConnectTo.from_environ, environ)
-    transport = providers.Resource(_transport, ca_bundle=ca_bundle, connect_to=connect_to)
+    request_deadline = providers.Callable(deadline_from_environ, environ)
+    transport = providers.Resource(
+        _transport, ca_bundle=ca_bundle, connect_to=connect_to, deadline=request_deadline
+    )
     managed_identity = providers.ThreadSafeSingleton(ManagedIdentityClient, environ=environ)
 
     credential_loaders = providers.Dict(

@@ -170,6 +170,7 @@ def request_for(
         headers=headers,
         content=body.data if body is not None else None,
         tls_identity=header.binding_certificate if header is not None else None,
+        deadline=None,  # the application's time: no overall deadline (transport._deadline)
     )
 
 
