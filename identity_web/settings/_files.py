@@ -88,8 +88,9 @@ _OPENS = (
     yaml.BlockMappingStartToken,
 )
 _CLOSES = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
-#: libyaml's scanner when PyYAML was built with it (a pre-scan in microseconds), else PyYAML's.
-_SCANNER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: libyaml's scanner when PyYAML was built with it (a pre-scan in microseconds), then PyYAML's.
+_SCANNERS = (*([yaml.CSafeLoader] if yaml.__with_libyaml__ else []), yaml.SafeLoader)
+_TOO_DEEP = f"it is nested more than {MAX_DEPTH} levels deep"
 
 
 def _yaml_nesting_problem(text: str) -> str | None:
@@ -97,22 +98,30 @@ def _yaml_nesting_problem(text: str) -> str | None:
     the scan stops at the first collection deeper than `MAX_DEPTH`.
 
     PyYAML's parser spends time quadratic in the nesting (33,000 `[`, 66 kB, took seconds
-    before it failed), so the depth is checked before `yaml.safe_load`. Syntax errors are left
-    to `yaml.safe_load` to report; libyaml's own nesting limit (1,000) is a refusal too.
+    before it failed), so the depth is checked before `yaml.safe_load`. libyaml's own nesting
+    limit (1,000) is a refusal too. When libyaml refuses the text for another reason, PyYAML's
+    scanner (which may read further) checks it again; its syntax errors are left to
+    `yaml.safe_load` to report.
     """
-    depth = 0
-    try:
-        for token in yaml.scan(text, Loader=_SCANNER):
-            if isinstance(token, _OPENS):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    return f"it is nested more than {MAX_DEPTH} levels deep"
-            elif isinstance(token, _CLOSES):
-                depth -= 1
-    except yaml.YAMLError as error:
-        if "nesting depth" in str(error):
-            return f"it is nested more than {MAX_DEPTH} levels deep"
+    for scanner in _SCANNERS:
+        try:
+            return _TOO_DEEP if _deeper_than_limit(text, scanner) else None
+        except yaml.YAMLError as error:
+            if "nesting depth" in str(error):
+                return _TOO_DEEP
     return None
+
+
+def _deeper_than_limit(text: str, scanner: Any) -> bool:
+    depth = 0
+    for token in yaml.scan(text, Loader=scanner):
+        if isinstance(token, _OPENS):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif isinstance(token, _CLOSES):
+            depth -= 1
+    return False
 
 
 def _shape_problem(data: Any) -> str | None:
