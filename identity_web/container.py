@@ -14,7 +14,8 @@ Providers, in the order data flows:
   for a managed identity token); `credentials` — the provider that selects the first
   `ClientCredentials` entry that loads;
 * `connect_to` — the resolver seam (`IDENTITY_WEB_CONNECT_TO`, see `transport._connect_to`);
-* `transport` — a resource: the HTTP transport and its client pool, closed on shutdown;
+* `transport` — a resource: the HTTP transport and its client pool, closed on shutdown; the
+  overall deadline of identity requests from `IDENTITY_WEB_REQUEST_DEADLINE` (`request_deadline`);
 * `token_caches` — a resource: the `TokenCache` section's cache and its cross-process
   coordinator (`token_cache`, `cache_coordinator`), closed on shutdown;
 * `managed_identity` (it starts making its first IMDS v2 key at build time when
@@ -56,6 +57,7 @@ from identity_web.downstream import DownstreamApi
 from identity_web.managed_identity._client import ManagedIdentityClient
 from identity_web.settings import CredentialSource, DownstreamApiOptions, IdentityWebSettings
 from identity_web.transport import ConnectTo, HttpTransport
+from identity_web.transport._deadline import deadline_from_environ
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +115,10 @@ def asks_bound_managed_identity(
     return bool(federated) and (bool(bound) or any(c.use_bound_credential for c in federated))
 
 
-def _transport(ca_bundle: str | None, connect_to: ConnectTo) -> Iterator[HttpTransport]:
-    transport = HttpTransport(ca_bundle=ca_bundle, connect_to=connect_to)
+def _transport(
+    ca_bundle: str | None, connect_to: ConnectTo, deadline: float | None
+) -> Iterator[HttpTransport]:
+    transport = HttpTransport(ca_bundle=ca_bundle, connect_to=connect_to, deadline=deadline)
     try:
         yield transport
     finally:
@@ -150,7 +154,10 @@ class IdentityWebContainer(containers.DeclarativeContainer):
 
     ca_bundle = providers.Callable(resolve_ca_bundle, environ)
     connect_to = providers.Callable(ConnectTo.from_environ, environ)
-    transport = providers.Resource(_transport, ca_bundle=ca_bundle, connect_to=connect_to)
+    request_deadline = providers.Callable(deadline_from_environ, environ)
+    transport = providers.Resource(
+        _transport, ca_bundle=ca_bundle, connect_to=connect_to, deadline=request_deadline
+    )
     downstream_apis = providers.Callable(registered_apis, settings, downstream_api_names)
     prepare_managed_identity_key = providers.Callable(
         asks_bound_managed_identity, settings, downstream_apis

@@ -8,8 +8,10 @@ is imported here and only here, and this module only when `TokenCache.Type` is R
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,8 @@ import redis.retry
 import redis.sentinel
 
 from identity_web.settings._cache import RedisEndpoint, Topology
+
+logger = logging.getLogger(__name__)
 
 #: What a failed Redis command raises: redis-py's errors (connection refused, timeout, READONLY,
 #: authentication, cluster down, evicted scripts …) and the OS errors under them.
@@ -122,7 +126,36 @@ class RedisClients:
         return client
 
     def close(self) -> None:
+        """Close the sync client, and each asyncio client on the loop it belongs to."""
         if self._sync is not None:
             self._sync.close()
             self._sync = None
+        clients = list(self._async.items())
         self._async.clear()
+        for loop, client in clients:
+            _close_on(loop, client.aclose)
+
+
+def _close_on(loop: asyncio.AbstractEventLoop, aclose: Callable[[], Awaitable[Any]]) -> None:
+    """Run `aclose()` on `loop`: as a task when it runs here, scheduled when it runs in another
+    thread, to completion when it is idle. A closed loop left nothing to close with."""
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if loop.is_closed():
+        logger.debug("dropping a Redis asyncio client whose event loop is closed")
+    elif running is loop:
+        _CLOSING.add(task := loop.create_task(_awaited(aclose)))
+        task.add_done_callback(_CLOSING.discard)
+    elif loop.is_running():
+        asyncio.run_coroutine_threadsafe(_awaited(aclose), loop)
+    elif running is None:
+        loop.run_until_complete(_awaited(aclose))
+
+
+_CLOSING: set[asyncio.Task[None]] = set()  # closing tasks, kept until done
+
+
+async def _awaited(aclose: Callable[[], Awaitable[Any]]) -> None:
+    await aclose()

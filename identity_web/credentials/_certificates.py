@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -146,7 +147,7 @@ def to_binding(
             key=key,
         )
     # cryptography reads certificate fields lazily: a damaged public key or date only fails
-    # here, as a ValueError.
+    # here, as a ValueError, or as UnsupportedAlgorithm for a damaged key algorithm.
     try:
         key_der = _public_der(private_key)
         leaves = [c for c in certificates if _public_der(c) == key_der]
@@ -157,7 +158,7 @@ def to_binding(
         leaf = leaves[0]
         others = [c for c in certificates if c is not leaf]
         return BindingCertificate.create(leaf, private_key, order_chain(leaf, others))
-    except ValueError as error:
+    except (ValueError, UnsupportedAlgorithm) as error:
         raise MalformedCredentialError(
             f"a certificate in {what} cannot be read", key=key
         ) from error

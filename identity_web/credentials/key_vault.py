@@ -39,7 +39,9 @@ from identity_web.credentials._errors import (
     MalformedCredentialError,
 )
 from identity_web.credentials._types import CertificateCredential
+from identity_web.protocol._http import IDENTITY_DEADLINE
 from identity_web.settings import AcquireTokenOptions, CredentialDescription
+from identity_web.transport._deadline import Deadline, send_within
 
 if TYPE_CHECKING:
     from identity_web.protocol import BindingCertificate
@@ -99,7 +101,8 @@ class KeyVaultHttpFetcher:
     """`KeyVaultSecretFetcher` over HTTPS with a managed identity token from `acquirer`.
 
     `acquirer` is called at fetch time (the acquirer is built after the credential loaders);
-    `ca_bundle` is the package's trust (None: the system store).
+    `ca_bundle` is the package's trust (None: the system store); `timeout` bounds each phase of
+    the request, `deadline` the whole of it (`transport._deadline`).
     """
 
     def __init__(
@@ -108,10 +111,12 @@ class KeyVaultHttpFetcher:
         *,
         ca_bundle: str | None = None,
         timeout: float = 30.0,
+        deadline: float = IDENTITY_DEADLINE,
     ) -> None:
         self._acquirer = acquirer
         self._ca_bundle = ca_bundle
         self._timeout = timeout
+        self._deadline = deadline
 
     def __call__(
         self, vault_url: str, name: str, *, managed_identity_client_id: str | None
@@ -120,11 +125,13 @@ class KeyVaultHttpFetcher:
         url = secret_url(vault_url, name)
         try:
             with httpx.Client(verify=self._trust(), timeout=self._timeout) as http:
-                response = http.get(
+                request = http.build_request(
+                    "GET",
                     url,
                     params={"api-version": API_VERSION},
                     headers={"Authorization": f"Bearer {token}"},
                 )
+                response = send_within(http, request, Deadline(self._deadline))
         except httpx.HTTPError as error:
             raise KeyVaultError(
                 f"cannot reach Key Vault at {url} ({type(error).__name__})", key=URL_KEY

@@ -182,6 +182,7 @@ def request_for(
         content=body.data if body is not None else None,
         tls_identity=header.binding_certificate if header is not None else None,
         downstream=True,
+        deadline=None,  # the application's time: no overall deadline (transport._deadline)
     )
     if body is None and header is not None:
         target.last[0] = (header, request)  # one reference swapped: safe across threads

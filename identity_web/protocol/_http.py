@@ -14,6 +14,12 @@ from urllib.parse import urlsplit
 
 from identity_web.protocol._binding import BindingCertificate
 
+#: Seconds one identity request may take as a whole, connect to the last byte of the body
+#: (`HttpRequest.deadline`). MSAL Go gives a managed identity request one minute per attempt;
+#: MSAL.NET's `HttpClient` times a whole exchange out after 100 s; azure-core bounds only each
+#: connect and read (300 s). One minute, per attempt: the retry policies bound the attempts.
+IDENTITY_DEADLINE = 60.0
+
 
 class RetryPolicy(Protocol):
     """Decides, without I/O, whether and when a request is sent again.
@@ -41,6 +47,11 @@ class HttpRequest:
     `downstream` requests (the application's API calls) go through clients of their own, apart
     from the identity traffic (token endpoints, IMDS): a call never walks past the token
     endpoint's idle connection, and a busy API never holds the connections a refresh needs.
+
+    `timeout` bounds each phase (connect, write, each read); `deadline` the whole exchange, so a
+    body that trickles in cannot hold the call (`transport._deadline`). Identity requests keep
+    the default; None (no overall bound) is for the downstream API calls, whose time is the
+    application's.
     """
 
     method: str
@@ -52,6 +63,7 @@ class HttpRequest:
     tls_identity: BindingCertificate | None = None
     retry: RetryPolicy | None = None
     timeout: float = 30.0
+    deadline: float | None = IDENTITY_DEADLINE
     pinned_server_sha1: str | None = None
     direct: bool = False
     downstream: bool = False

@@ -59,9 +59,13 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """A YAML settings file as a dict (safe loader)."""
+    """A YAML settings file as a dict (safe loader), after `_yaml_nesting_problem`."""
+    text = _read_text(path)
+    problem = _yaml_nesting_problem(text)
+    if problem is not None:
+        raise FileInvalid(ConfigurationProblem(path.name, f"not read: {problem}"))
     try:
-        data = yaml.safe_load(_read_text(path))
+        data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -76,6 +80,48 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 MAX_VALUES = 100_000
 MAX_DEPTH = 64
+
+_OPENS = (
+    yaml.FlowSequenceStartToken,
+    yaml.FlowMappingStartToken,
+    yaml.BlockSequenceStartToken,
+    yaml.BlockMappingStartToken,
+)
+_CLOSES = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
+#: libyaml's scanner when PyYAML was built with it (a pre-scan in microseconds), then PyYAML's.
+_SCANNERS = (*([yaml.CSafeLoader] if yaml.__with_libyaml__ else []), yaml.SafeLoader)
+_TOO_DEEP = f"it is nested more than {MAX_DEPTH} levels deep"
+
+
+def _yaml_nesting_problem(text: str) -> str | None:
+    """Why `text` is nested too deeply to be settings, else None: its tokens are scanned, and
+    the scan stops at the first collection deeper than `MAX_DEPTH`.
+
+    PyYAML's parser spends time quadratic in the nesting (33,000 `[`, 66 kB, took seconds
+    before it failed), so the depth is checked before `yaml.safe_load`. libyaml's own nesting
+    limit (1,000) is a refusal too. When libyaml refuses the text for another reason, PyYAML's
+    scanner (which may read further) checks it again; its syntax errors are left to
+    `yaml.safe_load` to report.
+    """
+    for scanner in _SCANNERS:
+        try:
+            return _TOO_DEEP if _deeper_than_limit(text, scanner) else None
+        except yaml.YAMLError as error:
+            if "nesting depth" in str(error):
+                return _TOO_DEEP
+    return None
+
+
+def _deeper_than_limit(text: str, scanner: Any) -> bool:
+    depth = 0
+    for token in yaml.scan(text, Loader=scanner):
+        if isinstance(token, _OPENS):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif isinstance(token, _CLOSES):
+            depth -= 1
+    return False
 
 
 def _shape_problem(data: Any) -> str | None:
@@ -98,10 +144,16 @@ def _shape_problem(data: Any) -> str | None:
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
+    """A `.env` file (`parse_dotenv`)."""
+    return parse_dotenv(_read_text(path), path.name)
+
+
+def parse_dotenv(text: str, name: str = ".env") -> dict[str, str]:
     """`KEY=VALUE` lines; `export ` prefix, `#` comments, single quotes (literal) and double
-    quotes (with `\\n`, `\\t`, `\\"`, `\\\\` escapes) are understood. Later lines win."""
+    quotes (with `\\n`, `\\t`, `\\"`, `\\\\` escapes) are understood. Later lines win.
+    Problems name the file `name` and the line."""
     values: dict[str, str] = {}
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
@@ -111,13 +163,13 @@ def read_dotenv(path: Path) -> dict[str, str]:
         if not equals or not key or any(char.isspace() for char in key):
             raise FileInvalid(
                 ConfigurationProblem(
-                    path.name, f"line {number}: expected KEY=VALUE, found {line.strip()[:40]!r}"
+                    name, f"line {number}: expected KEY=VALUE, found {line.strip()[:40]!r}"
                 )
             )
         try:
             values[key] = _dotenv_value(rest.strip())
         except ValueError as error:
-            raise FileInvalid(ConfigurationProblem(path.name, f"line {number}: {error}")) from None
+            raise FileInvalid(ConfigurationProblem(name, f"line {number}: {error}")) from None
     return values
 
 

@@ -27,6 +27,12 @@ from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol._http import HttpRequest, HttpResponse, redact_url
 from identity_web.protocol.steps import Step
 from identity_web.transport._connect_to import AsyncRoutedTransport, ConnectTo, RoutedTransport
+from identity_web.transport._deadline import (
+    Deadline,
+    DeadlineExceededError,
+    send_within,
+    send_within_async,
+)
 from identity_web.transport._driver import Drivers
 from identity_web.transport._pinning import PinnedContexts
 from identity_web.transport._pool import ClientPool, PoolClosedError
@@ -70,7 +76,8 @@ class HttpTransport:
     """Sends `HttpRequest`s and runs flows; owns the pools of sync and async httpx clients.
 
     Async clients are pooled per event loop as well, since httpx connections belong to the loop
-    that opened them. Call `close()` (or `await aclose()`) when done.
+    that opened them. Call `close()` (or `await aclose()`) when done. `deadline` (seconds), when
+    given, replaces the overall deadline of every request that has one (`transport._deadline`).
     """
 
     def __init__(
@@ -83,8 +90,10 @@ class HttpTransport:
         clock: Callable[[], float] = time.monotonic,
         user_agent: str = DEFAULT_USER_AGENT,
         connect_to: ConnectTo | None = None,
+        deadline: float | None = None,
     ) -> None:
         self._ca_bundle = ca_bundle
+        self._deadline = deadline
         self._connect_to = connect_to or ConnectTo()
         self._sleep = sleep
         self._async_sleep = async_sleep
@@ -162,6 +171,7 @@ class HttpTransport:
         """Send `request` once; `NetworkError` when no HTTP answer comes back."""
         check_request(request)
         started = self._clock()
+        deadline = None if request.deadline is None else self._deadline_of(request.deadline)
         binding, pin = request.tls_identity, request.pinned_server_sha1
         try:
             if pin is not None:
@@ -174,10 +184,16 @@ class HttpTransport:
             try:
                 client = entry.client
                 try:
-                    response = client.send(_build(client, request))
+                    if deadline is None:
+                        response = client.send(_build(client, request))
+                    else:
+                        response = send_within(client, _build(client, request), deadline)
                 except httpx.RemoteProtocolError as dropped:
                     _resend_or_raise(request, dropped)
-                    response = client.send(_build(client, request))
+                    if deadline is None:
+                        response = client.send(_build(client, request))
+                    else:
+                        response = send_within(client, _build(client, request), deadline)
             finally:
                 self._clients.release(key, entry)
         except (httpx.HTTPError, httpx.InvalidURL, PoolClosedError) as error:
@@ -189,6 +205,7 @@ class HttpTransport:
         is made in a worker thread; the pooled one is leased without a lock."""
         check_request(request)
         started = self._clock()
+        deadline = None if request.deadline is None else self._deadline_of(request.deadline)
         binding, pin = request.tls_identity, request.pinned_server_sha1
         thumbprint = binding.x5t_s256 if binding else None
         key = (
@@ -203,15 +220,26 @@ class HttpTransport:
             try:
                 client = entry.client
                 try:
-                    response = await client.send(_build(client, request))
+                    if deadline is None:
+                        response = await client.send(_build(client, request))
+                    else:
+                        built = _build(client, request)
+                        response = await send_within_async(client, built, deadline)
                 except httpx.RemoteProtocolError as dropped:
                     _resend_or_raise(request, dropped)
-                    response = await client.send(_build(client, request))
+                    if deadline is None:
+                        response = await client.send(_build(client, request))
+                    else:
+                        built = _build(client, request)
+                        response = await send_within_async(client, built, deadline)
             finally:
                 self._async_clients.release(key, entry)
         except (httpx.HTTPError, httpx.InvalidURL, PoolClosedError) as error:
             raise _network_error(request, error) from error
         return _received(request, response, self._clock() - started)
+
+    def _deadline_of(self, seconds: float) -> Deadline:
+        return Deadline(self._deadline or seconds, self._clock)
 
     def _add_async_client(self, key: AsyncKey, request: HttpRequest) -> None:
         binding, pin = request.tls_identity, request.pinned_server_sha1
@@ -378,7 +406,9 @@ def _received(request: HttpRequest, response: httpx.Response, seconds: float) ->
 
 def _network_error(request: HttpRequest, error: Exception) -> NetworkError:
     url = redact_url(request.url)
-    if isinstance(error, httpx.TimeoutException):
+    if isinstance(error, DeadlineExceededError):
+        reason = str(error)
+    elif isinstance(error, httpx.TimeoutException):
         reason = f"timed out after {request.timeout:g} s ({type(error).__name__})"
     else:
         reason = str(error) or type(error).__name__

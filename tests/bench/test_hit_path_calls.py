@@ -8,7 +8,6 @@ stack built by `TokenAcquirerFactory` over the emulator, after one call filled t
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import sys
 import tracemalloc
@@ -102,7 +101,7 @@ def test_a_sync_hit_makes_at_most_two_python_calls(services: ServiceProvider) ->
 def test_an_asyncio_hit_makes_at_most_two_python_calls(services: ServiceProvider) -> None:
     provider = services.authorization_header_provider
     options = services.downstream_api.options(API)
-    asyncio.run(provider.create_authorization_header_async(options))
+    provider.create_authorization_header(options)  # the miss (sync: no loop left behind)
     first = _run_coroutine(provider.create_authorization_header_async(options))
     calls = _python_calls(
         lambda: _run_coroutine(provider.create_authorization_header_async(options))

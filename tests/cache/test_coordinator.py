@@ -71,7 +71,7 @@ def test_eight_processes_make_one_acquisition_per_key(redis_server: RedisServer)
 def test_a_dead_holder_is_replaced_after_its_lock_expires(redis_server: RedisServer) -> None:
     start = time.time() + 1.0
     holder = launch(redis_server, "die", start=start, keys=TENANTS[:1], workers=1, lock_ttl=1.0)
-    holder.wait(30)
+    holder.communicate(timeout=30)  # waits, and closes its stdout
     assert acquisitions(redis_server)[TENANTS[0]] == 1  # it got as far as the token request
     started = time.monotonic()
     waiters = [

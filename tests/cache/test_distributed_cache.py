@@ -17,6 +17,10 @@ from redis_servers import RedisServer
 from identity_web.cache import CacheKey, DistributedTokenCache
 from identity_web.protocol import TokenType
 
+#: redis.asyncio clients these tests open under `asyncio.run` are left when that loop closes
+#: (docs/reliability.md, Shutdown): reported by the leak check, not failed yet.
+pytestmark = pytest.mark.known_leak("redis.asyncio clients of loops closed by asyncio.run")
+
 
 def cache_for(server: RedisServer, **section: object) -> DistributedTokenCache:
     cache = setup_for(server.url, **section).cache

@@ -17,7 +17,7 @@ from cache_helpers import ticking
 from fleet_helpers import replica, token_requests
 from redis_servers import RedisServer
 
-from identity_web import TokenRequestOptions
+from identity_web import AcquireTokenResult, TokenRequestOptions
 from identity_web.emulator import Emulator
 
 WORKER = Path(__file__).with_name("fleet_worker.py")
@@ -141,13 +141,13 @@ def test_asyncio_replicas_on_redis_share_one_request_without_threads_for_redis(
             for services in replicas
             for _ in range(16)
         ]
-        return [result.access_token for result in await asyncio.gather(*calls)]
+        try:
+            return [result.access_token for result in await asyncio.gather(*calls)]
+        finally:
+            for services in replicas:  # on this loop: its connections close with the services
+                await services.aclose()
 
-    try:
-        tokens = asyncio.run(callers())
-    finally:
-        for services in replicas:
-            services.close()
+    tokens = asyncio.run(callers())
     assert token_requests(emulator.requests()) == ["entra.mtls_token"]
     assert len(set(tokens)) == 1
     assert len(redis_server.admin().keys("fleet:v1:*")) == 1
@@ -162,12 +162,15 @@ def test_a_hung_redis_costs_asyncio_callers_one_timeout_and_never_blocks_the_loo
     )
     redis_server.pause()  # accepts connections, never answers
 
-    acquired = services.token_acquirer.acquire_token_for_app_async(manifest.resource.scope)
-    try:
-        result, ticks, elapsed = asyncio.run(ticking(acquired))
-    finally:
-        redis_server.resume()
-        services.close()
+    async def acquire_then_close() -> tuple[AcquireTokenResult, int, float]:
+        try:
+            return await ticking(services.token_acquirer.acquire_token_for_app_async(scope))
+        finally:
+            redis_server.resume()
+            await services.aclose()  # on this loop: its connections close with the services
+
+    scope = manifest.resource.scope
+    result, ticks, elapsed = asyncio.run(acquire_then_close())
     assert result.token_source.value == "identity_provider"
     assert elapsed < 4.0  # one 1 s socket timeout, then Redis is left alone while it cools down
     assert ticks >= elapsed * 100 * 0.5  # the loop kept running meanwhile

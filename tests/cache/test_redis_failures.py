@@ -13,6 +13,10 @@ from redis_servers import ACL_PASSWORD, RedisServer, TlsFiles, free_port
 
 from identity_web.cache import DistributedTokenCache
 
+#: redis.asyncio clients these tests open under `asyncio.run` are left when that loop closes
+#: (docs/reliability.md, Shutdown): reported by the leak check, not failed yet.
+pytestmark = pytest.mark.known_leak("redis.asyncio clients of loops closed by asyncio.run")
+
 COOLDOWN = 2.0  # Health's default: how long Redis is left alone after a failure
 
 

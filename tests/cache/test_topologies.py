@@ -13,6 +13,10 @@ from redis_servers import SENTINEL_SERVICE, RedisServer, form_cluster
 
 from identity_web.cache import RedisCoordinator
 
+#: redis.asyncio clients these tests open under `asyncio.run` are left when that loop closes
+#: (docs/reliability.md, Shutdown): reported by the leak check, not failed yet.
+pytestmark = pytest.mark.known_leak("redis.asyncio clients of loops closed by asyncio.run")
+
 
 @pytest.fixture
 def cluster(redis_factory: Callable[..., RedisServer]) -> list[RedisServer]:

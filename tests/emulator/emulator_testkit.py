@@ -223,6 +223,22 @@ def issue_credential_body(
     return body
 
 
+#: The emulator processes `start_process` started; `reap_started` ends them after each test.
+STARTED: list[subprocess.Popen[bytes]] = []
+
+
+def reap_started() -> None:
+    """Kill what a test left running, wait for it, and close its pipes (no ResourceWarning)."""
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
 def start_process(
     ready: Path, *arguments: str, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
@@ -234,6 +250,7 @@ def start_process(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+    STARTED.append(process)
     deadline = time.monotonic() + 20
     while not ready.exists():
         if process.poll() is not None or time.monotonic() > deadline:

@@ -8,6 +8,8 @@ import base64
 import tempfile
 from pathlib import Path
 
+import pytest
+from cryptography.exceptions import UnsupportedAlgorithm
 from fuzz_strategies import any_text
 from fuzz_strategies import typed_only as typed
 from hypothesis import given
@@ -16,6 +18,7 @@ from tests_support_certs import PASSWORD, pem, pfx
 
 from identity_web.credentials import Base64EncodedCertificateLoader, PathCertificateLoader
 from identity_web.credentials._certificates import from_pem, from_pkcs12
+from identity_web.credentials._errors import MalformedCredentialError
 from identity_web.settings import CredentialDescription
 
 _DIRECTORY = Path(tempfile.mkdtemp(prefix="identity-web-fuzz-certs-"))
@@ -85,3 +88,13 @@ def test_path_loader(data: bytes, password: str | None, name: str) -> None:
         {"SourceType": "Path", "CertificateDiskPath": str(target), "CertificatePassword": password}
     )
     typed(lambda: PathCertificateLoader().load(description))
+
+
+@pytest.mark.parametrize(("at", "value"), [(196, 65), (195, 47)])
+def test_a_damaged_key_algorithm_in_a_pem_certificate_is_malformed(at: int, value: int) -> None:
+    """Found at 10,000 examples: a flipped byte in the certificate's key algorithm OID made
+    cryptography raise `UnsupportedAlgorithm` (not a ValueError) out of the loaders."""
+    damaged = pem()[:at] + bytes([value]) + pem()[at + 1 :]
+    with pytest.raises(MalformedCredentialError) as raised:
+        from_pem(damaged, None, what="fuzzed bytes", key="CertificateDiskPath")
+    assert isinstance(raised.value.__cause__, UnsupportedAlgorithm)

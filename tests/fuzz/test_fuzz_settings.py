@@ -1,22 +1,27 @@
 """Fuzzing the settings sources: JSONC and YAML appsettings, `.env`, and environment variables
 with `__` indices. Whatever the files and variables hold, loading ends in settings or one
-`ConfigurationError`; so does the build check on what loaded."""
+`ConfigurationError`; so does the build check on what loaded. The `.env` parser is also fuzzed
+alone (`parse_dotenv`, no file), and a YAML nesting bomb is refused before PyYAML parses it."""
 
 from __future__ import annotations
 
 import json
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from fuzz_strategies import any_text, deep_nesting, json_values
 from fuzz_strategies import typed_only as typed
 from hypothesis import given
 from hypothesis import strategies as st
 
+from identity_web import ConfigurationError
 from identity_web.settings import check_build, load_settings
+from identity_web.settings._files import FileInvalid, parse_dotenv
 
 _DIRECTORY = Path(tempfile.mkdtemp(prefix="identity-web-fuzz-settings-"))
 _FILES = ("appsettings.json", "appsettings.yaml", ".env", "appsettings.Fuzz.json")
@@ -117,6 +122,11 @@ yaml_specials = st.sampled_from(
         b"AzureAd: {ClientCredentials: [{SourceType: ClientSecret, ClientSecret: .nan}]}\n",
         b"--- a\n--- b\n",
         b"\t\x00",
+        b"[" * 33_076,  # 66 kB: PyYAML's parser alone spends seconds on it
+        b'["]",' * 13_000,  # brackets hidden in quoted scalars do not hide the nesting
+        b"!!seq [" * 8_000,
+        b"- " * 33_000 + b"x",
+        b"{a: " * 16_000,
     ]
 )
 
@@ -137,6 +147,29 @@ dotenv_lines = st.one_of(
     any_text,
     st.sampled_from(["export A=1", "# c", "A", "=x", "A='x", 'A="x\\', "A=x # c"]),
 )  # fmt: skip
+
+
+@given(st.lists(dotenv_lines, max_size=8).map("\n".join))
+def test_dotenv_parser(text: str) -> None:
+    """The parser alone, without a file: a dict of strings or a problem naming the line."""
+    try:
+        values = parse_dotenv(text)
+    except FileInvalid as invalid:
+        problem = invalid.problem
+    else:
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in values.items())
+        return
+    assert problem.path == ".env"
+    assert problem.message.startswith("line ")
+
+
+@pytest.mark.parametrize("bomb", [b"[" * 33_076, b'["]",' * 13_000, b"{a: " * 16_000])
+def test_a_yaml_nesting_bomb_is_refused_in_milliseconds(bomb: bytes) -> None:
+    directory = _write({"appsettings.yaml": bomb})
+    started = time.perf_counter()
+    with pytest.raises(ConfigurationError, match=r"appsettings\.yaml: not read: it is nested"):
+        load_settings(directory, environ={})
+    assert time.perf_counter() - started < 0.2
 
 
 @given(st.lists(dotenv_lines, max_size=8).map("\n".join), st.booleans())

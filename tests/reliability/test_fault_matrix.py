@@ -5,8 +5,8 @@ the package's typed error, within a measured time bound (docs/reliability.md).""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,10 +22,13 @@ from identity_web import (
     NetworkError,
     ServiceError,
     ServiceProvider,
+    TokenAcquirerFactory,
     TokenAcquisitionError,
     TokenTypeMismatchError,
 )
 from identity_web.emulator import Emulator, EmulatorManifest
+from identity_web.settings import IdentityWebSettings
+from identity_web.transport._deadline import DEADLINE_VARIABLE
 
 API = "MyApi"
 
@@ -232,32 +235,56 @@ def test_post_on_a_connection_the_server_closed_is_not_retried(emulator: Emulato
     assert [e["method"] for e in emulator.requests("resource")] == ["GET"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a token answer that trickles (1 byte every 40 ms) is only bounded by the per-read "
-    "timeout, so the call takes as long as the server likes; an overall deadline per request "
-    "is missing in the transport (open, issue 18)",
-)
+#: The overall deadline of identity requests in the tests below (the default is 60 s).
+DEADLINE = 1.5
+TRICKLE = {"status": None, "kind": "slow_body", "chunk_bytes": 1, "interval_ms": 40}
+
+
+def _with_deadline(config: dict[str, Any], manifest: EmulatorManifest) -> ServiceProvider:
+    environ = {**manifest.env(), DEADLINE_VARIABLE: str(DEADLINE)}
+    factory = TokenAcquirerFactory(IdentityWebSettings.from_mapping(config), environ=environ)
+    return factory.add_downstream_api(API).build()
+
+
 def test_a_trickling_token_answer_is_cut_by_an_overall_deadline(emulator: Emulator) -> None:
-    manifest = emulator.manifest
-    finished = threading.Event()
-    outcome: list[object] = []
-    services = build(secret_bearer(manifest), manifest)
-    emulator.inject_faults(
-        "entra.token",
-        [{"status": None, "kind": "slow_body", "chunk_bytes": 1, "interval_ms": 40}],
-    )
+    """A token answer is ~1.2 kB: trickled at 1 B / 40 ms it would last ~50 s, every byte well
+    within the 30 s read timeout. The deadline ends the call (a token POST is not resent)."""
+    with _with_deadline(secret_bearer(emulator.manifest), emulator.manifest) as services:
+        emulator.inject_faults("entra.token", [TRICKLE])
+        outcome, elapsed = _timed(lambda: _call(services, "GET"))
+    MEASURED["login-trickle-deadline"] = elapsed
+    assert isinstance(outcome, NetworkError), repr(outcome)
+    assert f"deadline of {DEADLINE:g} s" in str(outcome)
+    assert DEADLINE <= elapsed < DEADLINE + 2
+    assert len(emulator.requests("entra.token")) == 1
 
-    def call() -> None:
-        outcome.append(_timed(lambda: _call(services, "GET")))
-        finished.set()
-        services.close()
 
-    threading.Thread(target=call, daemon=True, name="trickle-call").start()
-    # A token answer is ~1.2 kB: ~50 s of trickle, every byte well within the 30 s read
-    # timeout. An overall deadline of 30 s per request would end the call before 35 s.
-    assert finished.wait(timeout=35), "the call was still reading the trickle after 35 s"
-    assert isinstance(outcome[0][0], NetworkError)
+def test_a_trickling_imds_answer_is_cut_then_sent_once_more(emulator: Emulator) -> None:
+    """An IMDS GET cut by the deadline is a failure without an answer: retried, and it succeeds."""
+    with _with_deadline(msi_bearer(emulator.manifest), emulator.manifest) as services:
+        emulator.inject_faults("imds.token", [TRICKLE])
+        outcome, elapsed = _timed(lambda: asyncio.run(_call_async(services)))
+    MEASURED["imds-trickle-deadline-retried"] = elapsed
+    assert outcome == 200, repr(outcome)
+    assert DEADLINE <= elapsed < DEADLINE + 4
+    assert len(emulator.requests("imds.token")) == 2
+
+
+async def _call_async(services: ServiceProvider) -> int:
+    try:
+        return (await services.downstream_api.call_async(API)).status
+    finally:
+        await services.aclose()
+
+
+def test_a_trickling_downstream_answer_is_the_applications_time(emulator: Emulator) -> None:
+    """Downstream calls carry no identity deadline: a body trickling past it still arrives."""
+    with _with_deadline(secret_bearer(emulator.manifest), emulator.manifest) as services:
+        slow = {**TRICKLE, "chunk_bytes": 8, "interval_ms": 50}
+        emulator.inject_faults("resource", [slow])
+        outcome, elapsed = _timed(lambda: _call(services, "GET"))
+    assert outcome == 200, repr(outcome)
+    assert elapsed > DEADLINE
 
 
 def _with_redis(manifest: EmulatorManifest, url: str) -> dict[str, Any]:
