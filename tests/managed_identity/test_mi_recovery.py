@@ -182,7 +182,7 @@ def test_repeated_leg_2_rejections_issue_two_certificates_then_a_typed_error(
 
 async def test_the_async_driver_runs_the_same_recovery(emulator: Emulator) -> None:
     emulator.inject_faults("entra.mtls_token", [PASS, refusal(7000218)])
-    with fic_services(emulator, scheme="MTLS_POP", use_bound_credential=False) as built:
+    async with fic_services(emulator, scheme="MTLS_POP", use_bound_credential=False) as built:
         response = await built.downstream_api.call_async(API)
     assert (response.status, response.token_type) == (200, "mtls_pop")
     assert len(emulator.requests("imds.issuecredential")) == 2

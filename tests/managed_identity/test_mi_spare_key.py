@@ -180,7 +180,12 @@ def test_the_first_bound_call_uses_the_key_made_while_building(emulator: Any, mo
         if mode == "sync":
             response = services.downstream_api.call(API)
         else:
-            response = asyncio.run(services.downstream_api.call_async(API))
+
+            async def call_then_close() -> Any:
+                async with services:  # its async clients belong to this loop
+                    return await services.downstream_api.call_async(API)
+
+            response = asyncio.run(call_then_close())
         assert response.status == 200
         assert response.json()["scheme"] == "mtls_pop"
     assert keys.threads == [SPARE_THREAD]
