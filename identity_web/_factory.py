@@ -117,12 +117,17 @@ class ServiceProvider:
             self._container.shutdown_resources()
 
     async def aclose(self) -> None:
-        """Close the async HTTP clients too, then everything `close()` closes (in a worker
-        thread: closing takes the pools' locks and the sync clients' sockets)."""
+        """Close the async HTTP clients and the Redis cache's client of this loop too, then
+        everything `close()` closes (in a worker thread: closing takes the pools' locks and the
+        sync clients' sockets)."""
         import asyncio  # noqa: PLC0415 - imported on first use
 
         if not self._closed and self._container.transport.initialized:
             await self._container.transport().aclose()
+        if not self._closed and self._container.token_caches.initialized:
+            cache_aclose = getattr(self._container.token_cache(), "aclose", None)
+            if cache_aclose is not None:  # a distributed cache: its Redis client on this loop
+                await cache_aclose()
         await asyncio.to_thread(self.close)
 
     def __enter__(self) -> Self:

@@ -8,6 +8,7 @@ is imported here and only here, and this module only when `TokenCache.Type` is R
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import weakref
@@ -125,6 +126,14 @@ class RedisClients:
             client = self._async[loop] = async_client(self.endpoint, self._options)
         return client
 
+    async def aclose(self) -> None:
+        """`close()` from a coroutine: the running loop's asyncio client is closed before this
+        returns (a loop about to end, as under `asyncio.run`, would drop it half closed)."""
+        client = self._async.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await _awaited(functools.partial(_aclose, client))
+        self.close()
+
     def close(self) -> None:
         """Close the sync client, and each asyncio client on the loop it belongs to."""
         if self._sync is not None:
@@ -133,7 +142,7 @@ class RedisClients:
         clients = list(self._async.items())
         self._async.clear()
         for loop, client in clients:
-            _close_on(loop, client.aclose)
+            _close_on(loop, functools.partial(_aclose, client))
 
 
 def _close_on(loop: asyncio.AbstractEventLoop, aclose: Callable[[], Awaitable[Any]]) -> None:
@@ -155,6 +164,14 @@ def _close_on(loop: asyncio.AbstractEventLoop, aclose: Callable[[], Awaitable[An
 
 
 _CLOSING: set[asyncio.Task[None]] = set()  # closing tasks, kept until done
+
+
+async def _aclose(client: Any) -> None:
+    """Close a redis.asyncio client, and for Sentinel the clients of the sentinels it asked."""
+    await client.aclose()
+    manager = getattr(getattr(client, "connection_pool", None), "sentinel_manager", None)
+    for sentinel in getattr(manager, "sentinels", ()):
+        await sentinel.aclose()
 
 
 async def _awaited(aclose: Callable[[], Awaitable[Any]]) -> None:

@@ -89,6 +89,10 @@ class DistributedTokenCache:
     def close(self) -> None:
         self.store.close()
 
+    async def aclose(self) -> None:
+        """`close()` from a coroutine, the running loop's Redis client closed before it returns."""
+        await self.store.aclose()
+
     def _local_suffices(self, key: CacheKey, local: CacheEntry | None) -> bool:
         """L2 cannot do better: the key never goes to L2, or L1's entry is good and not due."""
         if not key.shareable:

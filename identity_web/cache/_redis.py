@@ -214,6 +214,9 @@ class RedisStore:
     def close(self) -> None:
         self._clients.close()
 
+    async def aclose(self) -> None:
+        await self._clients.aclose()
+
     # -- decoding -----------------------------------------------------------------------
 
     def _read(self, name: str, key: CacheKey, raw: Any) -> CacheEntry | None:

@@ -40,7 +40,9 @@ def test_threads_and_asyncio_tasks_on_one_cold_key_share_one_request(
     async def in_tasks() -> list[str]:
         start.wait()  # blocks this loop's thread only until every caller is ready
         calls = (services.token_acquirer.acquire_token_for_app_async(scope) for _ in range(16))
-        return [result.access_token for result in await asyncio.gather(*calls)]
+        results = await asyncio.gather(*calls)
+        await services.container.transport().aclose()  # this loop's clients, before it ends
+        return [result.access_token for result in results]
 
     with replica(manifest.to_json(), None, "Bearer", tmp_path, environ=manifest.env()) as services:
         threads = [threading.Thread(target=in_thread) for _ in range(16)]

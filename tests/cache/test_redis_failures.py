@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 
 import pytest
-from cache_helpers import app_key, setup_for, ticking, token_entry
+from cache_helpers import app_key, run_closing, setup_for, ticking, token_entry
 from redis_servers import ACL_PASSWORD, RedisServer, TlsFiles, free_port
 
 from identity_web.cache import DistributedTokenCache
-
-#: redis.asyncio clients these tests open under `asyncio.run` are left when that loop closes
-#: (docs/reliability.md, Shutdown): reported by the leak check, not failed yet.
-pytestmark = pytest.mark.known_leak("redis.asyncio clients of loops closed by asyncio.run")
 
 COOLDOWN = 2.0  # Health's default: how long Redis is left alone after a failure
 
@@ -44,7 +39,7 @@ def test_connection_refused_is_a_miss_logged_once(caplog: pytest.LogCaptureFixtu
         cache.set(key, entry)  # no exception, and L1 keeps the token
         for _ in range(100):
             assert cache.get(key) is entry
-        assert asyncio.run(cache.get_async(app_key("other"))) is None
+        assert run_closing(cache, cache.get_async(app_key("other"))) is None
     logged = warnings(caplog)
     assert len(logged) == 1
     assert "read" in logged[0]
@@ -137,7 +132,7 @@ def test_tls_with_acl(
     reader = setup_for(server.url, ca_file=str(tls_files.ca)).cache
     writer.set(app_key(), token_entry())
     assert reader.get(app_key()) is not None
-    assert asyncio.run(reader.get_async(app_key("cold"))) is None
+    assert run_closing(reader, reader.get_async(app_key("cold"))) is None
     untrusting = setup_for(server.url).cache  # the system store does not know the test CA
     with caplog.at_level(logging.WARNING):
         assert untrusting.get(app_key()) is None
@@ -151,7 +146,7 @@ def test_async_reads_of_a_hung_server_never_block_the_event_loop(
     redis_server.pause()
 
     try:
-        found, ticks, elapsed = asyncio.run(ticking(cache.get_async(app_key())))
+        found, ticks, elapsed = run_closing(cache, ticking(cache.get_async(app_key())))
     finally:
         redis_server.resume()
     assert found is None

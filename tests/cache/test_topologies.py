@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 
 import pytest
-from cache_helpers import app_key, setup_for, token_entry
+from cache_helpers import app_key, run_closing, setup_for, token_entry
 from redis_servers import SENTINEL_SERVICE, RedisServer, form_cluster
 
 from identity_web.cache import RedisCoordinator
-
-#: redis.asyncio clients these tests open under `asyncio.run` are left when that loop closes
-#: (docs/reliability.md, Shutdown): reported by the leak check, not failed yet.
-pytestmark = pytest.mark.known_leak("redis.asyncio clients of loops closed by asyncio.run")
 
 
 @pytest.fixture
@@ -51,7 +46,7 @@ def test_entries_and_locks_across_the_cluster(
         found = await reader.cache.get_async(app_key(tenants[1]))
         return None if found is None else found.access_token
 
-    assert asyncio.run(read_async()) == f"token-{tenants[1]}"
+    assert run_closing(reader.cache, read_async()) == f"token-{tenants[1]}"
     cluster[2].kill()
     started = time.monotonic()
     with caplog.at_level(logging.WARNING):
@@ -74,4 +69,4 @@ def test_a_sentinel_url_finds_the_primary(redis_factory: Callable[..., RedisServ
         found = await reader.get_async(app_key())
         return None if found is None else found.access_token
 
-    assert asyncio.run(read_async()) == "through-sentinel"
+    assert run_closing(reader, read_async()) == "through-sentinel"
