@@ -16,14 +16,13 @@ from identity_web.acquisition._headers import (
     prepare,
 )
 from identity_web.acquisition._options import AcquireOptions, CredentialSource, TokenRequestOptions
-from identity_web.acquisition._plan import CacheLevel, CredentialSelection, HeldHeader
+from identity_web.acquisition._plan import CacheLevel, HeldHeader
 
 __all__ = [
     "AcquireOptions",
     "AppTokenAcquirer",
     "AuthorizationHeaderProvider",
     "CacheLevel",
-    "CredentialSelection",
     "CredentialSource",
     "HeaderRequest",
     "HeldHeader",

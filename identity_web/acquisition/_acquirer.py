@@ -32,7 +32,6 @@ from identity_web._results import (
 from identity_web.acquisition._flows import FlowBuilder, Outcome
 from identity_web.acquisition._options import AcquireOptions, CredentialSource
 from identity_web.acquisition._plan import (
-    NOTHING_SELECTED,
     UNVERSIONED,
     AcquisitionPlan,
     CacheLevel,
@@ -43,6 +42,7 @@ from identity_web.acquisition._plan import (
     Prepared,
     make_result,
 )
+from identity_web.acquisition._ready import Ready
 from identity_web.acquisition._refresh import RefreshBackoff
 from identity_web.cache import (
     CacheEntry,
@@ -104,6 +104,8 @@ class TokenAcquirer:
         self._cache = cache
         level = in_process_level(cache)
         self._level: CacheLevel = level if level is not None else UNVERSIONED
+        if credentials is not None:
+            credentials.watch(self._level.touch)  # a new selection ends the held headers
         self._coordinator = coordinator or LocalCoordinator()
         self._refresh = refresh_backoff or RefreshBackoff()
         self._clock = clock
@@ -158,24 +160,15 @@ class TokenAcquirer:
         scope, options and bound), with what the header provider checks to give it out again
         without asking (`HeldHeader`). None: run `header_step`."""
         level = self._level
-        # Read before the entry, so that a write after it shows. A cache that is not ours has
-        # no generation: the held header is stale from the start (every call asks again).
+        # Read before the selected credential and the entry, so that a change of either after
+        # it shows (the credential source `touch`es the level after it selects). A cache that
+        # is not ours has no generation: the held header is stale from the start.
         generation = level.generation if level is not UNVERSIONED else UNVERSIONED.generation - 1
         hit = self._hit(scope, options, bound)
         if hit is None:
             return None
-        selection = NOTHING_SELECTED if hit.credential is None else self._credentials
-        assert selection is not None  # a plan with a client credential has a source
         return HeldHeader(
-            request,
-            hit.header,
-            hit.fresh_until,
-            self._clock,
-            level,
-            generation,
-            selection,
-            bound,
-            hit.credential,
+            request, hit.header, Ready(hit.header), hit.fresh_until, self._clock, level, generation
         )
 
     def _hit(self, scope: str, options: AcquireOptions | None, bound: bool) -> Hit | None:

@@ -6,7 +6,7 @@ The transport and managed identity seams, shared with the FIC credential, are
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol
@@ -31,6 +31,9 @@ class CredentialSource(Protocol):
     def reject_selected(self, codes: str, *, bound: bool) -> bool: ...
 
     def record_rejection(self, codes: str, *, bound: bool) -> None: ...
+
+    def watch(self, changed: Callable[[], None]) -> None:
+        """Have `changed()` called after every change of `current` or `current_bound`."""
 
 
 class AcquireOptions(Protocol):

@@ -25,6 +25,7 @@ from identity_web._results import (
     header_information,
 )
 from identity_web.acquisition._options import AcquireOptions, CredentialSource, TokenRequestOptions
+from identity_web.acquisition._ready import Ready
 from identity_web.cache import CacheEntry, CacheKey, variant_digest
 from identity_web.credentials import (
     AssertionCredential,
@@ -353,31 +354,14 @@ class Hit:
     credential: LoadedCredential | None = None
 
 
-class CredentialSelection(Protocol):
-    """The selected client credentials a `HeldHeader` watches (`CredentialSource` has them)."""
-
-    @property
-    def current(self) -> LoadedCredential | None: ...
-    @property
-    def current_bound(self) -> LoadedCredential | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class NothingSelected:
-    """The selection of a plan that needs no client credential (managed identity)."""
-
-    current: None = None
-    current_bound: None = None
-
-
-NOTHING_SELECTED = NothingSelected()
-
-
 class CacheLevel(Protocol):
-    """A cache level whose `generation` changes with every write (`InMemoryTokenCache`)."""
+    """A cache level whose `generation` changes with every write, and on `touch()`
+    (`InMemoryTokenCache`)."""
 
     @property
     def generation(self) -> int: ...
+
+    def touch(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,6 +370,9 @@ class Unversioned:
     for it never holds (its generation is never the held one); every call asks again."""
 
     generation: int = -1
+
+    def touch(self) -> None:
+        pass
 
 
 UNVERSIONED = Unversioned()
@@ -397,20 +384,20 @@ class HeldHeader:
 
     The header provider gives `header` out again without asking the acquirer while: `request`
     is the very object asked with (options are frozen), the cache level's `generation` is still
-    the one read before the entry (every write and removal changes it), the credential selected
-    for the request is still `credential`, and `clock()` is before `fresh_until` (usable, not
-    due for refresh). Any of them changed: the acquirer is asked again (`held_header`).
+    the one read before the entry and the selected credential (every write and removal changes
+    it, and so does a change of the selected client credential: the acquirer `touch`es the
+    level), and `clock()` is before `fresh_until` (usable, not due for refresh). Either
+    changed: the acquirer is asked again (`held_header`). `ready` is `header` as the finished
+    coroutine the asyncio hit returns (`_ready.Ready`).
     """
 
     request: object
     header: AuthorizationHeaderInformation
+    ready: Ready[AuthorizationHeaderInformation]
     fresh_until: float
     clock: Callable[[], float]
     level: CacheLevel
     generation: int
-    selection: CredentialSelection
-    bound: bool
-    credential: LoadedCredential | None
 
 
 @dataclass(slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -16,9 +17,12 @@ class InMemoryTokenCache:
     grows past `max_entries`, expired entries are dropped first, then the least recently
     written ones.
 
-    `generation` changes after every write and removal: an entry read at a generation read
-    before it is still the cache's entry while the generation has not changed, which the
-    header provider's hit path checks instead of looking the key up again.
+    `generation` changes after every write and removal (and on `touch()`): an entry read at a
+    generation read before it is still the cache's entry while the generation has not changed,
+    which the header provider's hit path checks instead of looking the key up again. Each
+    change stores a value never used before (`itertools.count`, atomic under the GIL), so
+    `touch()` needs no lock: of two changes that race, whichever stores last still leaves a
+    value nobody read before both changes were made.
     """
 
     def __init__(
@@ -30,6 +34,7 @@ class InMemoryTokenCache:
         self._max_entries = max_entries
         self._clock = clock
         self._lock = threading.Lock()
+        self._generations = itertools.count(1)
         self.generation = 0
 
     def get(self, key: CacheKey) -> CacheEntry | None:
@@ -52,17 +57,22 @@ class InMemoryTokenCache:
             self._entries[key] = entry
             if len(self._entries) > self._max_entries:
                 self._shrink()
-            self.generation += 1
+            self.generation = next(self._generations)
 
     def remove(self, key: CacheKey) -> None:
         with self._lock:
             self._entries.pop(key, None)
-            self.generation += 1
+            self.generation = next(self._generations)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-            self.generation += 1
+            self.generation = next(self._generations)
+
+    def touch(self) -> None:
+        """A new generation without a write: what was read before may no longer be the answer
+        (the acquirer calls it when its selected client credential changes). No lock."""
+        self.generation = next(self._generations)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -9,7 +9,7 @@ runtime state lives here, never on the settings objects, which stay immutable.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from identity_web._errors import IdentityWebError, InvalidRequestError
@@ -62,6 +62,16 @@ class CredentialsProvider:
         self.current: LoadedCredential | None = None
         #: The same for mTLS PoP (`selected(bound=True)`): the first entry that can bind.
         self.current_bound: LoadedCredential | None = None
+        self._watchers: list[Callable[[], None]] = []
+
+    def watch(self, changed: Callable[[], None]) -> None:
+        """Have `changed()` called after every change of `current` or `current_bound` (the
+        acquirer ends the headers it holds for the old selection with it)."""
+        self._watchers.append(changed)
+
+    def _changed(self) -> None:
+        for changed in self._watchers:
+            changed()
 
     @property
     def selected_index(self) -> int | None:
@@ -91,6 +101,7 @@ class CredentialsProvider:
         """Forget the selection, so the next `selected()` loads again (a rotated certificate)."""
         selection, self._selection = self._selection, None
         self.current = self.current_bound = self._bound_index = None
+        self._changed()
         if selection is not None:
             logger.info(
                 "credential %s deselected; it will be loaded again on next use",
@@ -158,6 +169,7 @@ class CredentialsProvider:
             _log_selected(entry, credential)
             self._selection = (index, credential)
             self.current = credential
+            self._changed()
             return credential
         cause: BaseException | None = errors[0] if len(errors) == 1 else None
         if len(errors) > 1:
@@ -191,6 +203,7 @@ class CredentialsProvider:
                         loaded.description_id,
                     )
                 self._bound_index, self.current_bound = position, loaded
+                self._changed()
                 return loaded
             passed.append(f"{entry} ({description.source_type.value})")
         raise InvalidRequestError(

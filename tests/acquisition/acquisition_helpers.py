@@ -81,11 +81,22 @@ class ScriptedRunner:
 
 @dataclass
 class FakeCredentials:
-    """A credentials provider whose selection can be swapped; counts resets."""
+    """A credentials provider whose selection can be swapped (assigning `credential` tells the
+    watchers, as the real one does); counts resets."""
 
     credential: LoadedCredential
     after_reset: LoadedCredential | None = None
     resets: int = 0
+    watchers: list[Callable[[], None]] = field(default_factory=list)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        super().__setattr__(name, value)
+        if name == "credential":
+            for changed in getattr(self, "watchers", ()):
+                changed()
+
+    def watch(self, changed: Callable[[], None]) -> None:
+        self.watchers.append(changed)
 
     @property
     def current(self) -> LoadedCredential | None:

@@ -75,6 +75,9 @@ class OneCredential:
     def reset(self) -> None:
         pass
 
+    def watch(self, changed: Any) -> None:
+        pass  # the one credential is never replaced
+
 
 def acquirer(
     emulator: Emulator, transport: HttpTransport, mi_client: ManagedIdentityClient, credentials: Any

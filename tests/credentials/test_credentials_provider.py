@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from certgen import DAY, make_self_signed, utcnow, write_pfx
 from selection import selected
+from testkit import offline
 
 from identity_web import CredentialUnavailableError
 from identity_web.credentials import (
@@ -212,3 +213,22 @@ def test_a_bug_in_a_loader_is_not_swallowed():
     credentials = CredentialsProvider([secret_entry()], {CredentialSource.ClientSecret: Broken()})
     with pytest.raises(ZeroDivisionError):
         selected(credentials)
+
+
+def test_watchers_hear_of_every_change_of_the_selection(tmp_path: Path):
+    """The acquirer ends the headers it holds for the old selection this way (`watch`)."""
+    path = write_pfx(tmp_path / "app.pfx", make_self_signed("app"), password=PASSWORD)
+    credentials = provider(
+        describe(SourceType="Path", CertificateDiskPath=str(path), CertificatePassword=PASSWORD),
+    )
+    seen: list[tuple[object, object]] = []
+    credentials.watch(lambda: seen.append((credentials.current, credentials.current_bound)))
+    first = selected(credentials)
+    assert seen == [(first, None)]  # told after the selection is in place
+    selected(credentials)
+    assert len(seen) == 1  # no change, no word
+    bound = offline(credentials.selected(bound=True))
+    assert seen[-1] == (first, bound)
+    credentials.reset()
+    assert seen[-1] == (None, None)
+    assert len(seen) == 3
