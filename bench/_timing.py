@@ -10,6 +10,7 @@ import tracemalloc
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from bench._report import Metric
@@ -76,9 +77,9 @@ def time_sync(call: Callable[[], Any], n: int, warmup: int = 0) -> Timing:
 
 
 def _timed_loop(call: Callable[[], Any], n: int, bare: bool = False) -> tuple[list[int], int]:
-    """(each call's time, the loop's wall time). `bare`: the wall time comes from a second
-    loop of `n` calls that reads no clock per call (for calls of well under a microsecond, where
-    two clock reads and a list store per call would weigh as much as the call itself)."""
+    """(each call's time, the loop's wall time); `bare`: see `_bare_loop`."""
+    if bare:
+        return _bare_loop(*_method_and_argument(call), n)
     samples = [0] * n
     clock = _clock
     started = clock()
@@ -86,13 +87,31 @@ def _timed_loop(call: Callable[[], Any], n: int, bare: bool = False) -> tuple[li
         begin = clock()
         call()
         samples[i] = clock() - begin
-    wall = clock() - started
-    if bare:
-        started = clock()
-        for _ in range(n):
-            call()
-        wall = clock() - started
-    return samples, wall
+    return samples, clock() - started
+
+
+def _bare_loop(method: Callable[[Any], Any], argument: Any, n: int) -> tuple[list[int], int]:
+    """For calls of well under a microsecond: `method(argument)` called as user code calls
+    it (no frame of the harness's own around it), each call timed; the wall time comes from
+    a second loop of `n` calls that reads no clock per call, as two clock reads and a list
+    store per call would weigh as much as the call itself."""
+    samples = [0] * n
+    clock = _clock
+    for i in range(n):
+        begin = clock()
+        method(argument)
+        samples[i] = clock() - begin
+    started = clock()
+    for _ in range(n):
+        method(argument)
+    return samples, clock() - started
+
+
+def _method_and_argument(call: Callable[[], Any]) -> tuple[Callable[[Any], Any], Any]:
+    """A bare-timed call is `functools.partial(method, argument)`, taken apart here."""
+    if not (isinstance(call, partial) and len(call.args) == 1 and not call.keywords):
+        raise TypeError("bare timing takes functools.partial(method, argument)")
+    return call.func, call.args[0]
 
 
 def time_interleaved(
@@ -112,7 +131,7 @@ def time_interleaved_counting(
 ) -> list[tuple[Timing, int]]:
     """`time_interleaved`, also summing per implementation how much `probe()` (a counter,
     e.g. requests an emulator served) grew while that implementation was being timed.
-    `bare`: throughput from loops without per-call clock reads (`_timed_loop`)."""
+    `bare`: calls of well under a microsecond, each a `partial(method, argument)` (`_bare_loop`)."""
     samples: list[list[int]] = [[] for _ in calls]
     walls = [0] * len(calls)
     counts = [0] * len(calls)
@@ -144,27 +163,41 @@ async def time_async_interleaved(
     `time_interleaved_counting`."""
     samples: list[list[int]] = [[] for _ in calls]
     walls = [0] * len(calls)
-    clock = _clock
     for call, n in calls:
         for _ in range(max(1, n // 10)):
             await call()
     per_round: list[list[tuple[int, int]]] = [[] for _ in calls]
     for _ in range(rounds):
         for index, (call, n) in enumerate(calls):
-            started = clock()
-            for _ in range(max(1, n // rounds)):
-                begin = clock()
-                await call()
-                samples[index].append(clock() - begin)
-            wall = clock() - started
-            if bare:
-                started = clock()
-                for _ in range(max(1, n // rounds)):
-                    await call()
-                wall = clock() - started
+            part, wall = await _timed_async_loop(call, max(1, n // rounds), bare)
+            samples[index] += part
             walls[index] += wall
-            per_round[index].append((max(1, n // rounds), wall))
+            per_round[index].append((len(part), wall))
     return _summaries(samples, walls, per_round)
+
+
+async def _timed_async_loop(
+    call: Callable[[], Awaitable[Any]], n: int, bare: bool
+) -> tuple[list[int], int]:
+    """`_timed_loop` awaiting each call."""
+    samples = [0] * n
+    clock = _clock
+    if not bare:
+        started = clock()
+        for i in range(n):
+            begin = clock()
+            await call()
+            samples[i] = clock() - begin
+        return samples, clock() - started
+    method, argument = _method_and_argument(call)
+    for i in range(n):
+        begin = clock()
+        await method(argument)
+        samples[i] = clock() - begin
+    started = clock()
+    for _ in range(n):
+        await method(argument)
+    return samples, clock() - started
 
 
 def _summaries(

@@ -92,15 +92,16 @@ def run(env: BenchEnv, params: Params) -> BenchResult:
         "implementations alternate in 5 rounds"
     )
     result.notes.append(
-        "every implementation is called as a bound method in a functools.partial (no Python "
-        "frame of the harness around it); p50/p99 come from a loop timing each call, ops/s from "
-        "a second loop of as many calls that reads the clock only before and after"
+        "every implementation is called as user code calls it, its bound method with one "
+        "argument, no frame of the harness around it; p50/p99 come from a loop timing each "
+        "call, ops/s from a second loop of as many calls that reads the clock only before and "
+        "after"
     )
     return result
 
 
-# Every call is the bound method with its argument in a `partial`: no Python frame of the
-# harness's own around any implementation's call.
+# Every call is `partial(bound method, argument)`, which the harness calls as
+# `method(argument)` (`bench._timing._bare_loop`): as user code calls it, for every implementation.
 
 
 def _header_call(services: Any) -> Callable[[], object]:
