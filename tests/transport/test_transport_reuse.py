@@ -4,6 +4,7 @@ time; and no cookie a server sets is ever stored or sent back."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +15,7 @@ from tls_test_server import Canned, TlsTestServer
 from transport_pki import Pki
 
 from identity_web.protocol import HttpRequest
-from identity_web.transport import HttpTransport, _transport
+from identity_web.transport import HttpTransport, _transport, ssl_context_for
 
 
 class Built(list[str]):
@@ -174,3 +175,26 @@ def test_a_cookie_header_of_the_request_still_goes_out(
     transport.send(request)
     transport.send(request)
     assert [seen.headers["Cookie"] for seen in tls_server.seen] == ["mine=1", "mine=1"]
+
+
+async def test_a_second_burst_of_concurrent_calls_reuses_the_first_ones_connections(
+    pki: Pki, tls_server: TlsTestServer
+) -> None:
+    """More concurrent calls than httpx keeps idle by default (20): every connection the first
+    burst opened is kept, so the second burst makes no TLS handshake."""
+    context = ssl_context_for(pki.binding_a, ca_bundle=pki.ca_bundle)
+    request = downstream(tls_server.url + "/slow", tls_identity=pki.binding_a)
+    burst = 40
+
+    async def calls() -> int:
+        tls_server.script(*(Canned(delay=0.2) for _ in range(burst)))
+        before = context.session_stats()["connect"]
+        answers = await asyncio.gather(*(transport.send_async(request) for _ in range(burst)))
+        assert {answer.status for answer in answers} == {200}
+        return int(context.session_stats()["connect"] - before)
+
+    async with HttpTransport(ca_bundle=pki.ca_bundle) as transport:
+        first = await calls()
+        second = await calls()
+    assert first > 20  # the burst was wider than httpx's default idle pool
+    assert second == 0
