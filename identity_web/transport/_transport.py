@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import http.cookiejar
 import logging
 import ssl
 import time
@@ -53,9 +54,36 @@ def _default_user_agent() -> str:
 
 DEFAULT_USER_AGENT = _default_user_agent()
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+#: Every connection a client opened may stay idle for 30 s (httpx keeps 20 by default). With
+#: fewer kept than opened, a burst of more concurrent calls than that closes a connection as
+#: each answer comes back and opens a new one for the next call: a TLS handshake per call
+#: (with a client certificate, a private-key signature), which slows the calls, which keeps more
+#: of them in flight, which keeps the churn going (seen under 100 asyncio callers: a thousand
+#: handshakes in 3,000 calls, a quarter of the throughput gone).
 DEFAULT_LIMITS = httpx.Limits(
-    max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0
+    max_connections=100, max_keepalive_connections=100, keepalive_expiry=30.0
 )
+
+#: How many built httpx requests a transport keeps for reuse (`HttpTransport._build`); the map
+#: is emptied when it is full (a warm process sends a few distinct requests, each many times).
+REUSED_REQUESTS = 256
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """The cookie jar of every pooled client: it keeps nothing.
+
+    A pooled client is shared by every caller and every token of one certificate, so a cookie a
+    server set on one call would travel with unrelated calls (another user's, another API's on
+    the same host). Identity traffic needs none (Entra's cookies are for browsers). httpx uses
+    a `CookieJar` passed to the client as it is and asks it to extract each response's cookies:
+    the override skips parsing them, the policy refuses any set another way. An explicit
+    `Cookie` header of an `HttpRequest` still goes out: it is part of the request."""
+
+    def __init__(self) -> None:
+        super().__init__(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return
 
 
 class ClientKey(NamedTuple):
@@ -108,6 +136,11 @@ class HttpTransport:
         self._drivers = Drivers(
             self.attempt, self.attempt_async, sleep=sleep, async_sleep=async_sleep, clock=clock
         )
+        #: (id of the HttpRequest, id of the client) -> (the request, the client, what was built
+        #: for them): both held, so their ids stay theirs while the entry lives (`_build`)
+        self._reused: dict[
+            tuple[int, int], tuple[HttpRequest, httpx.Client | httpx.AsyncClient, httpx.Request]
+        ] = {}
 
     # -- clients ---------------------------------------------------------------------------
 
@@ -153,6 +186,7 @@ class HttpTransport:
             timeout=DEFAULT_TIMEOUT,
             limits=DEFAULT_LIMITS,
             headers=self._headers,
+            cookies=_NoCookies(),
             trust_env=not direct,
             **routed,  # type: ignore[arg-type]  # the transport matches `kind`, as built above
         )
@@ -185,15 +219,15 @@ class HttpTransport:
                 client = entry.client
                 try:
                     if deadline is None:
-                        response = client.send(_build(client, request))
+                        response = client.send(self._build(client, request))
                     else:
-                        response = send_within(client, _build(client, request), deadline)
+                        response = send_within(client, self._build(client, request), deadline)
                 except httpx.RemoteProtocolError as dropped:
                     _resend_or_raise(request, dropped)
                     if deadline is None:
-                        response = client.send(_build(client, request))
+                        response = client.send(self._build(client, request))
                     else:
-                        response = send_within(client, _build(client, request), deadline)
+                        response = send_within(client, self._build(client, request), deadline)
             finally:
                 self._clients.release(key, entry)
         except (httpx.HTTPError, httpx.InvalidURL, PoolClosedError) as error:
@@ -221,16 +255,16 @@ class HttpTransport:
                 client = entry.client
                 try:
                     if deadline is None:
-                        response = await client.send(_build(client, request))
+                        response = await client.send(self._build(client, request))
                     else:
-                        built = _build(client, request)
+                        built = self._build(client, request)
                         response = await send_within_async(client, built, deadline)
                 except httpx.RemoteProtocolError as dropped:
                     _resend_or_raise(request, dropped)
                     if deadline is None:
-                        response = await client.send(_build(client, request))
+                        response = await client.send(self._build(client, request))
                     else:
-                        built = _build(client, request)
+                        built = self._build(client, request)
                         response = await send_within_async(client, built, deadline)
             finally:
                 self._async_clients.release(key, entry)
@@ -240,6 +274,42 @@ class HttpTransport:
 
     def _deadline_of(self, seconds: float) -> Deadline:
         return Deadline(self._deadline or seconds, self._clock)
+
+    def _build(
+        self, client: httpx.Client | httpx.AsyncClient, request: HttpRequest
+    ) -> httpx.Request:
+        """The httpx request for `request` on `client`: built again each time, except a
+        downstream request without a deadline and without a form or JSON body, which is built
+        once per client and sent again as it is (a warm `DownstreamApi.call` hands over the same
+        `HttpRequest` each time: `downstream._request.request_for`).
+
+        Sending does not change such a request (httpx 0.29, httpcore 1.0.9, sync and async):
+        `Client.send` fills a timeout only when the request has none (`build_request` sets
+        one); its auth is the no-op `Auth`, which yields the request untouched (no credentials
+        in the URL: checked before keeping it); our clients have no event hooks and follow no
+        redirects; cookies are neither added nor stored (`_NoCookies`, and
+        `build_request` merges none from an empty jar); the transport makes a fresh httpcore
+        request from it, and the routed transport a copy; a bytes or empty body is a
+        `ByteStream`, iterable again and again. A deadline would cap the timeouts in place
+        (`Deadline.cap`), so such requests are never kept. Identity requests (client
+        assertions, secrets) are never kept either."""
+        if (
+            not request.downstream
+            or request.deadline is not None
+            or request.form is not None
+            or request.json_body is not None
+        ):
+            return _built(client, request)
+        key = (id(request), id(client))
+        kept = self._reused.get(key)
+        if kept is not None and kept[0] is request and kept[1] is client:
+            return kept[2]
+        built = _built(client, request)
+        if not built.url.userinfo:  # httpx would add Basic credentials to it on each send
+            if len(self._reused) >= REUSED_REQUESTS:
+                self._reused.clear()
+            self._reused[key] = (request, client, built)
+        return built
 
     def _add_async_client(self, key: AsyncKey, request: HttpRequest) -> None:
         binding, pin = request.tls_identity, request.pinned_server_sha1
@@ -292,6 +362,7 @@ class HttpTransport:
             await asyncio.gather(*mine)
 
     def _close_sync_clients(self) -> None:
+        self._reused.clear()
         for _, client in self._clients.close():
             client.close()
 
@@ -367,7 +438,7 @@ def _resend_or_raise(request: HttpRequest, dropped: httpx.RemoteProtocolError) -
     )
 
 
-def _build(client: httpx.Client | httpx.AsyncClient, request: HttpRequest) -> httpx.Request:
+def _built(client: httpx.Client | httpx.AsyncClient, request: HttpRequest) -> httpx.Request:
     """The httpx request: headers, timeout and one body (form, else JSON, else raw content)."""
     form = dict(request.form) if request.form is not None else None
     json_body = request.json_body if form is None else None
