@@ -2,7 +2,8 @@
 
 The floor is what a careful hand-written client does: the same `ssl.SSLContext` as ours (the
 one our transport made for the certificate), one `httpx.Client` (or `httpx.AsyncClient`) reused
-for every call, and the same cached `mtls_pop` header as a static dict. The naive variant builds
+for every call with the same pool limits as ours (`DEFAULT_LIMITS`: 100 connections, all kept
+alive), and the same cached `mtls_pop` header as a static dict. The naive variant builds
 a new context and client (so a new TLS handshake) on every call, which is what pooling per
 binding thumbprint saves. All call `GET /whoami` on the resource server in its own process
 (nginx when installed: a static 200 over TLS with a client certificate, keep-alive).
@@ -22,11 +23,12 @@ from bench._report import OURS, PEER, BenchResult, Column, Row
 from bench._setup import API, BenchEnv
 from bench._timing import Timing, time_async_concurrent, time_interleaved, time_threads
 from identity_web.transport import ssl_context_for
+from identity_web.transport._transport import DEFAULT_LIMITS
 
 NAME = "downstream"
 TITLE = "4. downstream calls over mTLS (MTLS_POP, cached token): GET /whoami"
 OURS_IMPL = "identity-web DownstreamApi.call, certificate"
-FLOOR = "httpx, same SSLContext, one client (floor)"
+FLOOR = "httpx, same SSLContext and pool limits, one client (floor)"
 NAIVE = "httpx, new context+client per call"
 IMPLS = ((OURS_IMPL, OURS), (FLOOR, PEER), (NAIVE, PEER))
 
@@ -97,7 +99,7 @@ async def _concurrent(result: BenchResult, params: Params, services: Any, raw: R
     async with raw.async_client() as floor:
         await ours()
         await floor()
-        timings = await time_async_concurrent([ours, floor], callers, per_caller)
+        timings = await time_async_concurrent([ours, floor], callers, per_caller, rounds=6)
     for (impl, role), timing in zip(IMPLS[:2], timings, strict=True):
         _add(result, f"{callers} asyncio callers", impl, role, timing)
 
@@ -131,7 +133,7 @@ class RawClient:
         self._url = env.whoami_url
         self._headers = {"Authorization": header, "Accept": "application/json"}
         self._context = context
-        self._client = httpx.Client(verify=context)
+        self._client = httpx.Client(verify=context, limits=DEFAULT_LIMITS)
 
     def _new_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self._ca)
@@ -146,7 +148,8 @@ class RawClient:
             return _checked(client.get(self._url, headers=self._headers))
 
     def async_client(self) -> _AsyncFloor:
-        return _AsyncFloor(httpx.AsyncClient(verify=self._context), self._url, self._headers)
+        client = httpx.AsyncClient(verify=self._context, limits=DEFAULT_LIMITS)
+        return _AsyncFloor(client, self._url, self._headers)
 
     def close(self) -> None:
         self._client.close()

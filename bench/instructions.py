@@ -6,10 +6,10 @@ does not move (times on it swing by ±10 % and more).
     grep ^summary ours.out        # instructions of 200 calls, client side only
 
 `ours` is `DownstreamApi.call` (MTLS_POP, cached token), `raw` the floor of `bench.downstream`
-(httpx, the same SSLContext, one client, a static header); `--async` awaits `call_async` and the
-floor's `httpx.AsyncClient` on one warmed event loop. Only the calls inside `functools.reduce`
-are counted: the servers run in their own processes, which valgrind does not follow, and the
-setup and warm-up are outside the toggle.
+(httpx, the same SSLContext and pool limits, one client, a static header); `--async` awaits
+`call_async` and the floor's `httpx.AsyncClient` on one warmed event loop. Only the calls
+inside `functools.reduce` are counted: the servers run in their own processes, which valgrind
+does not follow, and the setup and warm-up are outside the toggle.
 """
 
 from __future__ import annotations
