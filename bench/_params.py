@@ -12,6 +12,7 @@ class Params:
     alloc_calls: int
     cold_calls: int
     concurrency: int
+    async_concurrency: int
     sts_delay_ms: int
     downstream_calls: int
     naive_calls: int
@@ -30,6 +31,7 @@ DEFAULT = Params(
     alloc_calls=2_000,
     cold_calls=300,
     concurrency=64,
+    async_concurrency=1_000,
     sts_delay_ms=100,
     downstream_calls=1_000,
     naive_calls=100,
@@ -48,6 +50,7 @@ QUICK = Params(
     alloc_calls=100,
     cold_calls=10,
     concurrency=16,
+    async_concurrency=32,
     sts_delay_ms=50,
     downstream_calls=20,
     naive_calls=5,

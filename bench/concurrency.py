@@ -1,10 +1,12 @@
 """3. Concurrent callers on a cold cache: how many token requests reach the identity provider.
 
-N threads (released together by a barrier) and N asyncio tasks ask for the same token while
-the cache is empty. The emulator's token endpoint answers after a scripted delay (a slow
-STS), so every caller arrives while the first request is in flight. The count comes from the
-emulator's request log. MSAL has no asyncio API: its tasks run it with `asyncio.to_thread`
-on an executor of N threads (the asyncio credential of azure-identity is native).
+N threads (64, released together by a barrier) and M asyncio tasks (1,000, started together)
+ask for the same token while the cache is empty. The emulator's token endpoint answers after a
+scripted delay (a slow STS), so every caller arrives while the first request is in flight. The
+count comes from the emulator's request log. MSAL has no asyncio API: its tasks run it with
+`asyncio.to_thread`; the asyncio credential of azure-identity is native, its transport
+(azure-core's `AsyncioRequestsTransport`) runs requests in the loop's executor. That executor has
+N threads.
 """
 
 from __future__ import annotations
@@ -53,11 +55,13 @@ def run(env: BenchEnv, params: Params) -> BenchResult:
         _threads(env, params, Label(threads, "azure-identity ClientSecretCredential", PEER), azure)
     )
     credential.close()
-    result.rows += asyncio.run(_async_rows(env, params, f"{n} asyncio tasks"))
+    tasks = f"{params.async_concurrency} asyncio tasks"
+    result.rows += asyncio.run(_async_rows(env, params, tasks))
     result.compute_ratios()
     result.notes.append(
         f"the token endpoint answers after {params.sts_delay_ms} ms; wall ms: from release to "
-        "the last caller's answer"
+        f"the last caller's answer; asyncio: the loop's executor (MSAL's to_thread, azure-core's "
+        f"requests transport) has {n} threads"
     )
     return result
 
@@ -105,7 +109,7 @@ def _threads(env: BenchEnv, params: Params, label: Label, call: Callable[[], obj
         except Exception as error:  # counted and reported
             failures.append(error)
 
-    before = _slow(env, params)
+    before = _slow(env, params, n)
     with ThreadPoolExecutor(n) as pool:
         futures = [pool.submit(caller) for _ in range(n)]
         barrier.wait()
@@ -116,8 +120,8 @@ def _threads(env: BenchEnv, params: Params, label: Label, call: Callable[[], obj
     return _row(env, label, before, Outcome(n, wall, failures))
 
 
-def _slow(env: BenchEnv, params: Params) -> int:
-    env.slow_token_endpoint(params.sts_delay_ms, params.concurrency)
+def _slow(env: BenchEnv, params: Params, callers: int) -> int:
+    env.slow_token_endpoint(params.sts_delay_ms, callers)
     return env.token_requests()
 
 
@@ -180,8 +184,8 @@ async def _async_rows(env: BenchEnv, params: Params, case: str) -> list[Row]:
 async def _tasks(
     env: BenchEnv, params: Params, label: Label, call: Callable[[], Awaitable[object]]
 ) -> Row:
-    n = params.concurrency
-    before = _slow(env, params)
+    n = params.async_concurrency
+    before = _slow(env, params, n)
     started = time.perf_counter()
     outcomes = await asyncio.gather(*(call() for _ in range(n)), return_exceptions=True)
     wall = time.perf_counter() - started
