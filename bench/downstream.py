@@ -5,8 +5,10 @@ one our transport made for the certificate), one `httpx.Client` (or `httpx.Async
 for every call with the same pool limits as ours (`DEFAULT_LIMITS`: 100 connections, all kept
 alive), and the same cached `mtls_pop` header as a static dict. The naive variant builds
 a new context and client (so a new TLS handshake) on every call, which is what pooling per
-binding thumbprint saves. All call `GET /whoami` on the resource server in its own process
-(nginx when installed: a static 200 over TLS with a client certificate, keep-alive).
+binding thumbprint saves. With asyncio callers a third row runs the floor on a pool with the
+assignment pass our clients use (docs/transport.md), so the two pools work alike. All call
+`GET /whoami` on the resource server in its own process (nginx when installed: a static 200
+over TLS with a client certificate, keep-alive).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from bench._params import Params
 from bench._report import OURS, PEER, BenchResult, Column, Row
 from bench._setup import API, BenchEnv
 from bench._timing import Timing, time_async_concurrent, time_interleaved, time_threads
-from identity_web.transport import ssl_context_for
+from identity_web.transport import _assignment, ssl_context_for
 from identity_web.transport._transport import DEFAULT_LIMITS
 
 NAME = "downstream"
@@ -30,7 +32,11 @@ TITLE = "4. downstream calls over mTLS (MTLS_POP, cached token): GET /whoami"
 OURS_IMPL = "identity-web DownstreamApi.call, certificate"
 FLOOR = "httpx, same SSLContext and pool limits, one client (floor)"
 NAIVE = "httpx, new context+client per call"
+#: The asyncio floor again, with the pool assignment pass our clients use
+#: (`identity_web.transport._assignment`): what ours costs above httpx once both pools work alike.
+PASSED = "httpx, as the floor, with identity-web's pool assignment pass (reference)"
 IMPLS = ((OURS_IMPL, OURS), (FLOOR, PEER), (NAIVE, PEER))
+ASYNC_IMPLS = ((OURS_IMPL, OURS), (FLOOR, PEER), (PASSED, PEER))
 
 COLUMNS = (
     Column("ops_per_s", "req/s", 0),
@@ -96,11 +102,13 @@ async def _concurrent(result: BenchResult, params: Params, services: Any, raw: R
             raise RuntimeError(f"identity-web call answered {response.status}")
         return response
 
-    async with raw.async_client() as floor:
+    async with raw.async_client() as floor, raw.async_client(assignment=True) as passed:
         await ours()
         await floor()
-        timings = await time_async_concurrent([ours, floor], callers, per_caller, rounds=6)
-    for (impl, role), timing in zip(IMPLS[:2], timings, strict=True):
+        await passed()
+        calls = [ours, floor, passed]
+        timings = await time_async_concurrent(calls, callers, per_caller, rounds=6)
+    for (impl, role), timing in zip(ASYNC_IMPLS, timings, strict=True):
         _add(result, f"{callers} asyncio callers", impl, role, timing)
 
 
@@ -147,8 +155,11 @@ class RawClient:
         with httpx.Client(verify=self._new_context()) as client:
             return _checked(client.get(self._url, headers=self._headers))
 
-    def async_client(self) -> _AsyncFloor:
+    def async_client(self, *, assignment: bool = False) -> _AsyncFloor:
+        """The asyncio floor; with `assignment`, its pool runs our assignment pass."""
         client = httpx.AsyncClient(verify=self._context, limits=DEFAULT_LIMITS)
+        if assignment:
+            _assignment.install(client)
         return _AsyncFloor(client, self._url, self._headers)
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ from identity_web._errors import InvalidRequestError, NetworkError
 from identity_web.protocol._binding import BindingCertificate
 from identity_web.protocol._http import HttpRequest, HttpResponse, redact_url
 from identity_web.protocol.steps import Step
+from identity_web.transport import _assignment
 from identity_web.transport._connect_to import AsyncRoutedTransport, ConnectTo, RoutedTransport
 from identity_web.transport._deadline import (
     Deadline,
@@ -180,7 +181,7 @@ class HttpTransport:
         elif self._connect_to:
             inner_async = httpx.AsyncHTTPTransport(verify=verify, limits=DEFAULT_LIMITS)
             routed["transport"] = AsyncRoutedTransport(inner_async, self._connect_to)
-        return kind(
+        client = kind(
             verify=verify,
             follow_redirects=False,
             timeout=DEFAULT_TIMEOUT,
@@ -190,6 +191,8 @@ class HttpTransport:
             trust_env=not direct,
             **routed,  # type: ignore[arg-type]  # the transport matches `kind`, as built above
         )
+        _assignment.install(client)  # one idle connection per waiting request (`_assignment`)
+        return client
 
     def _context(self, binding: BindingCertificate | None, pin: str | None) -> ssl.SSLContext:
         if pin is None:
