@@ -17,19 +17,37 @@ another nor closed under it. Everything else is httpcore's rule, in its order: c
 connections leave the pool; expired ones and idle ones above `max_keepalive_connections`
 (oldest first) are closed; a waiting request takes the oldest idle connection to its origin,
 else a new connection while the pool has room, else the room of an idle connection to another
-origin. It is installed on the pools of the clients `HttpTransport` makes (`install`), HTTP/1.1
-only (every client of ours); a pool that does not look like httpcore 1.0's keeps its own pass.
+origin. Two cases httpcore gets wrong are handled as well:
+
+* On an event loop, a held connection that is still idle has not been started on (no other
+  task runs during a pass), so one the server dropped or that expired is closed; its request
+  finds it closed and waits for another (`ConnectionNotAvailable`, httpcore's retry). With
+  threads the holder may be starting on it at that very moment, so a sync pool keeps it.
+* A connection no request holds that is neither idle nor closed was given to a request that
+  was cancelled or timed out before it started (HTTP/1.1 has no other such state); httpcore
+  keeps it and its slot forever (encode/httpcore#1093). It is closed.
+
+It is installed on the pools of the clients `HttpTransport` makes (`install`): httpcore 1.0's
+own pool classes (and their proxy subclasses) for HTTP/1.1, which is every client of ours; any
+other pool keeps its own pass.
 """
 
 from __future__ import annotations
 
+import functools
 import types
 from typing import Any
 
+import httpcore
 import httpx
 
 #: What the pass reads and writes on a pool; a pool without all of them keeps httpcore's pass.
 _POOL_STATE = ("_connections", "_requests", "_max_connections", "_max_keepalive_connections")
+#: httpcore's own passes, by pool class: a pool class that brings another one keeps it.
+_HTTPCORE_PASSES: dict[type[Any], Any] = {
+    httpcore.ConnectionPool: httpcore.ConnectionPool._assign_requests_to_connections,
+    httpcore.AsyncConnectionPool: httpcore.AsyncConnectionPool._assign_requests_to_connections,
+}
 
 
 def install(client: httpx.Client | httpx.AsyncClient) -> int:
@@ -39,21 +57,27 @@ def install(client: httpx.Client | httpx.AsyncClient) -> int:
     installed = 0
     for transport in transports:
         inner = getattr(transport, "_inner", transport)  # our resolver seam wraps the transport
-        pool = getattr(inner, "_pool", None)
+        pool: Any = getattr(inner, "_pool", None)
+        base = next((kind for kind in _HTTPCORE_PASSES if isinstance(pool, kind)), None)
         if (
-            pool is None
+            base is None
+            or type(pool)._assign_requests_to_connections is not _HTTPCORE_PASSES[base]
             or getattr(pool, "_http2", True)
             or not all(hasattr(pool, name) for name in _POOL_STATE)
         ):
             continue
-        pool._assign_requests_to_connections = types.MethodType(assign, pool)
+        on_loop = base is httpcore.AsyncConnectionPool
+        pool._assign_requests_to_connections = types.MethodType(
+            functools.partial(assign, on_loop=on_loop), pool
+        )
         installed += 1
     return installed
 
 
-def assign(pool: Any) -> list[Any]:  # noqa: PLR0912 - one frame per pass: it runs twice a request
+def assign(pool: Any, *, on_loop: bool) -> list[Any]:  # noqa: PLR0912 - one frame, twice a request
     """Assign waiting requests to connections; the connections to close (httpcore's contract:
-    called under the pool's lock, the caller closes them outside it)."""
+    called under the pool's lock, the caller closes them outside it). `on_loop`: the pool is an
+    event loop's, so a held idle connection has not been started on yet."""
     held = set()
     for request in pool._requests:
         if request.connection is not None:
@@ -65,13 +89,15 @@ def assign(pool: Any) -> list[Any]:  # noqa: PLR0912 - one frame per pass: it ru
         if connection.is_closed():
             continue
         if id(connection) in held:
-            kept.append(connection)
-        elif connection.has_expired():
-            closing.append(connection)
+            if on_loop and connection.is_idle() and connection.has_expired():
+                closing.append(connection)  # dropped before its request started: it waits again
+            else:
+                kept.append(connection)
+        elif not connection.is_idle() or connection.has_expired():
+            closing.append(connection)  # not idle and held by none: its request was cancelled
         else:
             kept.append(connection)
-            if connection.is_idle():
-                idle.append(connection)
+            idle.append(connection)
     surplus = len(idle) - pool._max_keepalive_connections
     if surplus > 0:
         closing += idle[:surplus]

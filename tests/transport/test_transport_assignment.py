@@ -25,7 +25,7 @@ from tls_test_server import TlsTestServer
 from transport_pki import Pki
 
 from identity_web.protocol import HttpRequest
-from identity_web.transport import HttpTransport, _assignment
+from identity_web.transport import HttpTransport, _assignment, ssl_context_for
 from identity_web.transport._connect_to import ConnectTo
 
 A, B = "https://a.example", "https://b.example"
@@ -99,7 +99,7 @@ def test_an_idle_connection_goes_to_one_waiting_request() -> None:
     idle = Connection(A)
     requests = [waiting(A), waiting(A), waiting(A)]
     state = pool([idle], requests)
-    assert _assignment.assign(state) == []
+    assert _assignment.assign(state, on_loop=False) == []
     first, second, third = given_to(requests)
     assert first is idle
     assert len({id(first), id(second), id(third)}) == 3
@@ -121,11 +121,39 @@ def test_a_held_connection_is_neither_given_away_nor_closed() -> None:
     other = Connection(A)
     requests = [holding(held), waiting(A)]
     state = pool([held, other], requests, keepalive=0)
-    closing = _assignment.assign(state)
+    closing = _assignment.assign(state, on_loop=False)
     assert held in state._connections
     assert held not in closing
     assert given_to(requests)[1] not in (held, other)  # `other` was closed as surplus
     assert closing == [other]
+
+
+@pytest.mark.parametrize("on_loop", [False, True])
+def test_a_connection_left_by_a_cancelled_request_is_closed(on_loop: bool) -> None:
+    """Given to a request that was cancelled (or timed out) before it started: held by none,
+    neither idle nor closed. httpcore keeps it, and its slot, for good (encode/httpcore#1093)."""
+    left, idle = Connection(A, "new"), Connection(A)
+    requests = [waiting(A)]
+    state = pool([left, idle], requests, max_connections=2)
+    assert _assignment.assign(state, on_loop=on_loop) == [left]
+    assert given_to(requests) == [idle]
+    stock = pool([left, idle], [waiting(A)], max_connections=2)
+    assert httpcore.ConnectionPool._assign_requests_to_connections(stock) == []  # type: ignore[arg-type]
+    assert left in stock._connections
+
+
+def test_on_a_loop_a_held_connection_dropped_before_its_request_started_is_closed() -> None:
+    # idle and held: given to a request that has not started on it; the server closed it since
+    dropped = Connection(A, expired=True)
+    requests = [holding(dropped), waiting(A)]
+    state = pool([dropped], requests)
+    assert _assignment.assign(state, on_loop=True) == [dropped]
+    assert dropped not in state._connections  # its request finds it closed and waits again
+    assert given_to(requests)[1] is not dropped
+    # with threads its holder may be starting on it at this moment: it stays
+    threaded = pool([dropped], [holding(dropped)])
+    assert _assignment.assign(threaded, on_loop=False) == []
+    assert threaded._connections == [dropped]
 
 
 def test_closed_expired_and_surplus_idle_connections_leave_the_pool() -> None:
@@ -134,7 +162,7 @@ def test_closed_expired_and_surplus_idle_connections_leave_the_pool() -> None:
     busy = [Connection(A, "active") for _ in range(3)]
     requests = [holding(connection) for connection in busy]
     state = pool([closed, expired, oldest, *busy, newer, newest], requests, keepalive=2)
-    closing = _assignment.assign(state)
+    closing = _assignment.assign(state, on_loop=False)
     # the idle ones are counted (3 against 2 kept alive), not every connection; oldest first
     assert closing == [expired, oldest]
     assert state._connections == [*busy, newer, newest]
@@ -145,7 +173,7 @@ def test_a_full_pool_makes_room_from_an_idle_connection_to_another_origin() -> N
     elsewhere = Connection(B)
     requests = [holding(busy), waiting(A)]
     state = pool([busy, elsewhere], requests, max_connections=2)
-    closing = _assignment.assign(state)
+    closing = _assignment.assign(state, on_loop=False)
     new = given_to(requests)[1]
     assert closing == [elsewhere]
     assert state._connections == [busy, new]
@@ -156,7 +184,7 @@ def test_a_full_pool_of_held_connections_leaves_the_request_waiting() -> None:
     busy = [Connection(A, "active"), Connection(A, "active")]
     requests = [holding(busy[0]), holding(busy[1]), waiting(A)]
     state = pool(list(busy), requests, max_connections=2)
-    assert _assignment.assign(state) == []
+    assert _assignment.assign(state, on_loop=False) == []
     assert requests[2].is_queued()
     assert state._connections == busy
 
@@ -164,7 +192,7 @@ def test_a_full_pool_of_held_connections_leaves_the_request_waiting() -> None:
 def test_the_oldest_waiting_request_is_served_first() -> None:
     idle = Connection(A)
     requests = [waiting(A), waiting(A)]
-    _assignment.assign(pool([idle], requests, max_connections=1))
+    _assignment.assign(pool([idle], requests, max_connections=1), on_loop=False)
     assert given_to(requests) == [idle, None]
 
 
@@ -193,24 +221,31 @@ def pools(draw: st.DrawFn) -> tuple[SimpleNamespace, list[Connection]]:
 
 
 @settings(max_examples=300)
-@given(pools())
-def test_every_pass_keeps_the_pools_promises(drawn: tuple[SimpleNamespace, list[Any]]) -> None:
+@given(pools(), st.booleans())
+def test_every_pass_keeps_the_pools_promises(
+    drawn: tuple[SimpleNamespace, list[Any]], on_loop: bool
+) -> None:
     state, before = drawn
     held_before = {id(r.connection) for r in state._requests if r.connection is not None}
     waiting_before = [r for r in state._requests if r.is_queued()]
-    closing = _assignment.assign(state)
+    closing = _assignment.assign(state, on_loop=on_loop)
     after = state._connections
     # no connection is in the pool twice, or both kept and closed
     assert len({id(c) for c in after}) == len(after)
     assert not {id(c) for c in closing} & {id(c) for c in after}
-    # a held connection stays, unless it was already closed
+    # a held connection stays, unless it was already closed, or (on a loop) it is idle, so not
+    # started on, and the server dropped it
     for connection in before:
         if id(connection) in held_before and not connection.is_closed():
-            assert connection in after
-    # every connection of a request is in the pool, and none serves two requests
+            dropped = on_loop and connection.is_idle() and connection.has_expired()
+            assert (connection in closing) if dropped else (connection in after)
+    # every connection of a request is in the pool (or closing under a request that will see
+    # it closed and wait again), and none serves two requests
     given = [r.connection for r in state._requests if r.connection is not None]
-    assert all(c in after for c in given)
+    assert all(c in after or c in closing for c in given)
     assert len({id(c) for c in given}) == len(given)
+    # what stays is idle or held: nothing keeps a slot for a request that is gone
+    assert all(c.is_idle() or c in given for c in after)
     # a request only gets a connection to its origin
     for request in state._requests:
         if request.connection is not None:
@@ -236,10 +271,10 @@ def passes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     counted = [0]
     real = _assignment.assign
 
-    def counting(state: Any) -> list[Any]:
+    def counting(state: Any, *, on_loop: bool) -> list[Any]:
         with lock:
             counted[0] += 1
-        return real(state)
+        return real(state, on_loop=on_loop)
 
     lock = threading.Lock()
     monkeypatch.setattr(_assignment, "assign", counting)
@@ -302,18 +337,57 @@ def test_every_client_the_transport_makes_uses_the_pass(
         pools = [getattr(t, "_inner", t)._pool for t in pools]
         # httpx reads the proxy variables only for a client without a transport of its own
         assert len(pools) == (1 if routed else 2)
-        assert all(p._assign_requests_to_connections.__func__ is _assignment.assign for p in pools)
+        for installed in (p._assign_requests_to_connections.__func__ for p in pools):
+            assert installed.func is _assignment.assign
+            assert installed.keywords == {"on_loop": kind is httpx.AsyncClient}
 
 
 def test_a_pool_that_is_not_httpcore_1_0s_keeps_its_own_pass() -> None:
-    foreign = SimpleNamespace(_http2=False, _connections=[], _requests=[])  # no limits
-    http2 = SimpleNamespace(
-        _http2=True, _connections=[], _requests=[], _max_connections=1, _max_keepalive_connections=1
-    )
+    class OwnPass(httpcore.AsyncConnectionPool):
+        def _assign_requests_to_connections(self) -> list[Any]:
+            return []
+
+    pools = [
+        SimpleNamespace(  # looks like one, is not one
+            _http2=False,
+            _connections=[],
+            _requests=[],
+            _max_connections=1,
+            _max_keepalive_connections=1,
+        ),
+        httpcore.AsyncConnectionPool(http2=True),  # HTTP/2 connections serve many requests
+        OwnPass(),
+    ]
     client = SimpleNamespace(
-        _transport=SimpleNamespace(_pool=foreign),
-        _mounts={"all://": SimpleNamespace(_pool=http2), "all://x": None},
+        _transport=SimpleNamespace(_pool=pools[0]),
+        _mounts={"all://a": SimpleNamespace(_pool=pools[1]), "all://b": None},
     )
     assert _assignment.install(client) == 0  # type: ignore[arg-type]  # a stand-in
-    assert not hasattr(foreign, "_assign_requests_to_connections")
-    assert not hasattr(http2, "_assign_requests_to_connections")
+    client = SimpleNamespace(_transport=SimpleNamespace(_pool=pools[2]), _mounts={})
+    assert _assignment.install(client) == 0  # type: ignore[arg-type]
+    assert "_assign_requests_to_connections" not in vars(pools[0]) | vars(pools[1]) | vars(pools[2])
+
+
+async def test_a_slot_left_by_a_cancelled_request_is_reclaimed(
+    pki: Pki, tls_server: TlsTestServer
+) -> None:
+    """One connection allowed: a waiting request is given a new connection (the server closed
+    the first) and is cancelled before it starts; the next request still gets the slot. With
+    httpcore's own pass it times out waiting for the pool (encode/httpcore#1093)."""
+    context = ssl_context_for(pki.binding_a, ca_bundle=pki.ca_bundle)
+    limits = httpx.Limits(max_connections=1)
+    async with httpx.AsyncClient(verify=context, limits=limits) as client:
+        assert _assignment.install(client) == 1
+        url = tls_server.url + "/api"
+        tls_server.close_connections = True
+        async with client.stream("GET", url) as first:
+            waiting_task = asyncio.create_task(client.get(url))
+            while not client._transport._pool._requests[1:]:  # type: ignore[attr-defined]
+                await asyncio.sleep(0.001)
+            await first.aread()
+        waiting_task.cancel()  # given the new connection, not started on it yet
+        with pytest.raises(asyncio.CancelledError):
+            await waiting_task
+        tls_server.close_connections = False
+        answer = await client.get(url, timeout=httpx.Timeout(5.0, pool=2.0))
+    assert answer.status_code == 200
