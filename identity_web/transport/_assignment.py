@@ -17,15 +17,15 @@ another nor closed under it. Everything else is httpcore's rule, in its order: c
 connections leave the pool; expired ones and idle ones above `max_keepalive_connections`
 (oldest first) are closed; a waiting request takes the oldest idle connection to its origin,
 else a new connection while the pool has room, else the room of an idle connection to another
-origin. Two cases httpcore gets wrong are handled as well:
+origin. A connection no request holds that is neither idle nor closed was given to a request
+that was cancelled or timed out before it started (HTTP/1.1 has no other such state): httpcore
+keeps it, and its slot, forever (encode/httpcore#1093); this pass closes it.
 
-* On an event loop, a held connection that is still idle has not been started on (no other
-  task runs during a pass), so one the server dropped or that expired is closed; its request
-  finds it closed and waits for another (`ConnectionNotAvailable`, httpcore's retry). With
-  threads the holder may be starting on it at that very moment, so a sync pool keeps it.
-* A connection no request holds that is neither idle nor closed was given to a request that
-  was cancelled or timed out before it started (HTTP/1.1 has no other such state); httpcore
-  keeps it and its slot forever (encode/httpcore#1093). It is closed.
+A held connection is not probed again: if the server drops it in the moment between the pass
+and its request's start, that request meets a dropped connection, as any request can meet one
+dropped while it is sent (`HttpTransport` resends an idempotent request once). Probing them
+costs a socket poll per held connection per pass: under 100 asyncio callers about half the
+connections are held and not yet started at any pass, and the polls halved the throughput.
 
 It is installed on the pools of the clients `HttpTransport` makes (`install`): httpcore 1.0's
 own pool classes (and their proxy subclasses) for HTTP/1.1, which is every client of ours; any
@@ -34,7 +34,6 @@ other pool keeps its own pass.
 
 from __future__ import annotations
 
-import functools
 import types
 from typing import Any
 
@@ -66,18 +65,14 @@ def install(client: httpx.Client | httpx.AsyncClient) -> int:
             or not all(hasattr(pool, name) for name in _POOL_STATE)
         ):
             continue
-        on_loop = base is httpcore.AsyncConnectionPool
-        pool._assign_requests_to_connections = types.MethodType(
-            functools.partial(assign, on_loop=on_loop), pool
-        )
+        pool._assign_requests_to_connections = types.MethodType(assign, pool)
         installed += 1
     return installed
 
 
-def assign(pool: Any, *, on_loop: bool) -> list[Any]:  # noqa: PLR0912 - one frame, twice a request
+def assign(pool: Any) -> list[Any]:  # noqa: PLR0912 - one frame per pass: it runs twice a request
     """Assign waiting requests to connections; the connections to close (httpcore's contract:
-    called under the pool's lock, the caller closes them outside it). `on_loop`: the pool is an
-    event loop's, so a held idle connection has not been started on yet."""
+    called under the pool's lock, the caller closes them outside it)."""
     held = set()
     for request in pool._requests:
         if request.connection is not None:
@@ -89,10 +84,7 @@ def assign(pool: Any, *, on_loop: bool) -> list[Any]:  # noqa: PLR0912 - one fra
         if connection.is_closed():
             continue
         if id(connection) in held:
-            if on_loop and connection.is_idle() and connection.has_expired():
-                closing.append(connection)  # dropped before its request started: it waits again
-            else:
-                kept.append(connection)
+            kept.append(connection)
         elif not connection.is_idle() or connection.has_expired():
             closing.append(connection)  # not idle and held by none: its request was cancelled
         else:
