@@ -86,7 +86,7 @@ def assign(pool: Any) -> list[Any]:  # noqa: PLR0912 - one frame per pass: it ru
         if id(connection) in held:
             kept.append(connection)
         elif not connection.is_idle() or connection.has_expired():
-            closing.append(connection)  # not idle and held by none: its request was cancelled
+            closing.append(connection)  # expired, or left by a request cancelled before it began
         else:
             kept.append(connection)
             idle.append(connection)
