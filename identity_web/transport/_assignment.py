@@ -29,7 +29,8 @@ connections are held and not yet started at any pass, and the polls halved the t
 
 It is installed on the pools of the clients `HttpTransport` makes (`install`): httpcore 1.0's
 own pool classes (and their proxy subclasses) for HTTP/1.1, which is every client of ours; any
-other pool keeps its own pass.
+other pool, and every pool of another httpcore release (the pass reads private state of 1.0's
+pools and requests), keeps its own pass.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from typing import Any
 import httpcore
 import httpx
 
+#: The httpcore releases whose pools and pool requests the pass was written and tested against.
+RELEASES = ("1.0.",)
 #: What the pass reads and writes on a pool; a pool without all of them keeps httpcore's pass.
 _POOL_STATE = ("_connections", "_requests", "_max_connections", "_max_keepalive_connections")
 #: httpcore's own passes, by pool class: a pool class that brings another one keeps it.
@@ -51,7 +54,9 @@ _HTTPCORE_PASSES: dict[type[Any], Any] = {
 
 def install(client: httpx.Client | httpx.AsyncClient) -> int:
     """Give the pools of `client` (its transport and any proxy mounts) the one-request pass;
-    how many pools got it."""
+    how many pools got it (none under an httpcore release outside `RELEASES`)."""
+    if not httpcore.__version__.startswith(RELEASES):
+        return 0
     transports = [client._transport, *client._mounts.values()]
     installed = 0
     for transport in transports:

@@ -386,3 +386,10 @@ async def test_a_slot_left_by_a_cancelled_request_is_reclaimed(
         tls_server.close_connections = False
         answer = await client.get(url, timeout=httpx.Timeout(5.0, pool=2.0))
     assert answer.status_code == 200
+
+
+def test_another_httpcore_release_keeps_its_own_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(httpcore, "__version__", "1.1.0")
+    with httpx.Client() as client:
+        assert _assignment.install(client) == 0
+        assert "_assign_requests_to_connections" not in vars(client._transport._pool)  # type: ignore[attr-defined]
